@@ -13,6 +13,7 @@ one-line reason, prefixed by the machine reason: ``InvalidCircuit: line 3: ...``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -189,10 +190,10 @@ def _report_failure(error: QiskitArgoError | Exception) -> int:
         line, code = f"StepError: {type(error).__name__}: {error}", EXIT_TRANSIENT
     line = " ".join(line.split())
     print(line, file=sys.stderr)
-    try:
-        TERMINATION_LOG.write_text(line)
-    except OSError:
-        pass
+    # The kubelet creates the termination log in a pod; elsewhere (a laptop) there is none to fill.
+    if TERMINATION_LOG.is_file():
+        with contextlib.suppress(OSError):
+            TERMINATION_LOG.write_text(line)
     return code
 
 
@@ -209,9 +210,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - a step must end with one line, never a traceback
         return _report_failure(error)
     return EXIT_OK
-
-
-def console() -> None:
-    """Console-script wrapper around ``main``."""
-    sys.exit(main())
 

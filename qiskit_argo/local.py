@@ -1,0 +1,387 @@
+"""Run a rendered Argo Workflow on this machine: the same DAG, templates, parameters and artifacts.
+
+This is not a second implementation of the job: it interprets the Workflow that
+``qiskit_argo.workflows.build`` renders, resolving ``templateRef``s against the generated
+ClusterWorkflowTemplate, substituting ``{{...}}`` expressions, materialising ``raw`` and ``from``
+artifacts, mounting volumes as directories under a work directory, and running each container's
+command in this interpreter through its console-script entry point (no new interpreter per step).
+A wrong parameter reference or artifact name fails here exactly as it would in Argo.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+__all__ = ["LocalRunError", "TaskRun", "WorkflowRun", "run_workflow", "Listener"]
+
+_EXPRESSION = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+
+
+class LocalRunError(Exception):
+    """The Workflow cannot be interpreted (a dangling reference, a missing template or volume)."""
+
+
+@dataclass
+class TaskRun:
+    """One DAG task as it ran here."""
+
+    name: str
+    template: str
+    phase: str = "Pending"
+    message: str = ""
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    artifacts: dict[str, Path] = field(default_factory=dict)
+    log: Path | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+
+@dataclass
+class WorkflowRun:
+    """The outcome of a local run; ``phase`` uses Argo's words (Succeeded, Failed)."""
+
+    name: str
+    workdir: Path
+    tasks: dict[str, TaskRun]
+    phase: str = "Running"
+    message: str = ""
+
+    @property
+    def failed_task(self) -> TaskRun | None:
+        return next((task for task in self.tasks.values() if task.phase in ("Failed", "Error")), None)
+
+
+#: Called with each task whenever its phase changes (the CLI draws progress from this).
+Listener = Callable[[TaskRun], None]
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def _dependencies(task: dict[str, Any]) -> list[str]:
+    if "dependencies" in task:
+        return list(task["dependencies"])
+    depends = task.get("depends")
+    if not depends:
+        return []
+    names = re.findall(r"[A-Za-z0-9][-A-Za-z0-9_]*(?:\.[A-Za-z]+)?", depends)
+    if "||" in depends or "!" in depends:
+        raise LocalRunError(f"depends {depends!r}: only '&&' of task names is supported locally")
+    return [name.split(".")[0] for name in names]
+
+
+def topological_order(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The DAG's tasks, each after the tasks it depends on (Argo's order for a sequential run)."""
+    by_name = {task["name"]: task for task in tasks}
+    order: list[dict[str, Any]] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            raise LocalRunError(f"DAG cycle: {' -> '.join((*chain, name))}")
+        if name not in by_name:
+            raise LocalRunError(f"task {chain[-1]!r} depends on unknown task {name!r}")
+        state[name] = 1
+        for dependency in _dependencies(by_name[name]):
+            visit(dependency, (*chain, name))
+        state[name] = 2
+        order.append(by_name[name])
+
+    for task in tasks:
+        visit(task["name"], ())
+    return order
+
+
+def substitute(text: str, scope: dict[str, str], where: str) -> str:
+    """Replace every ``{{name}}`` in ``text`` from ``scope``; an unknown name is an error, as in Argo."""
+
+    def value(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in scope:
+            raise LocalRunError(f"{where}: unresolved reference {{{{{key}}}}}")
+        return scope[key]
+
+    return _EXPRESSION.sub(value, text)
+
+
+def _find_template(name: str, templates: list[dict[str, Any]], where: str) -> dict[str, Any]:
+    for template in templates:
+        if template.get("name") == name:
+            return template
+    raise LocalRunError(f"{where}: no template named {name!r}")
+
+
+@dataclass
+class _Mount:
+    container_path: PurePosixPath
+    local_path: Path
+
+
+def _reroot(container_path: str, mounts: list[_Mount], where: str) -> Path:
+    """Where a container path lives on this machine: under the deepest mount that holds it."""
+    path = PurePosixPath(container_path)
+    best: _Mount | None = None
+    for mount in mounts:
+        if path == mount.container_path or mount.container_path in path.parents:
+            if best is None or len(mount.container_path.parts) > len(best.container_path.parts):
+                best = mount
+    if best is None:
+        raise LocalRunError(f"{where}: {container_path} is on no writable volume (the root filesystem is read-only)")
+    return best.local_path.joinpath(*path.relative_to(best.container_path).parts)
+
+
+def _reroot_args(args: list[str], mounts: list[_Mount]) -> list[str]:
+    rerooted = []
+    for arg in args:
+        if arg.startswith("/"):
+            with contextlib.suppress(LocalRunError):
+                arg = str(_reroot(arg, mounts, ""))
+        rerooted.append(arg)
+    return rerooted
+
+
+def _entry_point(command: str, where: str) -> Callable[[], Any]:
+    found = entry_points(group="console_scripts", name=command)
+    if not found:
+        raise LocalRunError(f"{where}: command {command!r} is not a console script installed here")
+    return next(iter(found)).load()
+
+
+@contextlib.contextmanager
+def _argv(argv: list[str]) -> Iterator[None]:
+    saved = sys.argv
+    sys.argv = argv
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
+def _call(command: list[str], args: list[str], log: Path, where: str) -> int:
+    """Run a console script in this interpreter as a container would run it; returns the exit code."""
+    function = _entry_point(command[0], where)
+    stderr = io.StringIO()
+    code: int
+    with _argv([*command, *args]), contextlib.redirect_stderr(stderr):
+        try:
+            result = function()
+            code = int(result or 0)
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    log.write_text(stderr.getvalue())
+    return code
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+# --------------------------------------------------------------------------- the runner
+
+
+class _Runner:
+    def __init__(
+        self,
+        workflow: dict[str, Any],
+        cluster_templates: dict[str, dict[str, Any]],
+        config_maps: dict[str, dict[str, bytes]],
+        workdir: Path,
+        listener: Listener | None,
+    ) -> None:
+        self.workflow = workflow
+        self.spec = workflow["spec"]
+        self.cluster_templates = cluster_templates
+        self.config_maps = config_maps
+        self.workdir = workdir
+        self.listener = listener or (lambda task: None)
+        self.scope: dict[str, str] = {
+            "workflow.name": workflow["metadata"]["name"],
+            "workflow.namespace": workflow["metadata"].get("namespace", "default"),
+        }
+        for parameter in self.spec.get("arguments", {}).get("parameters", []):
+            self.scope[f"workflow.parameters.{parameter['name']}"] = str(parameter.get("value", ""))
+        self.artifacts: dict[str, Path] = {}
+
+    def resolve_template(self, task: dict[str, Any]) -> dict[str, Any]:
+        where = f"task {task['name']}"
+        if "templateRef" in task:
+            ref = task["templateRef"]
+            owner = self.cluster_templates.get(ref["name"])
+            if owner is None:
+                kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
+                raise LocalRunError(f"{where}: {kind} {ref['name']!r} not found")
+            return _find_template(ref["template"], owner["spec"]["templates"], where)
+        return _find_template(task["template"], self.spec["templates"], where)
+
+    def _volume(self, name: str, template: dict[str, Any], step_dir: Path, where: str) -> Path:
+        volumes = {v["name"]: v for v in (*self.spec.get("volumes", []), *template.get("volumes", []))}
+        if name not in volumes:
+            raise LocalRunError(f"{where}: volumeMount {name!r} has no volume in the template or the Workflow")
+        volume = volumes[name]
+        local = step_dir / "volumes" / name
+        local.mkdir(parents=True, exist_ok=True)
+        if "configMap" in volume:
+            source = volume["configMap"]
+            data = self.config_maps.get(source["name"])
+            if data is None:
+                if source.get("optional"):
+                    return local
+                raise LocalRunError(
+                    f"{where}: ConfigMap {source['name']!r} not found; put it in the job's YAML file "
+                    "(as a second document) or create it in the cluster"
+                )
+            for key, content in data.items():
+                (local / key).write_bytes(content)
+        elif "emptyDir" not in volume:
+            raise LocalRunError(f"{where}: volume {name!r} kind is not supported locally (emptyDir, configMap)")
+        return local
+
+    def run_task(self, task: dict[str, Any], run: TaskRun) -> None:
+        where = f"task {task['name']}"
+        template = self.resolve_template(task)
+        container = template.get("container")
+        if container is None:
+            raise LocalRunError(f"{where}: template {template['name']!r} has no container; not supported locally")
+        step_dir = self.workdir / "steps" / task["name"]
+        if step_dir.exists():
+            shutil.rmtree(step_dir)
+        step_dir.mkdir(parents=True)
+
+        mounts = [
+            _Mount(PurePosixPath(m["mountPath"]), self._volume(m["name"], template, step_dir, where))
+            for m in container.get("volumeMounts", [])
+        ]
+
+        # Inputs: arguments on the task, defaults on the template.
+        scope = dict(self.scope)
+        given_params = {p["name"]: p for p in task.get("arguments", {}).get("parameters", [])}
+        for parameter in template.get("inputs", {}).get("parameters", []):
+            name = parameter["name"]
+            if name in given_params:
+                value = substitute(str(given_params[name].get("value", "")), self.scope, f"{where} parameter {name}")
+            elif "default" in parameter:
+                value = str(parameter["default"])
+            elif "value" in parameter:
+                value = str(parameter["value"])
+            else:
+                raise LocalRunError(f"{where}: input parameter {name!r} has no value")
+            scope[f"inputs.parameters.{name}"] = value
+        given_artifacts = {a["name"]: a for a in task.get("arguments", {}).get("artifacts", [])}
+        for artifact in template.get("inputs", {}).get("artifacts", []):
+            name = artifact["name"]
+            target = _reroot(artifact["path"], mounts, f"{where} input artifact {name}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            given = given_artifacts.get(name, {})
+            if "raw" in given or "raw" in artifact:
+                target.write_text((given.get("raw") or artifact["raw"])["data"])
+            elif "from" in given:
+                key = _EXPRESSION.fullmatch(given["from"].strip())
+                source = self.artifacts.get(key.group(1)) if key else None
+                if source is None:
+                    raise LocalRunError(f"{where}: input artifact {name!r} from {given['from']!r} does not exist")
+                if source.is_dir():
+                    shutil.copytree(source, target)
+                else:
+                    shutil.copyfile(source, target)
+            elif not artifact.get("optional"):
+                raise LocalRunError(f"{where}: input artifact {name!r} has no source")
+            scope[f"inputs.artifacts.{name}.path"] = artifact["path"]
+
+        args = [substitute(arg, scope, f"{where} args") for arg in container.get("args", [])]
+        command = [substitute(arg, scope, f"{where} command") for arg in container.get("command", [])]
+        run.log = step_dir / "stderr.log"
+        run.exit_code = _call(command, _reroot_args(args, mounts), run.log, where)
+        if run.exit_code != 0:
+            run.phase = "Failed"
+            run.message = _last_line(run.log.read_text()) or f"Error (exit code {run.exit_code})"
+            return
+
+        outputs = template.get("outputs", {})
+        for parameter in outputs.get("parameters", []):
+            path = _reroot(parameter["valueFrom"]["path"], mounts, f"{where} output parameter {parameter['name']}")
+            if not path.exists():
+                run.phase, run.message = "Failed", f"output parameter {parameter['name']!r}: {path} was not written"
+                return
+            run.parameters[parameter["name"]] = path.read_text().strip()
+        for artifact in outputs.get("artifacts", []):
+            path = _reroot(artifact["path"], mounts, f"{where} output artifact {artifact['name']}")
+            if not path.exists() and not artifact.get("optional"):
+                run.phase, run.message = "Failed", f"output artifact {artifact['name']!r}: {path} was not written"
+                return
+            run.artifacts[artifact["name"]] = path
+        run.phase = "Succeeded"
+
+    def publish(self, run: TaskRun) -> None:
+        prefix = f"tasks.{run.name}.outputs"
+        for name, value in run.parameters.items():
+            self.scope[f"{prefix}.parameters.{name}"] = value
+        for name, path in run.artifacts.items():
+            self.artifacts[f"{prefix}.artifacts.{name}"] = path
+        self.scope[f"tasks.{run.name}.status"] = run.phase
+
+    def run(self) -> WorkflowRun:
+        entry = _find_template(self.spec["entrypoint"], self.spec["templates"], "workflow")
+        if "dag" not in entry:
+            raise LocalRunError(f"entrypoint {entry['name']!r} is not a DAG; not supported locally")
+        ordered = topological_order(entry["dag"]["tasks"])
+        tasks = {
+            task["name"]: TaskRun(name=task["name"], template=task.get("templateRef", task).get("template", ""))
+            for task in ordered
+        }
+        result = WorkflowRun(name=self.workflow["metadata"]["name"], workdir=self.workdir, tasks=tasks)
+        for task in ordered:
+            run = tasks[task["name"]]
+            if any(tasks[d].phase != "Succeeded" for d in _dependencies(task)):
+                run.phase = "Omitted"
+                self.listener(run)
+                continue
+            run.phase, run.started_at = "Running", time.perf_counter()
+            self.listener(run)
+            try:
+                self.run_task(task, run)
+            except LocalRunError as error:
+                run.phase, run.message = "Error", str(error)
+            run.finished_at = time.perf_counter()
+            self.publish(run)
+            self.listener(run)
+            if run.phase != "Succeeded" and not result.message:
+                result.message = f"step {run.name} failed: {run.message}"
+        result.phase = "Succeeded" if all(t.phase == "Succeeded" for t in tasks.values()) else "Failed"
+        return result
+
+
+def run_workflow(
+    workflow: dict[str, Any],
+    cluster_templates: dict[str, dict[str, Any]],
+    workdir: Path,
+    *,
+    config_maps: dict[str, dict[str, bytes]] | None = None,
+    listener: Listener | None = None,
+) -> WorkflowRun:
+    """Execute ``workflow``'s DAG here, in ``workdir``; each task's files stay in ``workdir/steps/<task>``.
+
+    ``cluster_templates`` maps a (Cluster)WorkflowTemplate name to its manifest; ``config_maps``
+    maps a ConfigMap name to its files, for ``configMap`` volumes.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    return _Runner(workflow, cluster_templates, config_maps or {}, workdir, listener).run()
