@@ -1,0 +1,33 @@
+"""The bare Qiskit Aer script a researcher would write: parse, run the sampler, get every count.
+
+Usage: python bench/bare.py CASE   (CASE is a name in bench/cases.py)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def run(case_name: str) -> list[dict[str, int]]:
+    from qiskit import qasm3
+    from qiskit_aer.primitives import SamplerV2
+
+    from cases import CASES
+
+    case = CASES[case_name]
+    circuit = qasm3.loads(case.qasm)
+    sampler = SamplerV2(seed=case.seed, options={"backend_options": {"method": case.method}})
+    pub = (circuit, case.bindings, case.shots) if case.bindings else (circuit, None, case.shots)
+    data = sampler.run([pub]).result()[0].data
+    bits = next(iter(data.values()))
+    if case.bindings:
+        return [bits.get_counts(i) for i in range(len(case.bindings))]
+    return [bits.get_counts()]
+
+
+if __name__ == "__main__":
+    counts = run(sys.argv[1])
+    print(f"{len(counts)} count dictionaries")
