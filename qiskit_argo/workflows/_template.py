@@ -1,0 +1,207 @@
+"""The ClusterWorkflowTemplate ``qiskit-job-v1``: one container template per step in ``steps.STEPS``."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from hera.workflows import Artifact, ClusterWorkflowTemplate, Container, EmptyDirVolume, Parameter
+from hera.workflows import models as m
+
+from qiskit_argo.api import GROUP
+from qiskit_argo.naming import LABEL_MANAGED_BY, LABEL_PART_OF, MANAGED_BY, TEMPLATE_NAME, TEMPLATE_VERSION, image
+from qiskit_argo.steps import (
+    CIRCUIT_SOURCE_MOUNT,
+    ENTRY_POINT,
+    INPUTS_DIR,
+    OUTPUTS_DIR,
+    SCRATCH_MOUNT,
+    STEPS,
+    StepSpec,
+)
+
+__all__ = [
+    "SERVICE_ACCOUNT",
+    "RUN_AS_USER",
+    "LABEL_STEP",
+    "LABEL_COMPONENT",
+    "LABEL_EGRESS",
+    "EGRESS_NONE",
+    "STEP_EGRESS",
+    "SCRATCH_VOLUME",
+    "CIRCUIT_SOURCE_VOLUME",
+    "RESOURCES_PARAMETER",
+    "DEFAULT_RESOURCES",
+    "takes_resources",
+    "pod_security_context",
+    "cluster_workflow_template",
+]
+
+#: The ServiceAccount every step pod runs as; its token reaches only Argo's executor containers.
+SERVICE_ACCOUNT = "qiskit-argo-workflow"
+#: The numeric user and group every container runs as (distroless "nonroot").
+RUN_AS_USER = 65532
+
+#: Pod labels a NetworkPolicy can select on.
+LABEL_STEP = f"{GROUP}/step"
+LABEL_COMPONENT = f"{GROUP}/component"
+#: What the step's own code needs to reach: ``none`` means nothing (Aer runs in-process); the
+#: pod still needs Argo's own traffic (its executor talks to the API server and the artifact store).
+LABEL_EGRESS = f"{GROUP}/egress"
+EGRESS_NONE = "none"
+#: Per-step egress class; a future ``execute-ibm`` step would say ``ibm-quantum`` here.
+STEP_EGRESS: dict[str, str] = {name: EGRESS_NONE for name in STEPS}
+
+SCRATCH_VOLUME = "scratch"
+#: Workflow-level volume: the job's ConfigMap (configMapKeyRef circuits) or an empty directory.
+CIRCUIT_SOURCE_VOLUME = "circuit-source"
+#: Template input that the execute steps turn into a podSpecPatch of the main container's resources.
+RESOURCES_PARAMETER = "resources"
+
+_SMALL = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+#: Requests and limits of each step's main container when the job says nothing.
+DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
+    "validate": _SMALL,
+    "schedule": _SMALL,
+    "execute-aer": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
+    "store-results": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
+}
+
+_RESOURCES_PATCH = (
+    '{"containers":[{"name":"main","resources":{{inputs.parameters.' + RESOURCES_PARAMETER + "}}}]}"
+)
+
+
+def takes_resources(spec: StepSpec) -> bool:
+    """Whether ``spec.resources`` of a job applies to this step (the steps that execute circuits)."""
+    return spec.name.startswith("execute-")
+
+
+def pod_security_context() -> dict[str, Any]:
+    """The restricted Pod Security Standard, pod level."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS_USER,
+        "runAsGroup": RUN_AS_USER,
+        "fsGroup": RUN_AS_USER,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _container_security_context() -> m.SecurityContext:
+    return m.SecurityContext(
+        run_as_non_root=True,
+        run_as_user=RUN_AS_USER,
+        run_as_group=RUN_AS_USER,
+        read_only_root_filesystem=True,
+        allow_privilege_escalation=False,
+        privileged=False,
+        capabilities=m.Capabilities(drop=["ALL"]),
+        seccomp_profile=m.SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def _output_artifact(name: str, filename: str) -> Artifact:
+    # Single files are stored as they are (readable in the Argo UI and by the result location);
+    # a directory (no suffix, e.g. ``results``) keeps Argo's default tar.gz, which every
+    # artifact repository supports.
+    archive = m.ArchiveStrategy(none=m.NoneStrategy()) if "." in filename else None
+    return Artifact(name=name, path=f"{OUTPUTS_DIR}/{filename}", archive=archive)
+
+
+def _step_template(spec: StepSpec) -> Container:
+    inputs: list[Artifact | Parameter] = [
+        Artifact(name=name, path=f"{INPUTS_DIR}/{filename}") for name, filename in spec.input_artifacts.items()
+    ]
+    # Parameters another step produces have no default (a missing wire must fail); the others
+    # (``limits``) default to "{}", meaning "the built-in defaults".
+    produced = {name for other in STEPS.values() for name in other.output_parameters}
+    inputs += [
+        Parameter(name=name) if name in produced else Parameter(name=name, default="{}")
+        for name in spec.input_parameters
+    ]
+    pod_spec_patch = None
+    if takes_resources(spec):
+        inputs.append(
+            Parameter(
+                name=RESOURCES_PARAMETER,
+                default="{}",
+                description="JSON ResourceRequirements merged over the main container's defaults.",
+            )
+        )
+        pod_spec_patch = _RESOURCES_PATCH
+    outputs: list[Artifact | Parameter] = [
+        _output_artifact(name, filename) for name, filename in spec.output_artifacts.items()
+    ]
+    outputs += [
+        Parameter(name=name, value_from=m.ValueFrom(path=f"{OUTPUTS_DIR}/{filename}"))
+        for name, filename in spec.output_parameters.items()
+    ]
+    mounts = [m.VolumeMount(name=CIRCUIT_SOURCE_VOLUME, mount_path=CIRCUIT_SOURCE_MOUNT, read_only=True)]
+    defaults = DEFAULT_RESOURCES[spec.name]
+    return Container(
+        name=spec.name,
+        labels={
+            LABEL_STEP: spec.name,
+            LABEL_COMPONENT: spec.component,
+            LABEL_EGRESS: STEP_EGRESS[spec.name],
+            LABEL_MANAGED_BY: MANAGED_BY,
+            LABEL_PART_OF: MANAGED_BY,
+        },
+        image=image(spec.component),
+        image_pull_policy="IfNotPresent",
+        command=[ENTRY_POINT],
+        args=spec.argv(),
+        env=[
+            m.EnvVar(name="HOME", value=SCRATCH_MOUNT),
+            m.EnvVar(name="MPLCONFIGDIR", value=f"{SCRATCH_MOUNT}/matplotlib"),
+        ],
+        inputs=inputs,
+        outputs=outputs,
+        volumes=[EmptyDirVolume(name=SCRATCH_VOLUME, mount_path=SCRATCH_MOUNT)],
+        volume_mounts=mounts if spec.mounts_circuit_source else None,
+        resources=m.ResourceRequirements(
+            requests={k: m.Quantity(v) for k, v in defaults["requests"].items()},
+            limits={k: m.Quantity(v) for k, v in defaults["limits"].items()},
+        ),
+        pod_spec_patch=pod_spec_patch,
+        termination_message_policy="FallbackToLogsOnError",
+        security_context=_container_security_context(),
+        pod_security_context=m.PodSecurityContext(**_snake(pod_security_context())),
+        automount_service_account_token=False,
+        executor=m.ExecutorConfig(service_account_name=SERVICE_ACCOUNT),
+    )
+
+
+def _snake(context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "run_as_non_root": context["runAsNonRoot"],
+        "run_as_user": context["runAsUser"],
+        "run_as_group": context["runAsGroup"],
+        "fs_group": context["fsGroup"],
+        "seccomp_profile": m.SeccompProfile(type=context["seccompProfile"]["type"]),
+    }
+
+
+@cache
+def _rendered() -> str:
+    with ClusterWorkflowTemplate(
+        name=TEMPLATE_NAME,
+        labels={LABEL_MANAGED_BY: MANAGED_BY, LABEL_PART_OF: MANAGED_BY, f"{GROUP}/template-version": TEMPLATE_VERSION},
+        annotations={
+            "workflows.argoproj.io/description": (
+                "qiskit-argo steps (" + ", ".join(STEPS) + "); QiskitJob Workflows reference them by "
+                "templateRef with clusterScope. Generated from qiskit_argo.steps; do not edit."
+            ),
+        },
+    ) as template:
+        for spec in STEPS.values():
+            _step_template(spec)
+    return json.dumps(template.to_dict())
+
+
+def cluster_workflow_template() -> dict[str, Any]:
+    """The ClusterWorkflowTemplate ``qiskit-job-v1`` as a plain dict (a fresh copy on every call)."""
+    result: dict[str, Any] = json.loads(_rendered())
+    return result

@@ -1,0 +1,231 @@
+"""``build(job)``: the Argo Workflow of one QiskitJob."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from hera.workflows import DAG, Artifact, Parameter, RawArtifact, Task, Workflow
+from hera.workflows import models as m
+from hera.workflows.converters import convert_cpu_units, convert_memory_units, convert_storage_units
+
+from qiskit_argo.api import API_VERSION, KIND, Primitive, QiskitJob
+from qiskit_argo.errors import EXIT_PERMANENT
+from qiskit_argo.naming import ANNOTATION_DESCRIPTION, ANNOTATION_TITLE, TEMPLATE_NAME, job_labels, workflow_name
+from qiskit_argo.request import Limits
+from qiskit_argo.steps import STEPS
+from qiskit_argo.workflows._template import (
+    CIRCUIT_SOURCE_VOLUME,
+    DEFAULT_RESOURCES,
+    RESOURCES_PARAMETER,
+    SERVICE_ACCOUNT,
+    pod_security_context,
+    takes_resources,
+)
+from qiskit_argo.workflows._wiring import JOB_ARTIFACT, wiring
+
+__all__ = [
+    "ENTRYPOINT",
+    "RETRY_EXPRESSION",
+    "TTL_AFTER_SUCCESS",
+    "TTL_AFTER_FAILURE",
+    "job_document",
+    "execute_resources",
+    "build",
+]
+
+ENTRYPOINT = "main"
+#: Argo retries a failed step only when this holds: a permanent failure (exit code 2, e.g. a bad
+#: circuit) is never retried; any other failure or error (exit 1, OOM kill, a lost node: "-1") is.
+RETRY_EXPRESSION = f"asInt(lastRetry.exitCode) != {EXIT_PERMANENT}"
+#: A finished Workflow (and its pods) is deleted after this long; a failed one is kept longer so
+#: a person can read the failed pod's logs (podGC deletes only pods that succeeded).
+TTL_AFTER_SUCCESS = 24 * 3600
+TTL_AFTER_FAILURE = 7 * 24 * 3600
+_POD_GC_DELAY = "5m"
+
+_ATTRS_TO_UNITS = {"cpu": convert_cpu_units, "memory": convert_memory_units, "ephemeral-storage": convert_storage_units}
+
+
+# --------------------------------------------------------------------------- the job-independent part
+
+
+@cache
+def _skeleton() -> str:
+    """Everything that does not depend on the job, rendered once by Hera (JSON, copied per build)."""
+    with Workflow(
+        name="placeholder",
+        entrypoint=ENTRYPOINT,
+        service_account_name=SERVICE_ACCOUNT,
+        security_context=m.PodSecurityContext(
+            run_as_non_root=True,
+            run_as_user=pod_security_context()["runAsUser"],
+            run_as_group=pod_security_context()["runAsGroup"],
+            fs_group=pod_security_context()["fsGroup"],
+            seccomp_profile=m.SeccompProfile(type="RuntimeDefault"),
+        ),
+        ttl_strategy=m.TTLStrategy(seconds_after_success=TTL_AFTER_SUCCESS, seconds_after_failure=TTL_AFTER_FAILURE),
+        pod_gc=m.PodGC(strategy="OnPodSuccess", delete_delay_duration=_POD_GC_DELAY),
+    ) as workflow:
+        # The workflow-level retryStrategy would also apply to this DAG and re-run every step
+        # after one step ran out of retries; the DAG itself is never retried.
+        with DAG(name=ENTRYPOINT, retry_strategy=m.RetryStrategy(limit=m.IntOrString(root="0"))):
+            for task in wiring():
+                arguments: list[Artifact | Parameter] = [
+                    Artifact(name=name, from_=source.reference("artifacts"))
+                    for name, source in task.artifacts.items()
+                    if source.task is not None
+                ]
+                arguments += [
+                    Parameter(name=name, value=source.reference("parameters"))
+                    for name, source in task.parameters.items()
+                    if source.task is not None
+                ]
+                Task(
+                    name=task.name,
+                    template_ref=m.TemplateRef(name=TEMPLATE_NAME, template=task.name, cluster_scope=True),
+                    depends=" && ".join(task.depends) or None,
+                    arguments=arguments or None,
+                )
+    return json.dumps(workflow.to_dict())
+
+
+# --------------------------------------------------------------------------- the job-dependent part
+
+
+def job_document(job: QiskitJob) -> dict[str, Any]:
+    """What the validate step reads: the spec and the identifying metadata, nothing else."""
+    metadata: dict[str, Any] = {"name": job.metadata.name, "namespace": job.metadata.namespace}
+    if job.metadata.uid:
+        metadata["uid"] = job.metadata.uid
+    if job.metadata.generation is not None:
+        metadata["generation"] = job.metadata.generation
+    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": job.spec.dump()}
+
+
+def _quantity(resource: str, value: str | int) -> float:
+    return float(_ATTRS_TO_UNITS.get(resource, convert_storage_units)(str(value)))
+
+
+def execute_resources(job: QiskitJob, step: str = "execute-aer") -> dict[str, dict[str, str | int]] | None:
+    """The execute step's full requests/limits: the job's values over the defaults, kept consistent.
+
+    A request the job raises above the default limit lifts that limit; a limit it lowers below
+    the default request lowers that request. Without ``spec.resources`` the answer is ``None``.
+    """
+    wanted = job.spec.resources
+    if wanted is None:
+        return None
+    defaults = DEFAULT_RESOURCES[step]
+    requests: dict[str, str | int] = {**defaults["requests"], **(wanted.requests or {})}
+    limits: dict[str, str | int] = {**defaults["limits"], **(wanted.limits or {})}
+    for resource in set(requests) & set(limits):
+        if _quantity(resource, requests[resource]) <= _quantity(resource, limits[resource]):
+            continue
+        if wanted.limits and resource in wanted.limits:
+            requests[resource] = limits[resource]
+        else:
+            limits[resource] = requests[resource]
+    return {"requests": requests, "limits": limits}
+
+
+def _describe(job: QiskitJob) -> tuple[str, str]:
+    spec = job.spec
+    primitive = Primitive(spec.primitive).value
+    aer = spec.backend.aer
+    backend = f"Qiskit Aer ({aer.method}"
+    if aer.noise_model:
+        backend += f", noise of {aer.noise_model}"
+    if aer.seed is not None:
+        backend += f", seed {aer.seed}"
+    backend += ")"
+    bindings = len(spec.parameter_values or []) or 1
+    if primitive == Primitive.ESTIMATOR.value:
+        what = f"estimator: {len(spec.observables or [])} observable(s)"
+        if spec.precision is not None:
+            what += f" at precision {spec.precision:g}"
+    else:
+        what = f"sampler: {spec.effective_shots} shots"
+    if bindings > 1:
+        what += f" x {bindings} parameter bindings"
+    title = f"{job.name}: {primitive} on Qiskit Aer"
+    description = (
+        f"QiskitJob {job.namespace}/{job.name}: {what} on {backend}, optimization level "
+        f"{spec.optimization_level}; qubits are known after validation. Steps: {' → '.join(STEPS)}."
+    )
+    return title, description
+
+
+def _tasks(workflow: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {task["name"]: task for task in workflow["spec"]["templates"][0]["dag"]["tasks"]}
+
+
+def _add_argument(task: dict[str, Any], kind: str, argument: dict[str, Any]) -> None:
+    task.setdefault("arguments", {}).setdefault(kind, []).append(argument)
+
+
+def build(job: QiskitJob, *, limits: Limits | None = None) -> dict[str, Any]:
+    """The Workflow for ``job`` as a plain dict, ready for ``kubectl create`` or ``argo submit``.
+
+    ``limits`` (the platform's, when the controller is configured with some) are passed to the
+    validate step; without them the step uses the built-in ``Limits()``.
+    """
+    workflow: dict[str, Any] = json.loads(_skeleton())
+    spec = job.spec
+    title, description = _describe(job)
+    metadata: dict[str, Any] = {
+        "name": workflow_name(job.name, job.metadata.uid, job.namespace),
+        "namespace": job.namespace,
+        "labels": job_labels(job.name, job.metadata.uid),
+        "annotations": {ANNOTATION_TITLE: title, ANNOTATION_DESCRIPTION: description},
+    }
+    if job.metadata.uid:
+        metadata["ownerReferences"] = [
+            {
+                "apiVersion": API_VERSION,
+                "kind": KIND,
+                "name": job.name,
+                "uid": job.metadata.uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+    workflow["metadata"] = metadata
+
+    body = workflow["spec"]
+    body["podMetadata"] = {"labels": job_labels(job.name, job.metadata.uid)}
+    body["activeDeadlineSeconds"] = spec.active_deadline_seconds
+    body["retryStrategy"] = {
+        "limit": str(spec.retry.limit),
+        "retryPolicy": "Always",
+        "expression": RETRY_EXPRESSION,
+        "backoff": {
+            "duration": spec.retry.backoff.duration,
+            "factor": str(spec.retry.backoff.factor),
+            "maxDuration": spec.retry.backoff.max_duration,
+        },
+    }
+    source = spec.circuit.config_map_key_ref
+    body["volumes"] = [
+        {"name": CIRCUIT_SOURCE_VOLUME, "configMap": {"name": source.name, "optional": False}}
+        if source is not None
+        else {"name": CIRCUIT_SOURCE_VOLUME, "emptyDir": {}}
+    ]
+    if spec.suspend:
+        body["suspend"] = True
+
+    tasks = _tasks(workflow)
+    for task in wiring():
+        for name, origin in task.artifacts.items():
+            if origin.task is None and name == JOB_ARTIFACT:
+                document = json.dumps(job_document(job), separators=(",", ":"), sort_keys=True)
+                _add_argument(tasks[task.name], "artifacts", {"name": name, "raw": {"data": document}})
+        if limits is not None and "limits" in task.parameters:
+            _add_argument(tasks[task.name], "parameters", {"name": "limits", "value": json.dumps(limits.dump())})
+        if takes_resources(STEPS[task.name]):
+            resources = execute_resources(job, task.name)
+            if resources is not None:
+                value = json.dumps(resources, separators=(",", ":"), sort_keys=True)
+                _add_argument(tasks[task.name], "parameters", {"name": RESOURCES_PARAMETER, "value": value})
+    return workflow
