@@ -1,0 +1,534 @@
+"""The execute-aer step: run the job's one PUB on Qiskit Aer primitives and write the result.
+
+One PUB holds the whole parameter sweep as a bindings array, so Aer runs every binding in one
+call. The Aer ``SamplerV2`` / ``EstimatorV2`` are seeded with ``spec.backend.aer.seed`` and use the
+method the schedule step chose. Circuit preparation:
+
+* ideal simulation: the circuit runs as written (Aer fuses gates itself); instructions Aer does
+  not know (e.g. an OpenQASM ``gate`` definition) are unrolled from their definitions, and only
+  if that is not enough is the circuit transpiled for the simulator at ``optimizationLevel``;
+* ``noiseModel: FakeXxx``: the simulator is ``AerSimulator.from_backend(FakeXxx())`` and the
+  circuit is transpiled for that device with the preset pass manager at ``optimizationLevel``
+  and ``seed_transpiler`` = the Aer seed (level 0 if optimization removed a swept parameter);
+  estimator observables follow the layout. qiskit-ibm-runtime is imported only then.
+
+``result.json`` (never truncated) mirrors ``PrimitiveResult``::
+
+    {
+      "primitive": "sampler" | "estimator",
+      "job": {"name": str, "namespace": str},
+      "backend": {"name": "aer", "method": str, "noise_model": str | null, "seed": int | null},
+      "pubs": [{                       # what ran, parallel to pub_results
+        "parameter_names": [str],      # the circuit's parameter order
+        "parameter_values": [[float]], # one row per binding; [] when unparameterized
+        "num_bindings": int,           # rows, or 1 when unparameterized
+        "shots": int,                  # sampler
+        "precision": float,            # estimator
+        "observables": [{pauli: coeff}]  # estimator
+      }],
+      "pub_results": [{
+        "data": {                      # sampler: one entry per classical register
+          "<creg>": {"num_bits": int, "num_shots": int,
+                     "counts": [{"<bitstring>": int}, ...]}   # one dict per binding, in order
+        }
+        | {                            # estimator: [binding][observable]
+          "evs": [[float]], "stds": [[float]]
+        },
+        "metadata": {...}              # Aer's pub metadata (shots / target_precision, simulator)
+      }],
+      "metadata": {"version": 2, "transpiled": bool, "optimization_level": int | null,
+                   "qiskit_version": str, "qiskit_aer_version": str}
+    }
+
+Bitstrings are Qiskit's: clbit 0 rightmost. ``summary.json`` is the bounded ``ResultSummary``: the
+top 8 counts of the first binding (all registers joined, as ``SamplerPubResult.join_data``) or the
+first 16 expectation values and standard errors, with ``truncated`` set when anything was cut.
+
+Pure logic (``prepare_circuit``, ``run_pub``, ``result_document``, ``summarize``,
+``counts_per_binding``) is separate from the file wrapper ``run_step``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from qiskit_argo.api import BackendStatus, Primitive, ResultSummary
+from qiskit_argo.errors import (
+    ExecutionError,
+    InvalidCircuitError,
+    InvalidJobError,
+    LimitExceededError,
+    PermanentError,
+    TransientError,
+)
+from qiskit_argo.request import ExecutionRequest
+
+if TYPE_CHECKING:
+    from qiskit.circuit import QuantumCircuit
+    from qiskit.primitives import PrimitiveResult
+    from qiskit.primitives.containers import BitArray
+
+__all__ = [
+    "TOP_COUNTS",
+    "MAX_SUMMARY_VALUES",
+    "Prepared",
+    "fake_backend",
+    "simulator",
+    "prepare_circuit",
+    "run_pub",
+    "counts_per_binding",
+    "result_document",
+    "summarize",
+    "execute",
+    "run_step",
+]
+
+#: The summary keeps this many of the most frequent bitstrings of the first binding.
+TOP_COUNTS = 8
+#: The summary keeps at most this many expectation values (and standard errors).
+MAX_SUMMARY_VALUES = 16
+
+_ALWAYS_SUPPORTED = frozenset({"measure", "barrier", "reset", "delay", "store"})
+_MAX_UNROLL_ROUNDS = 8
+
+
+# --------------------------------------------------------------------------- simulator
+
+
+def fake_backend(name: str) -> Any:
+    """An instance of ``qiskit_ibm_runtime.fake_provider.<name>`` (imports qiskit-ibm-runtime)."""
+    where = "spec.backend.aer.noiseModel"
+    try:
+        from qiskit_ibm_runtime import fake_provider
+    except ImportError:
+        raise PermanentError(
+            f"{where}: {name} needs qiskit-ibm-runtime, which this executor image lacks; use the executor image "
+            "built with the executor extra",
+            reason="NoiseModelUnavailable",
+        ) from None
+    cls = getattr(fake_provider, name, None)
+    if not isinstance(cls, type):
+        raise InvalidJobError(
+            f"{where}: unknown fake backend {name!r}; "
+            "use a class of qiskit_ibm_runtime.fake_provider, e.g. FakeManilaV2"
+        )
+    backend = cls()
+    if not hasattr(backend, "target"):
+        raise InvalidJobError(f"{where}: {name} is not a BackendV2 fake backend; use its V2 form, e.g. {name}V2")
+    return backend
+
+
+def simulator(method: str, noise_model: str | None) -> Any:
+    """The ``AerSimulator`` for a method, mimicking a fake backend's noise when one is named."""
+    from qiskit_aer import AerSimulator
+
+    if noise_model:
+        return AerSimulator.from_backend(fake_backend(noise_model), method=method)
+    return AerSimulator(method=method)
+
+
+# --------------------------------------------------------------------------- circuit preparation
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The circuit Aer runs, the layout observables must follow, and what was done to it."""
+
+    circuit: QuantumCircuit
+    layout: Any = None
+    transpiled: bool = False
+    optimization_level: int | None = None
+
+
+def _unsupported(circuit: QuantumCircuit, supported: frozenset[str]) -> set[str]:
+    names: set[str] = set()
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if operation.name not in supported:
+            names.add(operation.name)
+        for block in getattr(operation, "blocks", ()):
+            names |= _unsupported(block, supported)
+    return names
+
+
+def _transpile(circuit: QuantumCircuit, backend: Any, level: int, seed: int | None) -> QuantumCircuit:
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    try:
+        manager = generate_preset_pass_manager(optimization_level=level, backend=backend, seed_transpiler=seed)
+        return manager.run(circuit)
+    except Exception as error:  # noqa: BLE001 - TranspilerError and friends: the circuit does not fit
+        raise InvalidCircuitError(
+            f"spec.circuit: cannot compile the circuit for {backend.name} ({' '.join(str(error).split())[:300]}); "
+            "use gates with definitions, or another backend/method"
+        ) from None
+
+
+def prepare_circuit(
+    circuit: QuantumCircuit,
+    backend: Any,
+    *,
+    noisy: bool,
+    optimization_level: int,
+    seed: int | None,
+) -> Prepared:
+    """The circuit as Aer will run it (see the module docstring for the rules)."""
+    if noisy:
+        device_qubits = backend.num_qubits
+        if circuit.num_qubits > device_qubits:
+            raise InvalidCircuitError(
+                f"spec.backend.aer.noiseModel: the device has {device_qubits} qubits but the circuit has "
+                f"{circuit.num_qubits}; pick a larger fake backend or drop the noise model"
+            )
+        isa = _transpile(circuit, backend, optimization_level, seed)
+        level = optimization_level
+        if len(isa.parameters) != len(circuit.parameters) and optimization_level > 0:
+            # Optimization removed a parameter; every binding must still bind, so do not optimize.
+            isa, level = _transpile(circuit, backend, 0, seed), 0
+        return Prepared(isa, layout=isa.layout, transpiled=True, optimization_level=level)
+
+    supported = frozenset(backend.configuration().basis_gates) | _ALWAYS_SUPPORTED
+    missing = _unsupported(circuit, supported)
+    if not missing:
+        return Prepared(circuit)
+    unrolled = circuit
+    for _ in range(_MAX_UNROLL_ROUNDS):
+        try:
+            unrolled = unrolled.decompose(gates_to_decompose=sorted(missing))
+        except Exception:  # noqa: BLE001 - fall back to the transpiler below
+            break
+        missing = _unsupported(unrolled, supported)
+        if not missing:
+            return Prepared(unrolled)
+    isa = _transpile(circuit, backend, optimization_level, seed)
+    return Prepared(isa, layout=isa.layout, transpiled=True, optimization_level=optimization_level)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _values_for(prepared: QuantumCircuit, request: ExecutionRequest) -> np.ndarray | None:
+    """The request's binding rows with columns in the prepared circuit's parameter order."""
+    if not request.parameter_values or prepared.num_parameters == 0:
+        return None
+    values = np.asarray(request.parameter_values, dtype=float)
+    order = [p.name for p in prepared.parameters]
+    if order == list(request.parameter_names):
+        return values
+    index = {name: i for i, name in enumerate(request.parameter_names)}
+    return values[:, [index[name] for name in order]]
+
+
+def _classify(error: Exception, method: str) -> Exception:
+    text = " ".join(str(error).split())[:300]
+    lowered = text.lower()
+    if "insufficient memory" in lowered or ("memory" in lowered and "exceed" in lowered):
+        return LimitExceededError(
+            f"spec.circuit: Aer ran out of memory with method {method} ({text}); raise spec.resources.limits.memory "
+            "or set spec.backend.aer.method=matrix_product_state"
+        )
+    if any(word in lowered for word in ("invalid", "not supported", "unknown instruction", "simulation method")):
+        return InvalidCircuitError(f"spec.backend.aer.method={method}: Aer cannot run this circuit ({text})")
+    return ExecutionError(f"Aer failed while running the circuit ({type(error).__name__}: {text}); retrying may help")
+
+
+def run_pub(
+    prepared: Prepared,
+    request: ExecutionRequest,
+    backend: Any,
+) -> PrimitiveResult:
+    """Run the job's single PUB (every binding at once) on the Aer primitive it asks for."""
+    from qiskit_argo import circuits
+
+    circuit = prepared.circuit
+    values = _values_for(circuit, request)
+    seed = request.aer.seed
+    method = backend.options.method
+    try:
+        if request.primitive == Primitive.ESTIMATOR.value:
+            from qiskit_aer.primitives import EstimatorV2
+
+            observables = [circuits.sparse_pauli_op(o.paulis) for o in request.observables or []]
+            if prepared.layout is not None:
+                observables = [o.apply_layout(prepared.layout) for o in observables]
+            options: dict[str, Any] = {"run_options": {"seed_simulator": seed} if seed is not None else {}}
+            estimator = EstimatorV2.from_backend(backend, options=options)
+            pub = circuits.estimator_pub(circuit, observables, values, request.precision or 0.0)
+            return estimator.run([pub]).result()
+        from qiskit_aer.primitives import SamplerV2
+
+        sampler = SamplerV2.from_backend(backend, seed=seed)
+        pub = circuits.sampler_pub(circuit, values, request.shots or 1024)
+        return sampler.run([pub]).result()
+    except (InvalidCircuitError, InvalidJobError):
+        raise
+    except Exception as error:  # noqa: BLE001 - Aer raises AerError, QiskitError, RuntimeError, ...
+        raise _classify(error, method) from None
+
+
+# --------------------------------------------------------------------------- counting
+
+
+def _format_keys(keys: np.ndarray, num_bits: int) -> list[str]:
+    width = max(num_bits, 1)
+    return [format(key, f"0{width}b") for key in keys.tolist()]
+
+
+def _packed_counts(array: np.ndarray, num_bits: int) -> list[dict[str, int]]:
+    """Counts of a packed ``(bindings, shots, bytes)`` uint8 array, one dict per binding.
+
+    Up to 64 bits the rows become uint64 keys, sorted per binding; runs of equal keys are the
+    counts. No Python loop over shots.
+    """
+    bindings, shots, num_bytes = array.shape
+    if bindings == 0:
+        return []
+    if shots == 0:
+        return [{} for _ in range(bindings)]
+    if num_bytes > 8:
+        return _wide_counts(array, num_bits)
+    keys = np.zeros((bindings, shots), dtype=np.uint64)
+    for column in range(num_bytes):
+        keys = (keys << np.uint64(8)) | array[:, :, column].astype(np.uint64)
+    if num_bits < 64:
+        keys &= np.uint64((1 << num_bits) - 1)
+    flat = np.sort(keys, axis=1).ravel()
+    starts = np.empty(flat.size, dtype=bool)
+    starts[0] = True
+    np.not_equal(flat[1:], flat[:-1], out=starts[1:])
+    starts[::shots] = True
+    first = np.flatnonzero(starts)
+    sizes = np.diff(np.append(first, flat.size)).tolist()
+    distinct, which = np.unique(flat[first], return_inverse=True)
+    labels = _format_keys(distinct, num_bits)
+    bounds = np.searchsorted(first, np.arange(bindings + 1) * shots).tolist()
+    which_list = which.tolist()
+    return [{labels[which_list[i]]: sizes[i] for i in range(bounds[b], bounds[b + 1])} for b in range(bindings)]
+
+
+def _wide_counts(array: np.ndarray, num_bits: int) -> list[dict[str, int]]:
+    """Counts for registers wider than 64 bits: one ``np.unique`` per binding."""
+    bindings, shots, num_bytes = array.shape
+    mask = (1 << num_bits) - 1
+    out: list[dict[str, int]] = []
+    rows = np.ascontiguousarray(array).view(np.dtype((np.void, num_bytes))).reshape(bindings, shots)
+    for b in range(bindings):
+        distinct, sizes = np.unique(rows[b], return_counts=True)
+        out.append(
+            {
+                format(int.from_bytes(item.tobytes(), "big") & mask, f"0{num_bits}b"): int(size)
+                for item, size in zip(distinct, sizes, strict=True)
+            }
+        )
+    return out
+
+
+def counts_per_binding(bits: BitArray) -> list[dict[str, int]]:
+    """One counts dict per binding (C order of the bit array's shape; ``[all]`` for shape ``()``).
+
+    Equal to ``[bits.get_counts(i) for i in ...]`` without the per-shot Python loop.
+    """
+    array = np.asarray(bits.array)
+    return _packed_counts(array.reshape(-1, bits.num_shots, array.shape[-1]), bits.num_bits)
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _finite(values: np.ndarray) -> list[Any]:
+    return [v if math.isfinite(v) else None for v in values.tolist()]
+
+
+def _versions() -> dict[str, str]:
+    import qiskit
+    import qiskit_aer
+
+    return {"qiskit_version": qiskit.__version__, "qiskit_aer_version": qiskit_aer.__version__}
+
+
+def result_document(
+    result: PrimitiveResult,
+    request: ExecutionRequest,
+    backend_status: BackendStatus,
+    prepared: Prepared,
+) -> dict[str, Any]:
+    """The full, untruncated ``result.json`` document (shape in the module docstring)."""
+    num_bindings = max(len(request.parameter_values), 1)
+    pub: dict[str, Any] = {
+        "parameter_names": list(request.parameter_names),
+        "parameter_values": request.parameter_values,
+        "num_bindings": num_bindings,
+    }
+    pub_results = []
+    for pub_result in result:
+        data: dict[str, Any] = {}
+        if request.primitive == Primitive.ESTIMATOR.value:
+            evs = np.asarray(pub_result.data.evs, dtype=float).reshape(num_bindings, -1)
+            stds = np.asarray(pub_result.data.stds, dtype=float).reshape(num_bindings, -1)
+            data = {"evs": [_finite(row) for row in evs], "stds": [_finite(row) for row in stds]}
+        else:
+            for name, bits in pub_result.data.items():
+                data[name] = {
+                    "num_bits": bits.num_bits,
+                    "num_shots": bits.num_shots,
+                    "counts": counts_per_binding(bits),
+                }
+        pub_results.append({"data": data, "metadata": _jsonable(dict(pub_result.metadata))})
+    if request.primitive == Primitive.ESTIMATOR.value:
+        pub["precision"] = request.precision or 0.0
+        pub["observables"] = [dict(o.paulis) for o in request.observables or []]
+    else:
+        pub["shots"] = request.shots
+    return {
+        "primitive": request.primitive,
+        "job": {"name": request.job_name, "namespace": request.namespace},
+        "backend": {
+            "name": backend_status.name,
+            "method": backend_status.method or request.aer.method,
+            "noise_model": request.aer.noise_model,
+            "seed": request.aer.seed,
+        },
+        "pubs": [pub],
+        "pub_results": pub_results,
+        "metadata": {
+            **_jsonable(dict(result.metadata)),
+            "transpiled": prepared.transpiled,
+            "optimization_level": prepared.optimization_level,
+            **_versions(),
+        },
+    }
+
+
+def _top(counts: dict[str, int], keep: int) -> dict[str, int]:
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return dict(ranked[:keep])
+
+
+def _joined_first_binding(result: PrimitiveResult) -> dict[str, int]:
+    pub_result = result[0]
+    registers = list(pub_result.data.values())
+    if not registers:
+        return {}
+    bits = registers[0] if len(registers) == 1 else pub_result.join_data()
+    array = np.asarray(bits.array).reshape(-1, bits.num_shots, bits.array.shape[-1])
+    return _packed_counts(array[:1], bits.num_bits)[0] if array.shape[0] else {}
+
+
+def summarize(
+    result: PrimitiveResult,
+    request: ExecutionRequest,
+    document: dict[str, Any] | None = None,
+) -> ResultSummary:
+    """The bounded digest that goes into the job's status."""
+    num_bindings = max(len(request.parameter_values), 1)
+    if request.primitive == Primitive.ESTIMATOR.value:
+        evs = np.asarray(result[0].data.evs, dtype=float).ravel()
+        stds = np.asarray(result[0].data.stds, dtype=float).ravel()
+        return ResultSummary(
+            primitive=request.primitive,
+            num_pubs=len(result),
+            expectation_values=[float(v) for v in evs[:MAX_SUMMARY_VALUES]],
+            standard_errors=[float(v) for v in stds[:MAX_SUMMARY_VALUES]],
+            truncated=bool(evs.size > MAX_SUMMARY_VALUES),
+        )
+    registers = document["pub_results"][0]["data"] if document else None
+    if registers is not None and len(registers) == 1:
+        first = next(iter(registers.values()))["counts"][0]
+    else:
+        first = _joined_first_binding(result)
+    return ResultSummary(
+        primitive=request.primitive,
+        num_pubs=len(result),
+        shots=request.shots,
+        top_counts=_top(first, TOP_COUNTS),
+        truncated=len(first) > TOP_COUNTS or num_bindings > 1,
+    )
+
+
+def execute(
+    circuit: QuantumCircuit,
+    request: ExecutionRequest,
+    backend_status: BackendStatus,
+) -> tuple[dict[str, Any], ResultSummary]:
+    """Prepare, run and digest: the ``result.json`` document and the summary."""
+    method = backend_status.method or request.aer.method
+    backend = simulator(method, request.aer.noise_model)
+    prepared = prepare_circuit(
+        circuit,
+        backend,
+        noisy=bool(request.aer.noise_model),
+        optimization_level=request.optimization_level,
+        seed=request.aer.seed,
+    )
+    result = run_pub(prepared, request, backend)
+    document = result_document(result, request, backend_status, prepared)
+    return document, summarize(result, request, document)
+
+
+# --------------------------------------------------------------------------- the step
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise TransientError(
+            f"cannot read the {what} artifact {path} ({error.strerror}); the previous step did not pass it",
+            reason="MissingArtifact",
+        ) from None
+
+
+def _load_request(request_file: Path) -> ExecutionRequest:
+    try:
+        return ExecutionRequest.model_validate_json(_read_bytes(request_file, "request"))
+    except ValidationError as error:
+        raise InvalidJobError(f"request artifact: not an ExecutionRequest ({error.errors()[0]['msg']})") from None
+
+
+def _load_backend(backend_json: str) -> BackendStatus:
+    try:
+        return BackendStatus.model_validate(json.loads(backend_json))
+    except (json.JSONDecodeError, ValidationError, TypeError) as error:
+        problem = " ".join(str(error).split())[:200]
+        raise InvalidJobError(f"backend parameter: not BackendStatus JSON ({problem})") from None
+
+
+def _check_backend(status: BackendStatus) -> None:
+    if status.name != "aer":
+        raise InvalidJobError(f"backend parameter: execute-aer cannot run on backend {status.name!r}")
+
+
+def run_step(circuit_file: Path, request_file: Path, backend_json: str, out_dir: Path) -> None:
+    """The execute-aer step: write ``result.json`` (full) and ``summary.json`` (bounded)."""
+    from qiskit_argo.circuits import circuit_from_qpy
+
+    request = _load_request(request_file)
+    status = _load_backend(backend_json)
+    _check_backend(status)
+    circuit = circuit_from_qpy(_read_bytes(circuit_file, "circuit"), field="circuit artifact")
+    document, summary = execute(circuit, request, status)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with (out_dir / "result.json").open("w") as handle:
+        json.dump(document, handle, separators=(",", ":"), allow_nan=False)
+    (out_dir / "summary.json").write_text(json.dumps(summary.dump()))

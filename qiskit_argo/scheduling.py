@@ -1,0 +1,119 @@
+"""The schedule step: choose the backend and the Aer simulation method, and say why.
+
+Only Qiskit Aer exists for now. The method is the one the job sets; otherwise ``automatic``, and the
+reason predicts what Aer's automatic choice will be for this circuit (stabilizer for Clifford-only
+circuits without noise, density_matrix for noisy runs with more shots than 2^qubits, statevector
+otherwise), so a person reading ``status.backend.reason`` knows what ran and how to change it.
+
+Pure logic (``choose_backend``) plus the thin file wrapper ``run_step``. Imports no Qiskit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from qiskit_argo.api import BackendStatus, CircuitMetrics, Primitive
+from qiskit_argo.errors import InvalidJobError, TransientError
+from qiskit_argo.request import ExecutionRequest
+
+__all__ = ["AER", "CLIFFORD_INSTRUCTIONS", "is_clifford", "choose_backend", "run_step"]
+
+AER = "aer"
+
+#: Instructions the stabilizer method runs whatever their parameters (``rz`` is left out: it is
+#: Clifford only at multiples of pi/2, which the metrics cannot tell).
+CLIFFORD_INSTRUCTIONS = frozenset(
+    {
+        "id", "x", "y", "z", "h", "s", "sdg", "sx", "sxdg", "cx", "cy", "cz", "swap", "ecr", "pauli",
+        "measure", "reset", "barrier", "delay",
+    }
+)  # fmt: skip
+
+#: Above this many qubits a dense statevector needs more memory than a typical pod has.
+_LARGE_STATEVECTOR_QUBITS = 28
+
+
+def is_clifford(count_ops: Mapping[str, int]) -> bool:
+    """Whether every instruction of the circuit is one the stabilizer method runs."""
+    return all(name in CLIFFORD_INSTRUCTIONS for name in count_ops)
+
+
+def _memory(num_qubits: int, density: bool = False) -> str:
+    size = 16 * 2 ** (num_qubits * (2 if density else 1))
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}"
+        size /= 1024
+    return f"{size:.0f} EiB"
+
+
+def choose_backend(request: ExecutionRequest, metrics: CircuitMetrics) -> BackendStatus:
+    """The backend (Aer), the method, and a reason a person can read."""
+    aer = request.aer
+    method = aer.method
+    n = metrics.num_qubits
+    noise = f" with the {aer.noise_model} noise model" if aer.noise_model else ""
+    if method != "automatic":
+        reason = f"spec.backend.aer.method={method}: set in the job{noise}"
+        if method == "stabilizer" and not is_clifford(metrics.count_ops):
+            others = sorted(set(metrics.count_ops) - CLIFFORD_INSTRUCTIONS)
+            reason += f" (non-Clifford instructions {', '.join(others[:5])} must have Clifford angles)"
+        return BackendStatus(name=AER, method=method, reason=reason)
+
+    prefix = "spec.backend.aer.method=automatic:"
+    gates = sorted(set(metrics.count_ops) - CLIFFORD_INSTRUCTIONS)
+    shots = request.shots if request.primitive == Primitive.SAMPLER.value else None
+    if aer.noise_model:
+        if shots is not None and n < 64 and shots > 2**n:
+            why = (
+                f"noisy simulation ({aer.noise_model}) with {shots} shots > 2^{n}, "
+                f"Aer will use the density_matrix method ({_memory(n, density=True)} of state)"
+            )
+        else:
+            why = (
+                f"noisy simulation ({aer.noise_model}), "
+                "Aer will use the statevector method, one noisy trajectory per shot"
+            )
+        return BackendStatus(name=AER, method="automatic", reason=f"{prefix} {why}")
+    if is_clifford(metrics.count_ops):
+        why = "Clifford-only circuit, Aer will use the stabilizer method"
+    else:
+        shown = ", ".join(gates[:4]) + (", ..." if len(gates) > 4 else "")
+        why = f"{n}-qubit circuit with gates outside the Clifford set ({shown}), Aer will use the statevector method ({_memory(n)})"
+        if n >= _LARGE_STATEVECTOR_QUBITS:
+            why += "; if it runs out of memory set spec.backend.aer.method=matrix_product_state"
+    return BackendStatus(name=AER, method="automatic", reason=f"{prefix} {why}")
+
+
+def _read_request(request_file: Path) -> ExecutionRequest:
+    try:
+        text = request_file.read_text()
+    except OSError as error:
+        raise TransientError(
+            f"cannot read the request artifact {request_file} ({error.strerror}); the validate step did not pass it",
+            reason="MissingArtifact",
+        ) from None
+    try:
+        return ExecutionRequest.model_validate_json(text)
+    except ValidationError as error:
+        problem = error.errors()[0]["msg"]
+        raise InvalidJobError(f"request artifact {request_file}: not an ExecutionRequest ({problem})") from None
+
+
+def _parse_metrics(metrics_json: str) -> CircuitMetrics:
+    try:
+        return CircuitMetrics.model_validate(json.loads(metrics_json))
+    except (json.JSONDecodeError, ValidationError, TypeError) as error:
+        problem = " ".join(str(error).split())[:200]
+        raise InvalidJobError(f"metrics parameter: not CircuitMetrics JSON ({problem})") from None
+
+
+def run_step(request_file: Path, metrics_json: str, out_dir: Path) -> None:
+    """The schedule step: write ``backend.json`` (BackendStatus) for the request and metrics."""
+    status = choose_backend(_read_request(request_file), _parse_metrics(metrics_json))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "backend.json").write_text(json.dumps(status.dump()))

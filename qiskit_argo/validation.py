@@ -1,0 +1,340 @@
+"""The validate step: parse the job and its circuit, check limits, normalize the request.
+
+Pure functions do the work (``validate_job`` and the checks it calls); ``run_step`` is the thin
+file wrapper the ``validate`` workflow step calls. Every problem is a permanent error whose one-line
+message names the field (``spec.parameterValues[2]``), the value and what to do:
+
+* ``InvalidJobError`` — the QiskitJob itself is malformed (field path from pydantic, camelCase).
+* ``InvalidCircuitError`` — the circuit cannot be read or does not fit the job: OpenQASM syntax
+  (with the source line), QPY, a missing ConfigMap key, bindings that do not match the circuit's
+  parameters, observables of the wrong width, a sampler circuit without measurements.
+* ``LimitExceededError`` — qubits, shots, instructions or sweep size above the platform ``Limits``.
+
+For the estimator, final measurements are stripped (expectation values are computed on the
+state). The metrics describe the circuit that travels on to the execute step.
+
+No Aer and no qiskit-ibm-runtime are imported here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from qiskit_argo.api import CircuitMetrics, CircuitSource, ConfigMapKeyRef, Observable, Primitive, QiskitJob
+from qiskit_argo.errors import InvalidCircuitError, InvalidJobError, LimitExceededError, TransientError
+from qiskit_argo.request import ExecutionRequest, Limits
+
+if TYPE_CHECKING:
+    from qiskit.circuit import QuantumCircuit
+
+__all__ = [
+    "ValidatedJob",
+    "parse_job_document",
+    "parse_limits",
+    "read_config_map_key",
+    "load_circuit",
+    "analyse",
+    "has_measurements",
+    "check_spec_limits",
+    "check_circuit_limits",
+    "prepare_for_primitive",
+    "normalize_bindings",
+    "check_observables",
+    "validate_job",
+    "run_step",
+]
+
+ReadKey = Callable[[ConfigMapKeyRef], bytes]
+
+
+@dataclass(frozen=True)
+class ValidatedJob:
+    """What the validate step produces: the circuit to run, the request, and the metrics."""
+
+    circuit: QuantumCircuit
+    request: ExecutionRequest
+    metrics: CircuitMetrics
+
+
+# --------------------------------------------------------------------------- job and limits
+
+
+def parse_job_document(document: Any) -> QiskitJob:
+    """A decoded QiskitJob (wire form, camelCase) as the model; ``InvalidJobError`` names the field."""
+    from qiskit_argo.manifests import parse_job
+
+    return parse_job(document, source="QiskitJob")
+
+
+def parse_limits(limits_json: str) -> Limits:
+    """The platform limits from the ``limits`` parameter (a JSON object; ``{}`` or empty = defaults)."""
+    from qiskit_argo.manifests import describe_validation_error
+
+    text = limits_json.strip() or "{}"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        problem = f"{error.msg} at column {error.colno}"
+        raise InvalidJobError(f"limits: not JSON ({problem}); pass an object like {{}}") from None
+    if not isinstance(data, dict):
+        raise InvalidJobError(f"limits: expected a JSON object, got {type(data).__name__}")
+    try:
+        return Limits.model_validate(data)
+    except ValidationError as error:
+        raise InvalidJobError(describe_validation_error(error, prefix="limits")) from None
+
+
+# --------------------------------------------------------------------------- circuit source
+
+
+def read_config_map_key(circuit_dir: Path | None, ref: ConfigMapKeyRef) -> bytes:
+    """The content of a ConfigMap key mounted as ``circuit_dir/<key>`` (how the kubelet mounts it)."""
+    where = "spec.circuit.configMapKeyRef"
+    if "/" in ref.key or ref.key in {".", ".."} or ref.key.startswith(".."):
+        raise InvalidJobError(f"{where}.key: {ref.key!r} is not a ConfigMap key; use letters, digits, '-', '_', '.'")
+    if circuit_dir is None or not circuit_dir.is_dir():
+        raise InvalidCircuitError(
+            f"{where}: ConfigMap {ref.name!r} is not mounted, so key {ref.key!r} cannot be read; "
+            f"create ConfigMap {ref.name!r} with key {ref.key!r} in the job's namespace"
+        )
+    path = circuit_dir / ref.key
+    if not path.is_file():
+        keys = sorted(p.name for p in circuit_dir.iterdir() if not p.name.startswith(".."))
+        shown = ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "") if keys else "none"
+        raise InvalidCircuitError(
+            f"{where}: ConfigMap {ref.name!r} has no key {ref.key!r} (it has: {shown}); "
+            f"fix spec.circuit.configMapKeyRef.key or add the key to the ConfigMap"
+        )
+    return path.read_bytes()
+
+
+def load_circuit(source: CircuitSource, read_key: ReadKey) -> QuantumCircuit:
+    """The circuit of a job's ``spec.circuit``; ``read_key`` reads a ConfigMap key's bytes."""
+    from qiskit_argo import circuits
+
+    if source.openqasm is not None:
+        return circuits.parse_openqasm(source.openqasm, field="spec.circuit.openqasm")
+    if source.qpy is not None:
+        return circuits.circuit_from_qpy_base64(source.qpy, field="spec.circuit.qpy")
+    ref = source.config_map_key_ref
+    assert ref is not None  # CircuitSource guarantees exactly one source
+    field = f"spec.circuit.configMapKeyRef (ConfigMap {ref.name!r}, key {ref.key!r})"
+    return circuits.load_circuit_bytes(read_key(ref), field=field)
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def has_measurements(circuit: QuantumCircuit) -> bool:
+    """Whether any instruction (also inside control flow) is a measurement."""
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if operation.name == "measure":
+            return True
+        for block in getattr(operation, "blocks", ()):
+            if has_measurements(block):
+                return True
+    return False
+
+
+def analyse(circuit: QuantumCircuit, num_bindings: int = 1) -> CircuitMetrics:
+    """What a person wants to know about the circuit before it runs."""
+    return CircuitMetrics(
+        num_qubits=circuit.num_qubits,
+        num_clbits=circuit.num_clbits,
+        depth=circuit.depth(),
+        size=circuit.size(),
+        num_parameters=circuit.num_parameters,
+        count_ops={str(name): int(count) for name, count in circuit.count_ops().items()},
+        has_measurements=has_measurements(circuit),
+        num_bindings=num_bindings,
+    )
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _over(field: str, what: str, value: int, limit: int, todo: str) -> LimitExceededError:
+    return LimitExceededError(f"{field}: {value} {what} exceeds the limit of {limit}; {todo}")
+
+
+def check_spec_limits(job: QiskitJob, limits: Limits) -> None:
+    """Limits that need only the spec: shots and sweep size."""
+    spec = job.spec
+    if spec.primitive == Primitive.SAMPLER.value and spec.effective_shots > limits.max_shots:
+        raise _over("spec.shots", "shots", spec.effective_shots, limits.max_shots, "lower spec.shots")
+    bindings = len(spec.parameter_values or [])
+    if bindings > limits.max_bindings:
+        raise _over(
+            "spec.parameterValues",
+            "bindings",
+            bindings,
+            limits.max_bindings,
+            "split the sweep into several QiskitJobs",
+        )
+
+
+def check_circuit_limits(circuit: QuantumCircuit, limits: Limits) -> None:
+    """Limits on the circuit itself: qubits and instructions."""
+    if circuit.num_qubits > limits.max_qubits:
+        raise _over("spec.circuit", "qubits", circuit.num_qubits, limits.max_qubits, "use a smaller circuit")
+    instructions = len(circuit.data)
+    if instructions > limits.max_circuit_size:
+        raise _over(
+            "spec.circuit",
+            "instructions",
+            instructions,
+            limits.max_circuit_size,
+            "use a smaller circuit or a parameter sweep instead of unrolled copies",
+        )
+
+
+def prepare_for_primitive(circuit: QuantumCircuit, primitive: str) -> QuantumCircuit:
+    """The circuit the primitive runs: the sampler needs measurements; the estimator drops final ones."""
+    if primitive == Primitive.ESTIMATOR.value:
+        return circuit.remove_final_measurements(inplace=False) if has_measurements(circuit) else circuit
+    if not has_measurements(circuit):
+        raise InvalidCircuitError(
+            "spec.circuit: the circuit has no measurements, so the sampler would return no counts; "
+            "add them (OpenQASM 2: `measure q -> c;`, OpenQASM 3: `c = measure q;`) or use primitive: estimator"
+        )
+    return circuit
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:10])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+
+
+def normalize_bindings(
+    parameter_names: Sequence[str],
+    parameter_values: Sequence[Sequence[float] | Mapping[str, float]] | None,
+) -> list[list[float]]:
+    """Every binding as a row in ``parameter_names`` order (the circuit's parameter order).
+
+    A binding is a list in that order or a map from parameter name to value. An unparameterized
+    circuit takes no values; a parameterized one needs at least one binding.
+    """
+    names = list(parameter_names)
+    count = len(names)
+    plural = "parameter" if count == 1 else "parameters"
+    if not parameter_values:
+        if count:
+            raise InvalidCircuitError(
+                f"spec.parameterValues: the circuit has {count} {plural} ({_names(names)}) but no values were "
+                "given; add spec.parameterValues, e.g. [[0.1, ...]] in that order"
+            )
+        return []
+    if not count:
+        raise InvalidCircuitError(
+            "spec.parameterValues: the circuit has no parameters; remove spec.parameterValues "
+            "(or declare inputs, e.g. `input float[64] theta;`)"
+        )
+    index_of = {name: i for i, name in enumerate(names)}
+    rows: list[list[float]] = []
+    for i, binding in enumerate(parameter_values):
+        where = f"spec.parameterValues[{i}]"
+        if isinstance(binding, Mapping):
+            unknown = [key for key in binding if key not in index_of]
+            if unknown:
+                raise InvalidCircuitError(
+                    f"{where}: unknown parameter {unknown[0]!r}; the circuit's {plural}: {_names(names)}"
+                )
+            missing = [name for name in names if name not in binding]
+            if missing:
+                raise InvalidCircuitError(
+                    f"{where}: no value for parameter {missing[0]!r}; give every parameter a value ({_names(names)})"
+                )
+            row = [float(binding[name]) for name in names]
+        else:
+            if len(binding) != count:
+                raise InvalidCircuitError(
+                    f"{where}: {len(binding)} values given but the circuit has {count} {plural} "
+                    f"({_names(names)}); give one value per parameter in that order, or a map name: value"
+                )
+            row = [float(value) for value in binding]
+        for j, value in enumerate(row):
+            if not math.isfinite(value):
+                raise InvalidCircuitError(f"{where}: the value for {names[j]!r} is {value}; use a finite number")
+        rows.append(row)
+    return rows
+
+
+def check_observables(observables: Sequence[Observable], num_qubits: int) -> None:
+    """Every Pauli string of every observable has one letter per circuit qubit."""
+    for i, observable in enumerate(observables):
+        for label in observable.paulis:
+            if len(label) != num_qubits:
+                raise InvalidCircuitError(
+                    f"spec.observables[{i}]: {label!r} acts on {len(label)} qubits but the circuit has "
+                    f"{num_qubits}; write one Pauli letter per qubit (qubit 0 rightmost, I for none)"
+                )
+
+
+# --------------------------------------------------------------------------- the whole step
+
+
+def _no_config_maps(ref: ConfigMapKeyRef) -> bytes:
+    return read_config_map_key(None, ref)
+
+
+def validate_job(job: QiskitJob, limits: Limits, read_key: ReadKey = _no_config_maps) -> ValidatedJob:
+    """Check everything that can be checked before running; return the circuit, request and metrics."""
+    spec = job.spec
+    check_spec_limits(job, limits)
+    circuit = load_circuit(spec.circuit, read_key)
+    check_circuit_limits(circuit, limits)
+    circuit = prepare_for_primitive(circuit, spec.primitive)
+    names = [parameter.name for parameter in circuit.parameters]
+    rows = normalize_bindings(names, spec.parameter_values)
+    if spec.primitive == Primitive.ESTIMATOR.value:
+        check_observables(spec.observables or [], circuit.num_qubits)
+    is_sampler = spec.primitive == Primitive.SAMPLER.value
+    request = ExecutionRequest(
+        job_name=job.name,
+        namespace=job.namespace,
+        primitive=spec.primitive,
+        shots=spec.effective_shots if is_sampler else None,
+        precision=None if is_sampler else spec.precision,
+        observables=None if is_sampler else spec.observables,
+        parameter_names=names,
+        parameter_values=rows,
+        aer=spec.backend.aer,
+        optimization_level=spec.optimization_level,
+    )
+    return ValidatedJob(circuit=circuit, request=request, metrics=analyse(circuit, max(len(rows), 1)))
+
+
+def _read_job_file(job_file: Path) -> Any:
+    try:
+        text = job_file.read_text()
+    except OSError as error:
+        raise TransientError(
+            f"cannot read the job artifact {job_file} ({error.strerror}); the workflow did not pass it",
+            reason="MissingArtifact",
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        problem = f"{error.msg} at line {error.lineno}"
+        raise InvalidJobError(f"QiskitJob: not JSON ({problem}); pass the job as JSON") from None
+
+
+def run_step(job_file: Path, limits_json: str, circuit_dir: Path | None, out_dir: Path) -> None:
+    """The validate step: read ``job_file``, write ``circuit.qpy``, ``request.json``, ``metrics.json``."""
+    from qiskit_argo.circuits import circuit_to_qpy
+
+    job = parse_job_document(_read_job_file(job_file))
+    limits = parse_limits(limits_json)
+    validated = validate_job(job, limits, lambda ref: read_config_map_key(circuit_dir, ref))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "circuit.qpy").write_bytes(circuit_to_qpy(validated.circuit))
+    (out_dir / "request.json").write_text(json.dumps(validated.request.dump()))
+    (out_dir / "metrics.json").write_text(json.dumps(validated.metrics.dump()))
