@@ -83,7 +83,10 @@ def choose_backend(request: ExecutionRequest, metrics: CircuitMetrics) -> Backen
         why = "Clifford-only circuit, Aer will use the stabilizer method"
     else:
         shown = ", ".join(gates[:4]) + (", ..." if len(gates) > 4 else "")
-        why = f"{n}-qubit circuit with gates outside the Clifford set ({shown}), Aer will use the statevector method ({_memory(n)})"
+        why = (
+            f"{n}-qubit circuit with gates outside the Clifford set ({shown}), "
+            f"Aer will use the statevector method ({_memory(n)})"
+        )
         if n >= _LARGE_STATEVECTOR_QUBITS:
             why += "; if it runs out of memory set spec.backend.aer.method=matrix_product_state"
     return BackendStatus(name=AER, method="automatic", reason=f"{prefix} {why}")
