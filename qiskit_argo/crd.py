@@ -259,8 +259,19 @@ def _convert(node: dict[str, Any], defs: dict[str, Any], path: str, defaults: bo
         kind = "string"
     if kind is not None:
         out["type"] = kind
-    for key in ("format", "pattern", "enum", "minimum", "maximum", "minLength", "maxLength", "minItems",
-                "maxItems", "minProperties", "maxProperties"):
+    for key in (
+        "format",
+        "pattern",
+        "enum",
+        "minimum",
+        "maximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "minProperties",
+        "maxProperties",
+    ):
         if key in node:
             out[key] = node[key]
     for key in ("exclusiveMinimum", "exclusiveMaximum"):

@@ -68,9 +68,7 @@ DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
     "store-results": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
 }
 
-_RESOURCES_PATCH = (
-    '{"containers":[{"name":"main","resources":{{inputs.parameters.' + RESOURCES_PARAMETER + "}}}]}"
-)
+_RESOURCES_PATCH = '{"containers":[{"name":"main","resources":{{inputs.parameters.' + RESOURCES_PARAMETER + "}}}]}"
 
 
 def takes_resources(spec: StepSpec) -> bool:

@@ -6,7 +6,7 @@ import json
 from functools import cache
 from typing import Any
 
-from hera.workflows import DAG, Artifact, Parameter, RawArtifact, Task, Workflow
+from hera.workflows import DAG, Artifact, Parameter, Task, Workflow
 from hera.workflows import models as m
 from hera.workflows.converters import convert_cpu_units, convert_memory_units, convert_storage_units
 

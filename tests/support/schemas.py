@@ -392,7 +392,8 @@ def run_kubeconform(objs: Iterable[dict[str, Any]], *, schema_locations: Iterabl
     for location in schema_locations:
         command += ["-schema-location", location]
     done = subprocess.run(command + ["-"], input=_documents(objs), capture_output=True, text=True, timeout=120)
-    if done.returncode != 0 and re.search(r"could not (download|find)|no such host|dial tcp", done.stdout + done.stderr):
+    offline = re.search(r"could not (download|find)|no such host|dial tcp", done.stdout + done.stderr)
+    if done.returncode != 0 and offline:
         return None
     if done.returncode == 0:
         return []

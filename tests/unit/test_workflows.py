@@ -18,7 +18,7 @@ from qiskit_argo.request import Limits
 from qiskit_argo.steps import CIRCUIT_SOURCE_MOUNT, ENTRY_POINT, INPUTS_DIR, OUTPUTS_DIR, SCRATCH_MOUNT, STEPS
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
-BELL = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0], q[1];\nmeasure q -> c;\n"
+BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0], q[1];\nmeasure q -> c;\n'
 _REFERENCE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 
 
@@ -107,9 +107,7 @@ def test_labels_link_back_to_the_job(uid: str | None) -> None:
     assert workflow["spec"]["podMetadata"]["labels"] == expected
 
 
-@pytest.mark.parametrize(
-    ("uid", "owned"), [(None, False), ("", False), ("0c5bd4a0-6b7e-4f43-9b8e-2d1f0a1c9e11", True)]
-)
+@pytest.mark.parametrize(("uid", "owned"), [(None, False), ("", False), ("0c5bd4a0-6b7e-4f43-9b8e-2d1f0a1c9e11", True)])
 def test_owner_reference_present_iff_uid(uid: str | None, owned: bool) -> None:
     workflow = workflows.build(make_job(uid=uid))
     if not owned:
@@ -187,7 +185,7 @@ def test_raw_job_artifact_carries_spec_and_identity_only() -> None:
 
 
 def test_only_the_job_travels_raw_and_nothing_large_is_a_parameter() -> None:
-    big = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[1];\n" + "h q[0];\n" * 5000
+    big = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\n' + "h q[0];\n" * 5000
     workflow = workflows.build(make_job(circuit={"openqasm": big}))
     for task in tasks(workflow).values():
         for parameter in task.get("arguments", {}).get("parameters", []):
@@ -396,8 +394,9 @@ def test_resources_reach_the_execute_step(resources: dict[str, Any] | None, expe
         assert json.loads(given["value"]) == expected
         # The template turns the value into a podSpecPatch of the main container.
         patch_template = templates()[name]["podSpecPatch"]
-        patch = json.loads(patch_template.replace(f"{{{{inputs.parameters.{workflows.RESOURCES_PARAMETER}}}}}",
-                                                  given["value"]))
+        patch = json.loads(
+            patch_template.replace(f"{{{{inputs.parameters.{workflows.RESOURCES_PARAMETER}}}}}", given["value"])
+        )
         assert patch == {"containers": [{"name": "main", "resources": expected}]}
 
 
@@ -406,8 +405,11 @@ def test_default_resources_patch_is_a_no_op() -> None:
         if "podSpecPatch" not in template:
             continue
         (parameter,) = [p for p in template["inputs"]["parameters"] if p["name"] == workflows.RESOURCES_PARAMETER]
-        patch = json.loads(template["podSpecPatch"].replace(
-            f"{{{{inputs.parameters.{workflows.RESOURCES_PARAMETER}}}}}", parameter["default"]))
+        patch = json.loads(
+            template["podSpecPatch"].replace(
+                f"{{{{inputs.parameters.{workflows.RESOURCES_PARAMETER}}}}}", parameter["default"]
+            )
+        )
         assert patch == {"containers": [{"name": "main", "resources": {}}]}, name
 
 
