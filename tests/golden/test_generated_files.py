@@ -1,0 +1,62 @@
+"""Generated manifests: what is checked in is exactly what the sources generate."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qiskit_argo import generate
+
+REPO = Path(__file__).resolve().parents[2]
+GENERATED = generate.generated_files()
+
+
+@pytest.mark.parametrize("relative", sorted(GENERATED), ids=str)
+def test_checked_in_file_is_up_to_date(relative: Path) -> None:
+    path = REPO / relative
+    assert path.exists(), f"{relative} is missing; run `make generate`"
+    assert path.read_text() == GENERATED[relative], f"{relative} differs from its source; run `make generate`"
+
+
+@pytest.mark.parametrize("relative", sorted(GENERATED), ids=str)
+def test_generated_file_says_so_and_parses(relative: Path) -> None:
+    text = GENERATED[relative]
+    assert text.startswith(generate.HEADER) and "do not edit" in generate.HEADER
+    document = yaml.safe_load(text)
+    assert document["apiVersion"] and document["kind"]
+
+
+def test_check_names_each_drifting_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert generate.main(["--check", "--root", str(tmp_path)]) == 1
+    missing = capsys.readouterr().err
+    for relative in GENERATED:
+        assert f"{relative}: missing" in missing
+
+    assert generate.main(["--root", str(tmp_path)]) == 0
+    assert generate.main(["--check", "--root", str(tmp_path)]) == 0
+
+    edited = tmp_path / generate.TEMPLATE_FILE
+    edited.write_text(edited.read_text().replace("qiskit-argo-step", "qiskit-argo-stepp", 1))
+    capsys.readouterr()
+    assert generate.main(["--check", "--root", str(tmp_path)]) == 1
+    report = capsys.readouterr().err
+    assert str(generate.TEMPLATE_FILE) in report and str(generate.CRD_FILE) not in report
+
+
+def test_generation_is_deterministic() -> None:
+    assert generate.generated_files() == GENERATED
+
+
+@pytest.mark.parametrize("directory", sorted({relative.parent for relative in GENERATED}), ids=str)
+def test_kustomize_builds_generated_directories(directory: Path) -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed")
+    built = subprocess.run([kubectl, "kustomize", str(REPO / directory)], capture_output=True, text=True, timeout=60)
+    assert built.returncode == 0, built.stderr
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(built.stdout) if doc]
+    assert kinds and "Kustomization" not in kinds
