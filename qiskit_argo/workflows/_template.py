@@ -34,6 +34,7 @@ __all__ = [
     "RESOURCES_PARAMETER",
     "DEFAULT_RESOURCES",
     "takes_resources",
+    "pod_security_model",
     "pod_security_context",
     "cluster_workflow_template",
 ]
@@ -76,15 +77,21 @@ def takes_resources(spec: StepSpec) -> bool:
     return spec.name.startswith("execute-")
 
 
+def pod_security_model() -> m.PodSecurityContext:
+    """The restricted Pod Security Standard, pod level (Hera model)."""
+    return m.PodSecurityContext(
+        run_as_non_root=True,
+        run_as_user=RUN_AS_USER,
+        run_as_group=RUN_AS_USER,
+        fs_group=RUN_AS_USER,
+        seccomp_profile=m.SeccompProfile(type="RuntimeDefault"),
+    )
+
+
 def pod_security_context() -> dict[str, Any]:
     """The restricted Pod Security Standard, pod level."""
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": RUN_AS_USER,
-        "runAsGroup": RUN_AS_USER,
-        "fsGroup": RUN_AS_USER,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+    context: dict[str, Any] = pod_security_model().model_dump(by_alias=True, exclude_none=True)
+    return context
 
 
 def _container_security_context() -> m.SecurityContext:
@@ -166,20 +173,10 @@ def _step_template(spec: StepSpec) -> Container:
         pod_spec_patch=pod_spec_patch,
         termination_message_policy="FallbackToLogsOnError",
         security_context=_container_security_context(),
-        pod_security_context=m.PodSecurityContext(**_snake(pod_security_context())),
+        pod_security_context=pod_security_model(),
         automount_service_account_token=False,
         executor=m.ExecutorConfig(service_account_name=SERVICE_ACCOUNT),
     )
-
-
-def _snake(context: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "run_as_non_root": context["runAsNonRoot"],
-        "run_as_user": context["runAsUser"],
-        "run_as_group": context["runAsGroup"],
-        "fs_group": context["fsGroup"],
-        "seccomp_profile": m.SeccompProfile(type=context["seccompProfile"]["type"]),
-    }
 
 
 @cache

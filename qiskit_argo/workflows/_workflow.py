@@ -20,7 +20,7 @@ from qiskit_argo.workflows._template import (
     DEFAULT_RESOURCES,
     RESOURCES_PARAMETER,
     SERVICE_ACCOUNT,
-    pod_security_context,
+    pod_security_model,
     takes_resources,
 )
 from qiskit_argo.workflows._wiring import JOB_ARTIFACT, wiring
@@ -45,7 +45,7 @@ TTL_AFTER_SUCCESS = 24 * 3600
 TTL_AFTER_FAILURE = 7 * 24 * 3600
 _POD_GC_DELAY = "5m"
 
-_ATTRS_TO_UNITS = {"cpu": convert_cpu_units, "memory": convert_memory_units, "ephemeral-storage": convert_storage_units}
+_UNITS = {"cpu": convert_cpu_units, "memory": convert_memory_units, "ephemeral-storage": convert_storage_units}
 
 
 # --------------------------------------------------------------------------- the job-independent part
@@ -58,13 +58,7 @@ def _skeleton() -> str:
         name="placeholder",
         entrypoint=ENTRYPOINT,
         service_account_name=SERVICE_ACCOUNT,
-        security_context=m.PodSecurityContext(
-            run_as_non_root=True,
-            run_as_user=pod_security_context()["runAsUser"],
-            run_as_group=pod_security_context()["runAsGroup"],
-            fs_group=pod_security_context()["fsGroup"],
-            seccomp_profile=m.SeccompProfile(type="RuntimeDefault"),
-        ),
+        security_context=pod_security_model(),
         ttl_strategy=m.TTLStrategy(seconds_after_success=TTL_AFTER_SUCCESS, seconds_after_failure=TTL_AFTER_FAILURE),
         pod_gc=m.PodGC(strategy="OnPodSuccess", delete_delay_duration=_POD_GC_DELAY),
     ) as workflow:
@@ -105,7 +99,7 @@ def job_document(job: QiskitJob) -> dict[str, Any]:
 
 
 def _quantity(resource: str, value: str | int) -> float:
-    return float(_ATTRS_TO_UNITS.get(resource, convert_storage_units)(str(value)))
+    return float(_UNITS.get(resource, convert_storage_units)(str(value)))
 
 
 def execute_resources(job: QiskitJob, step: str = "execute-aer") -> dict[str, dict[str, str | int]] | None:
@@ -217,10 +211,9 @@ def build(job: QiskitJob, *, limits: Limits | None = None) -> dict[str, Any]:
 
     tasks = _tasks(workflow)
     for task in wiring():
-        for name, origin in task.artifacts.items():
-            if origin.task is None and name == JOB_ARTIFACT:
-                document = json.dumps(job_document(job), separators=(",", ":"), sort_keys=True)
-                _add_argument(tasks[task.name], "artifacts", {"name": name, "raw": {"data": document}})
+        if any(source.task is None for source in task.artifacts.values()):  # only JOB_ARTIFACT (see wiring)
+            document = json.dumps(job_document(job), separators=(",", ":"), sort_keys=True)
+            _add_argument(tasks[task.name], "artifacts", {"name": JOB_ARTIFACT, "raw": {"data": document}})
         if limits is not None and "limits" in task.parameters:
             _add_argument(tasks[task.name], "parameters", {"name": "limits", "value": json.dumps(limits.dump())})
         if takes_resources(STEPS[task.name]):
