@@ -155,7 +155,7 @@ def _name_rule() -> Rule:
             f"metadata.name must be a DNS label of at most {limit} characters (lowercase letters, digits, '-'): "
             "it becomes a label value and the stem of the Workflow name"
         ),
-        field_path=".metadata.name",
+        # No fieldPath: the API server resolves it against the schema, where metadata has no fields.
     )
 
 
