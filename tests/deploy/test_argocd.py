@@ -1,0 +1,278 @@
+"""Argo CD: the health checks (run in Lua 5.1, the dialect Argo CD embeds), diff settings, and Applications.
+
+The Lua is taken from the built ``argocd-cm`` — what a cluster gets — and run against QiskitJob
+fixtures made with the project's own status model, for every phase, a missing status and a stale
+``observedGeneration``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from qiskit_argo.api import GROUP, KIND, Phase, QiskitJobStatus
+from tests.deploy.builds import REPO, build, find, load_yaml_documents, of_kind, sync_wave
+
+lupa_lua51 = pytest.importorskip("lupa.lua51", reason="lupa (with its Lua 5.1 runtime) is not installed")
+
+HEALTH_STATUSES = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
+HEALTH_KEY = "resource.customizations.health.{group}_{kind}"
+REPO_URL = "https://github.com/qiskit-argo/qiskit-argo.git"
+
+
+def _argocd_cm() -> dict[str, str]:
+    return find(build("argocd"), "ConfigMap", "argocd-cm")["data"]
+
+
+def _to_lua(runtime: Any, value: Any) -> Any:
+    if isinstance(value, dict):
+        return runtime.table_from({k: _to_lua(runtime, v) for k, v in value.items()})
+    if isinstance(value, list):
+        return runtime.table_from([_to_lua(runtime, v) for v in value])
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)  # Argo CD decodes JSON numbers into Lua numbers (float64)
+    return value
+
+
+def run_health(script: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """Run a health script like Argo CD: ``obj`` is a global, the script returns a table."""
+    runtime = lupa_lua51.LuaRuntime(unpack_returned_tuples=True)
+    assert runtime.eval("_VERSION") == "Lua 5.1"
+    # Argo CD's sandbox has no io/os/package; make sure the script does not lean on them.
+    runtime.execute("io = nil; os = nil; require = nil; dofile = nil; loadfile = nil; package = nil")
+    runtime.globals()["obj"] = _to_lua(runtime, obj)
+    result = runtime.execute(script)
+    return dict(result.items())
+
+
+def _job(status: dict[str, Any] | None, generation: int | None = 3) -> dict[str, Any]:
+    job = yaml.safe_load((REPO / "examples" / "bell.yaml").read_text())
+    job = copy.deepcopy(job)
+    if generation is not None:
+        job["metadata"]["generation"] = generation
+    if status is not None:
+        job["status"] = status
+    return job
+
+
+def _status(phase: Phase, observed: int | None = 3, message: str | None = None) -> dict[str, Any]:
+    return QiskitJobStatus(phase=phase, observed_generation=observed, message=message).dump()
+
+
+EXPECTED = {
+    Phase.PENDING: "Progressing",
+    Phase.VALIDATING: "Progressing",
+    Phase.SCHEDULING: "Progressing",
+    Phase.RUNNING: "Progressing",
+    Phase.SUCCEEDED: "Healthy",
+    Phase.FAILED: "Degraded",
+    Phase.SUSPENDED: "Suspended",
+}
+
+
+def test_the_table_covers_every_phase() -> None:
+    assert set(EXPECTED) == set(Phase)
+
+
+@pytest.mark.parametrize("phase", list(Phase), ids=[p.value for p in Phase])
+def test_qiskitjob_health_for_every_phase(phase: Phase) -> None:
+    script = _argocd_cm()[HEALTH_KEY.format(group=GROUP, kind=KIND)]
+    health = run_health(script, _job(_status(phase, message=f"the job is {phase.value.lower()}")))
+    assert health["status"] == EXPECTED[phase]
+    assert health["message"] == f"the job is {phase.value.lower()}", "the controller's message is shown as it is"
+
+
+@pytest.mark.parametrize("phase", list(Phase), ids=[p.value for p in Phase])
+def test_qiskitjob_health_has_a_message_without_one_in_the_status(phase: Phase) -> None:
+    script = _argocd_cm()[HEALTH_KEY.format(group=GROUP, kind=KIND)]
+    health = run_health(script, _job(_status(phase)))
+    assert health["status"] == EXPECTED[phase] and health["message"]
+
+
+CASES = [
+    ("no status at all", _job(None), "Progressing", "controller"),
+    ("an empty status", _job({}), "Progressing", "controller"),
+    ("stale observedGeneration, Succeeded", _job(_status(Phase.SUCCEEDED, observed=2)), "Progressing", "generation 3"),
+    ("stale observedGeneration, Failed", _job(_status(Phase.FAILED, observed=1)), "Progressing", "last observed: 1"),
+    ("stale observedGeneration, Suspended", _job(_status(Phase.SUSPENDED, observed=2)), "Progressing", "generation 3"),
+    ("observedGeneration missing", _job({"phase": "Succeeded"}), "Progressing", "none"),
+    ("no generation (not from a server)", _job(_status(Phase.SUCCEEDED, observed=None), generation=None), "Healthy", ""),
+    ("a phase from a newer controller", _job({"phase": "Archived", "observedGeneration": 3}), "Unknown", "Archived"),
+    ("newer observedGeneration", _job(_status(Phase.FAILED, observed=4)), "Degraded", ""),
+]
+
+
+@pytest.mark.parametrize(("case", "job", "expected", "says"), CASES, ids=[c[0] for c in CASES])
+def test_qiskitjob_health_edge_cases(case: str, job: dict[str, Any], expected: str, says: str) -> None:
+    health = run_health(_argocd_cm()[HEALTH_KEY.format(group=GROUP, kind=KIND)], job)
+    assert health["status"] == expected
+    assert says in health["message"]
+
+
+def test_every_status_a_script_returns_is_one_argo_cd_knows() -> None:
+    for key, script in _argocd_cm().items():
+        if not key.startswith("resource.customizations.health."):
+            continue
+        for status in re.findall(r'hs\.status\s*=\s*"(\w+)"', script):
+            assert status in HEALTH_STATUSES, f"{key}: {status}"
+        assert not re.search(r"\b(os|io|require|dofile|loadfile|loadstring)\b\s*[.(]", script), key
+
+
+def test_every_qiskit_argo_kind_with_a_status_has_a_health_check() -> None:
+    data = _argocd_cm()
+    kinds = []
+    for path in sorted((REPO / "crds").glob("*.yaml")):
+        for crd in load_yaml_documents(path):
+            if crd.get("kind") == "CustomResourceDefinition" and any("status" in v.get("subresources", {}) for v in crd["spec"]["versions"]):
+                kinds.append((crd["spec"]["group"], crd["spec"]["names"]["kind"]))
+    assert kinds, "no CRD with a status subresource in crds/"
+    for group, kind in kinds:
+        assert HEALTH_KEY.format(group=group, kind=kind) in data, f"no Argo CD health check for {group}/{kind}"
+
+
+APPLICATION_CASES = [
+    ({}, "Progressing"),
+    ({"status": {"health": {"status": "Healthy"}}}, "Healthy"),
+    ({"status": {"health": {"status": "Degraded", "message": "boom"}}}, "Degraded"),
+    ({"status": {"sync": {"status": "Synced"}}}, "Progressing"),
+]
+
+
+@pytest.mark.parametrize(("application", "expected"), APPLICATION_CASES)
+def test_child_application_health(application: dict[str, Any], expected: str) -> None:
+    script = _argocd_cm()["resource.customizations.health.argoproj.io_Application"]
+    assert run_health(script, {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **application})["status"] == expected
+
+
+# --------------------------------------------------------------------------- diffing: never fight the controller
+
+
+def test_status_and_kopf_bookkeeping_are_ignored_in_diffs_and_reconciles() -> None:
+    data = _argocd_cm()
+    ignore = yaml.safe_load(data[f"resource.customizations.ignoreDifferences.{GROUP}_{KIND}"])
+    assert "/status" in ignore["jsonPointers"]
+    assert ignore["managedFieldsManagers"] == ["kopf"], "kopf's field manager (from its user agent)"
+    updates = yaml.safe_load(data[f"resource.customizations.ignoreResourceUpdates.{GROUP}_{KIND}"])
+    assert "/status" in updates["jsonPointers"]
+
+
+def test_the_jobs_application_leaves_status_to_the_controller() -> None:
+    jobs = find(build("argocd/apps"), "Application", "qiskit-argo-jobs")
+    (rule,) = [r for r in jobs["spec"]["ignoreDifferences"] if (r["group"], r["kind"]) == (GROUP, KIND)]
+    assert "/status" in rule["jsonPointers"] and "kopf" in rule["managedFieldsManagers"]
+    options = jobs["spec"]["syncPolicy"]["syncOptions"]
+    assert "RespectIgnoreDifferences=true" in options
+    assert "SkipDryRunOnMissingResource=true" in options, "the first sync may precede the CRD"
+
+
+# --------------------------------------------------------------------------- Applications and projects
+
+#: The Application fields this repository uses, as Argo CD spells them (argoproj.io/v1alpha1).
+APPLICATION_FIELDS = {
+    "apiVersion", "kind", "metadata", "metadata.name", "metadata.namespace", "metadata.annotations",
+    "metadata.finalizers", "metadata.labels", "spec", "spec.project", "spec.source", "spec.source.repoURL",
+    "spec.source.targetRevision", "spec.source.path", "spec.source.directory", "spec.source.directory.include",
+    "spec.source.directory.recurse", "spec.destination", "spec.destination.server", "spec.destination.namespace",
+    "spec.ignoreDifferences", "spec.ignoreDifferences.group", "spec.ignoreDifferences.kind",
+    "spec.ignoreDifferences.jsonPointers", "spec.ignoreDifferences.jqPathExpressions",
+    "spec.ignoreDifferences.managedFieldsManagers", "spec.syncPolicy", "spec.syncPolicy.automated",
+    "spec.syncPolicy.automated.prune", "spec.syncPolicy.automated.selfHeal", "spec.syncPolicy.syncOptions",
+    "spec.syncPolicy.retry", "spec.syncPolicy.retry.limit", "spec.syncPolicy.retry.backoff",
+    "spec.syncPolicy.retry.backoff.duration", "spec.syncPolicy.retry.backoff.factor",
+    "spec.syncPolicy.retry.backoff.maxDuration",
+}
+PROJECT_FIELDS = {
+    "apiVersion", "kind", "metadata", "metadata.name", "metadata.namespace", "metadata.finalizers", "spec",
+    "spec.description", "spec.sourceRepos", "spec.destinations", "spec.destinations.server",
+    "spec.destinations.namespace", "spec.clusterResourceWhitelist", "spec.clusterResourceWhitelist.group",
+    "spec.clusterResourceWhitelist.kind", "spec.namespaceResourceWhitelist", "spec.namespaceResourceWhitelist.group",
+    "spec.namespaceResourceWhitelist.kind",
+}
+SYNC_OPTIONS = {"ServerSideApply=true", "RespectIgnoreDifferences=true", "SkipDryRunOnMissingResource=true",
+                "CreateNamespace=true", "PruneLast=true"}
+
+
+def _paths(node: Any, prefix: str = "") -> set[str]:
+    paths = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{prefix}.{key}" if prefix else key
+            paths.add(path)
+            if not (prefix.startswith("metadata.") or path in ("metadata.annotations", "metadata.labels")):
+                paths |= _paths(value, path)
+    elif isinstance(node, list):
+        for value in node:
+            paths |= _paths(value, prefix)
+    return paths
+
+
+def _argocd_objects() -> list[dict[str, Any]]:
+    return build("argocd") + build("argocd/apps")
+
+
+def test_applications_and_projects_use_only_known_fields() -> None:
+    for obj in _argocd_objects():
+        if obj["kind"] == "Application":
+            assert _paths(obj) <= APPLICATION_FIELDS, _paths(obj) - APPLICATION_FIELDS
+            assert set(obj["spec"].get("syncPolicy", {}).get("syncOptions", [])) <= SYNC_OPTIONS
+            assert obj["spec"]["source"]["repoURL"] == REPO_URL
+        elif obj["kind"] == "AppProject":
+            assert _paths(obj) <= PROJECT_FIELDS, _paths(obj) - PROJECT_FIELDS
+            assert obj["spec"]["sourceRepos"] == [REPO_URL]
+        assert obj["metadata"].get("namespace") == "argocd"
+
+
+def test_the_app_of_apps_syncs_the_platform_before_the_jobs() -> None:
+    root = find(build("argocd"), "Application", "qiskit-argo")
+    assert root["spec"]["source"]["path"] == "kustomize/argocd/apps"
+    apps = build("argocd/apps")
+    platform = find(apps, "Application", "qiskit-argo-platform")
+    jobs = find(apps, "Application", "qiskit-argo-jobs")
+    assert sync_wave(platform) < sync_wave(jobs)
+    assert (REPO / platform["spec"]["source"]["path"] / "kustomization.yaml").exists()
+    assert platform["spec"]["source"]["path"].startswith("kustomize/overlays/")
+    assert (REPO / jobs["spec"]["source"]["path"]).is_dir()
+
+
+def test_projects_confine_what_each_application_may_create() -> None:
+    objs = _argocd_objects()
+    apps = of_kind(objs, "Application")
+    projects = {p["metadata"]["name"]: p for p in of_kind(objs, "AppProject")}
+    for app in apps:
+        project = projects[app["spec"]["project"]]
+        destination = app["spec"]["destination"]
+        assert any(d == destination for d in project["spec"]["destinations"]), app["metadata"]["name"]
+    jobs = projects["qiskit-argo-jobs"]["spec"]
+    assert jobs["clusterResourceWhitelist"] == []
+    assert {(k["group"], k["kind"]) for k in jobs["namespaceResourceWhitelist"]} == {("", "ConfigMap"), (GROUP, KIND)}
+
+
+def test_the_platform_project_allows_every_kind_the_platform_holds() -> None:
+    platform = find(build("argocd/apps"), "Application", "qiskit-argo-platform")
+    project = find(build("argocd"), "AppProject", "qiskit-argo")["spec"]
+    allowed = {(k["group"], k["kind"]) for k in project["clusterResourceWhitelist"] + project["namespaceResourceWhitelist"]}
+    for obj in build(platform["spec"]["source"]["path"].removeprefix("kustomize/")):
+        group = obj["apiVersion"].rpartition("/")[0]
+        assert (group, obj["kind"]) in allowed, f"project qiskit-argo would refuse {group}/{obj['kind']}"
+
+
+def test_the_jobs_directory_holds_only_what_the_jobs_project_allows_and_valid_jobs() -> None:
+    from tests.deploy.test_kustomize import _crds
+    from tests.support.schemas import validate_against_crd
+
+    jobs = find(build("argocd/apps"), "Application", "qiskit-argo-jobs")
+    directory = REPO / jobs["spec"]["source"]["path"]
+    crd = _crds()[f"{GROUP}/{KIND}"]
+    found = 0
+    for path in sorted(directory.glob(jobs["spec"]["source"]["directory"]["include"])):
+        for obj in load_yaml_documents(path):
+            assert obj["kind"] in ("ConfigMap", KIND), f"{path.name}: the jobs project refuses {obj['kind']}"
+            assert "namespace" not in obj["metadata"], f"{path.name}: the Application decides the namespace"
+            if obj["kind"] == KIND:
+                validate_against_crd(obj, crd)
+                found += 1
+    assert found
