@@ -95,7 +95,10 @@ __all__ = [
 ]
 
 
-class _Dumper(yaml.SafeDumper):
+_SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present
+
+
+class _Dumper(_SafeDumper):  # type: ignore[valid-type,misc]
     """Block style, no anchors, multi-line strings as ``|`` literals."""
 
     def ignore_aliases(self, data: Any) -> bool:
