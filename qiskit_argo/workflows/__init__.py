@@ -63,6 +63,7 @@ from qiskit_argo.workflows._workflow import (
     build,
     execute_resources,
     job_document,
+    quantity,
 )
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "wiring",
     "job_document",
     "execute_resources",
+    "quantity",
     "takes_resources",
     "pod_security_context",
     "Source",

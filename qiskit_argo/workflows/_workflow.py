@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
 from hera.workflows import DAG, Artifact, Parameter, Task, Workflow
 from hera.workflows import models as m
-from hera.workflows.converters import convert_cpu_units, convert_memory_units, convert_storage_units
 
+from qiskit_argo import api
 from qiskit_argo.api import API_VERSION, KIND, Primitive, QiskitJob
 from qiskit_argo.errors import EXIT_PERMANENT
 from qiskit_argo.naming import ANNOTATION_DESCRIPTION, ANNOTATION_TITLE, TEMPLATE_NAME, job_labels, workflow_name
@@ -31,6 +33,7 @@ __all__ = [
     "TTL_AFTER_SUCCESS",
     "TTL_AFTER_FAILURE",
     "job_document",
+    "quantity",
     "execute_resources",
     "build",
 ]
@@ -45,7 +48,13 @@ TTL_AFTER_SUCCESS = 24 * 3600
 TTL_AFTER_FAILURE = 7 * 24 * 3600
 _POD_GC_DELAY = "5m"
 
-_UNITS = {"cpu": convert_cpu_units, "memory": convert_memory_units, "ephemeral-storage": convert_storage_units}
+_SUFFIXES = {
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    **{s: Decimal(1000) ** (i + 1) for i, s in enumerate("kMGTPE")},
+    **{f"{s}i": Decimal(1024) ** (i + 1) for i, s in enumerate("KMGTPE")},
+}
 
 
 # --------------------------------------------------------------------------- the job-independent part
@@ -98,29 +107,47 @@ def job_document(job: QiskitJob) -> dict[str, Any]:
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": job.spec.dump()}
 
 
-def _quantity(resource: str, value: str | int) -> float:
-    return float(_UNITS.get(resource, convert_storage_units)(str(value)))
+def quantity(value: str | int) -> Decimal:
+    """The value of a Kubernetes quantity (``500m``, ``2``, ``4Gi``, ``1G``, ``1e3``), by the grammar
+    ``qiskit_argo.api`` validates with."""
+    match = re.match(api._QUANTITY, str(value))
+    try:
+        if match is None:
+            raise InvalidOperation
+        sign, number, suffix = match.group(1) or "", match.group(2), match.group(6) or ""
+        if suffix[:1] in ("e", "E") and suffix not in _SUFFIXES:
+            return Decimal(sign + number + suffix)
+        return Decimal(sign + number) * _SUFFIXES.get(suffix, Decimal(1))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity") from None
 
 
 def execute_resources(job: QiskitJob, step: str = "execute-aer") -> dict[str, dict[str, str | int]] | None:
     """The execute step's full requests/limits: the job's values over the defaults, kept consistent.
 
     A request the job raises above the default limit lifts that limit; a limit it lowers below
-    the default request lowers that request. Without ``spec.resources`` the answer is ``None``.
+    the default request lowers that request. Values the job gives itself are kept as written (a
+    request above its own limit is for the API server to refuse, with its own message). Without
+    ``spec.resources`` the answer is ``None``.
     """
     wanted = job.spec.resources
     if wanted is None:
         return None
+    asked_requests, asked_limits = wanted.requests or {}, wanted.limits or {}
     defaults = DEFAULT_RESOURCES[step]
-    requests: dict[str, str | int] = {**defaults["requests"], **(wanted.requests or {})}
-    limits: dict[str, str | int] = {**defaults["limits"], **(wanted.limits or {})}
+    requests: dict[str, str | int] = {**defaults["requests"], **asked_requests}
+    limits: dict[str, str | int] = {**defaults["limits"], **asked_limits}
     for resource in set(requests) & set(limits):
-        if _quantity(resource, requests[resource]) <= _quantity(resource, limits[resource]):
+        try:
+            fits = quantity(requests[resource]) <= quantity(limits[resource])
+        except ValueError:
             continue
-        if wanted.limits and resource in wanted.limits:
-            requests[resource] = limits[resource]
-        else:
+        if fits or (resource in asked_requests) == (resource in asked_limits):
+            continue
+        if resource in asked_requests:
             limits[resource] = requests[resource]
+        else:
+            requests[resource] = limits[resource]
     return {"requests": requests, "limits": limits}
 
 

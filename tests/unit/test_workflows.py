@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -398,6 +399,53 @@ def test_resources_reach_the_execute_step(resources: dict[str, Any] | None, expe
             patch_template.replace(f"{{{{inputs.parameters.{workflows.RESOURCES_PARAMETER}}}}}", given["value"])
         )
         assert patch == {"containers": [{"name": "main", "resources": expected}]}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("500m", "0.5"),
+        ("2", "2"),
+        (2, "2"),
+        ("1.5", "1.5"),
+        (".5", "0.5"),
+        ("1k", "1000"),
+        ("1G", "1000000000"),
+        ("4Gi", str(4 * 1024**3)),
+        ("1e3", "1000"),
+        ("1E", str(10**18)),
+        ("+3Ki", "3072"),
+        ("250n", "0.00000025"),
+        ("5u", "0.000005"),
+    ],
+)
+def test_quantity_reads_every_kubernetes_form(text: str | int, value: str) -> None:
+    assert workflows.quantity(text) == Decimal(value)
+
+
+@pytest.mark.parametrize("text", ["", "lots", "1GB", "1g", "Gi", "1.2.3", "1e1.5"])
+def test_quantity_rejects_what_kubernetes_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="not a Kubernetes quantity"):
+        workflows.quantity(text)
+
+
+@pytest.mark.parametrize(
+    ("requests", "limit"),
+    [
+        ({"memory": "1G"}, "4Gi"),
+        ({"memory": "5G"}, "5G"),
+        ({"memory": "4294967296"}, "4Gi"),
+        ({"memory": "1e10"}, "1e10"),
+    ],
+)
+def test_decimal_and_exponent_memory_compare_with_binary_defaults(requests: dict[str, str], limit: str) -> None:
+    resources = workflows.execute_resources(make_job(resources={"requests": requests}))
+    assert resources is not None and resources["limits"]["memory"] == limit
+
+
+def test_the_jobs_own_contradiction_is_kept_for_the_api_server_to_refuse() -> None:
+    resources = workflows.execute_resources(make_job(resources={"requests": {"cpu": 4}, "limits": {"cpu": 1}}))
+    assert resources is not None and resources["requests"]["cpu"] == 4 and resources["limits"]["cpu"] == 1
 
 
 def test_default_resources_patch_is_a_no_op() -> None:
