@@ -379,3 +379,35 @@ def test_every_kustomization_is_built_by_a_test() -> None:
     nested = {KUSTOMIZE / "overlays" / "dev" / "minio", KUSTOMIZE / "base" / "namespaced"}
     for kustomization in KUSTOMIZE.rglob("kustomization.yaml"):
         assert kustomization.parent in built | components | nested, f"{kustomization} is never built by a test"
+
+
+def test_production_gives_the_controller_the_platform_limits() -> None:
+    import json
+
+    from qiskit_argo.request import Limits
+
+    objs = build("overlays/production")
+    pod = find(objs, "Deployment", "qiskit-argo-controller")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    (flag,) = [a for a in container["args"] if a.startswith("--limits=")]
+    path = flag.removeprefix("--limits=")
+    mount = next(m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/"))
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    config = find(objs, "ConfigMap", volume["configMap"]["name"])
+    limits = Limits.model_validate(json.loads(config["data"][path.rsplit("/", 1)[1]]))
+    assert limits.max_qubits >= 1
+
+
+@pytest.mark.parametrize("directory", PLATFORM_BUILDS)
+def test_controller_flags_are_ones_the_controller_understands(directory: str) -> None:
+    import sys
+
+    if str(REPO / "controller") not in sys.path and not (REPO / "controller" / "pyproject.toml").exists():
+        sys.path.append(str(REPO / "controller"))
+    cli = pytest.importorskip("qiskit_argo_controller.cli", reason="the controller package is not importable")
+    container = find(build(directory), "Deployment", "qiskit-argo-controller")["spec"]["template"]["spec"]["containers"][0]
+    args = [a for a in container["args"] if not a.startswith("--limits=")]
+    options, parsed = cli.parse_args(args)
+    assert options.standalone, "one replica and Recreate: no peering"
+    assert options.liveness
+    assert (parsed.metrics_port != 0) == (directory == "overlays/production"), "metrics are on in production only"

@@ -1,0 +1,311 @@
+"""The three Dockerfiles, checked statically (no Docker engine here), and the image names end to end.
+
+Each image: a base image pinned to a release, the package installed with its component's extra
+and nothing else (pinned by requirements.lock), a numeric non-root USER equal to the user the
+pods run as, a read-only-root-friendly environment, no shell or package manager left, an exec-form
+entry point that the package declares. The build context (.dockerignore) lets in what the
+Dockerfiles copy. The Makefile builds exactly the image names the manifests reference.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from qiskit_argo import naming, workflows
+from qiskit_argo.steps import ENTRY_POINT, STEPS
+from tests.deploy.builds import REPO
+
+COMPONENTS = ("controller", "validator", "executor")
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+PINNED_BASE = re.compile(r"^python:(?P<minor>3\.\d+)\.\d+-slim-(bookworm|trixie)(@sha256:[0-9a-f]{64})?$")
+ENTRY_POINTS = {"controller": "qiskit-argo-controller", "validator": ENTRY_POINT, "executor": ENTRY_POINT}
+
+
+@dataclass
+class Stage:
+    base: str
+    name: str | None
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Dockerfile:
+    args: dict[str, str]
+    stages: list[Stage]
+
+    @property
+    def final(self) -> Stage:
+        return self.stages[-1]
+
+
+def parse(path: Path) -> Dockerfile:
+    """Instructions of a Dockerfile (continuations joined, comments dropped), split into stages."""
+    logical: list[str] = []
+    pending = ""
+    for line in path.read_text().splitlines():
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if line.lstrip().startswith("#"):
+            continue
+        pending += line.rstrip("\\").rstrip() + " " if line.endswith("\\") else line
+        if not line.endswith("\\"):
+            logical.append(pending.strip())
+            pending = ""
+    args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for statement in logical:
+        keyword, _, rest = statement.partition(" ")
+        keyword = keyword.upper()
+        if keyword == "FROM":
+            match = re.fullmatch(r"(\S+)(?:\s+AS\s+(\S+))?", rest.strip(), re.IGNORECASE)
+            assert match, statement
+            base = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), match.group(1))
+            stages.append(Stage(base, match.group(2)))
+        elif not stages and keyword == "ARG":
+            name, _, default = rest.partition("=")
+            args[name.strip()] = default.strip()
+        else:
+            assert stages, f"{path}: {keyword} before FROM"
+            stages[-1].instructions.append((keyword, rest.strip()))
+    return Dockerfile(args, stages)
+
+
+def _dockerfile(component: str) -> Path:
+    return REPO / component / "Dockerfile"
+
+
+def _all(stage: Stage, keyword: str) -> list[str]:
+    return [rest for kw, rest in stage.instructions if kw == keyword]
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_base_image_is_pinned_to_a_release(component: str) -> None:
+    dockerfile = parse(_dockerfile(component))
+    for stage in dockerfile.stages:
+        assert PINNED_BASE.match(stage.base), f"{component}: FROM {stage.base} is not pinned to a Python release"
+    bases = {parse(_dockerfile(c)).final.base for c in COMPONENTS}
+    assert len(bases) == 1, f"the images should share one base: {bases}"
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_python_of_the_base_is_the_one_the_dockerfile_cleans_and_the_project_supports(component: str) -> None:
+    dockerfile = parse(_dockerfile(component))
+    minor = PINNED_BASE.match(dockerfile.final.base).group("minor")
+    required = PYPROJECT["project"]["requires-python"].removeprefix(">=")
+    assert tuple(map(int, minor.split("."))) >= tuple(map(int, required.split(".")))
+    for run in _all(dockerfile.final, "RUN"):
+        for version in re.findall(r"python(3\.\d+)/", run):
+            assert version == minor, f"{component}: cleans python{version} in a python{minor} image"
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_runs_as_the_numeric_non_root_user_of_the_pods(component: str) -> None:
+    final = parse(_dockerfile(component)).final
+    users = _all(final, "USER")
+    assert users, f"{component}: no USER in the final stage"
+    match = re.fullmatch(r"(\d+)(?::(\d+))?", users[-1])
+    assert match, f"{component}: USER {users[-1]} is not numeric (runAsNonRoot needs a numeric user)"
+    assert int(match.group(1)) != 0
+    assert int(match.group(1)) == workflows.RUN_AS_USER, "the image's user is the pods' runAsUser"
+    assert match.group(2) is None or int(match.group(2)) == workflows.RUN_AS_USER
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_installs_only_its_own_extra_pinned_by_the_lock(component: str) -> None:
+    dockerfile = parse(_dockerfile(component))
+    assert component in PYPROJECT["project"]["optional-dependencies"], f"no `{component}` extra in pyproject.toml"
+    installs = [
+        run for stage in dockerfile.stages for run in _all(stage, "RUN") if re.search(r"pip install", run)
+    ]
+    assert len(installs) == 1, installs
+    extras = re.findall(r"\.\[([\w,-]+)\]", installs[0])
+    assert extras == [component], f"{component}: installs extras {extras}"
+    assert "--constraint requirements.lock" in installs[0] or "-c requirements.lock" in installs[0]
+    for stage in dockerfile.stages:
+        for run in _all(stage, "RUN"):
+            assert not re.search(r"\b(curl|wget|apt-get install|apk add|git clone)\b", run), run
+        for add in _all(stage, "ADD"):
+            pytest.fail(f"{component}: ADD {add} (use COPY)")
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_final_stage_leaves_no_shell_pip_or_package_manager(component: str) -> None:
+    final = parse(_dockerfile(component)).final
+    runs = _all(final, "RUN")
+    assert runs and re.search(r"\brm -f [^&]*/bin/sh\b", runs[-1]), f"{component}: the shells are not removed"
+    removed = " ".join(runs)
+    for tool in ("/bin/bash", "/bin/dash", "/usr/bin/apt", "/usr/bin/dpkg", "/usr/local/bin/pip"):
+        assert tool in removed, f"{component}: {tool} stays in the image"
+    assert final.instructions.index(("RUN", runs[-1])) < max(
+        i for i, (kw, _) in enumerate(final.instructions) if kw == "USER"
+    ), "nothing may RUN after the shells are gone"
+    copies = _all(final, "COPY")
+    assert copies and all(c.startswith("--from=") for c in copies), "the final stage copies only the built venv"
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_environment_suits_a_read_only_root_filesystem(component: str) -> None:
+    env = " ".join(_all(parse(_dockerfile(component)).final, "ENV"))
+    assert "HOME=/tmp" in env and "PYTHONDONTWRITEBYTECODE=1" in env
+    if component == "executor":
+        assert "MPLCONFIGDIR=/tmp/" in env, "matplotlib writes its cache under MPLCONFIGDIR"
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_entry_point_is_exec_form_and_declared_by_the_package(component: str) -> None:
+    final = parse(_dockerfile(component)).final
+    (entrypoint,) = _all(final, "ENTRYPOINT")
+    assert entrypoint.startswith("["), f"{component}: ENTRYPOINT is not exec form (no shell in the image)"
+    script = Path(eval(entrypoint)[0]).name  # noqa: S307 - a JSON list literal from our own file
+    assert script == ENTRY_POINTS[component]
+    scripts = dict(PYPROJECT["project"].get("scripts", {}))
+    controller_pyproject = REPO / "controller" / "pyproject.toml"
+    if controller_pyproject.exists():
+        scripts.update(tomllib.loads(controller_pyproject.read_text())["project"].get("scripts", {}))
+    if component == "controller" and script not in scripts:
+        pytest.skip("the console script qiskit-argo-controller is not declared in a pyproject.toml yet")
+    assert script in scripts, f"{script} is not a console script of the package"
+
+
+def test_step_templates_run_the_entry_point_of_their_image() -> None:
+    template = workflows.cluster_workflow_template()
+    for step in template["spec"]["templates"]:
+        if "container" not in step:
+            continue
+        component = STEPS[step["name"]].component
+        assert step["container"]["command"] == [ENTRY_POINTS[component]]
+        assert step["container"]["image"] == naming.image(component)
+
+
+# --------------------------------------------------------------------------- the build context
+
+
+def _dockerignore_patterns() -> list[tuple[bool, re.Pattern[str]]]:
+    patterns = []
+    for line in (REPO / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        pattern = line.lstrip("!").strip("/")
+        regex = ""
+        i = 0
+        while i < len(pattern):
+            if pattern.startswith("**/", i):
+                regex += "(?:.*/)?"
+                i += 3
+            elif pattern.startswith("**", i):
+                regex += ".*"
+                i += 2
+            elif pattern[i] == "*":
+                regex += "[^/]*"
+                i += 1
+            elif pattern[i] == "?":
+                regex += "[^/]"
+                i += 1
+            elif pattern[i] == "[":
+                end = pattern.index("]", i)
+                regex += pattern[i : end + 1]
+                i = end + 1
+            else:
+                regex += re.escape(pattern[i])
+                i += 1
+        patterns.append((negate, re.compile(regex + "$")))
+    return patterns
+
+
+def excluded(relative: str) -> bool:
+    """Whether Docker leaves ``relative`` out of the context (a pattern matching a parent counts)."""
+    parts = relative.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    result = False
+    for negate, regex in _dockerignore_patterns():
+        if any(regex.match(candidate) for candidate in candidates):
+            result = not negate
+    return result
+
+
+def test_dockerignore_matcher() -> None:
+    assert excluded(".git/config") and excluded(".venv/bin/python") and excluded("tests/conftest.py")
+    assert not excluded("qiskit_argo/api.py") and not excluded("pyproject.toml")
+    assert excluded("qiskit_argo/__pycache__/api.cpython-311.pyc")
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_everything_copied_is_in_the_build_context(component: str) -> None:
+    for stage in parse(_dockerfile(component)).stages:
+        for copy in _all(stage, "COPY"):
+            if copy.startswith("--from="):
+                continue
+            *sources, _ = copy.split()
+            for source in sources:
+                path = REPO / source
+                assert path.exists(), f"{component}: COPY {source}: no such file"
+                files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+                kept = [p for p in files if not excluded(str(p.relative_to(REPO)))]
+                assert kept, f"{component}: .dockerignore leaves nothing of {source} in the context"
+                if path.is_file():
+                    assert kept == [path], f"{component}: .dockerignore excludes {source}"
+
+
+def test_secrets_and_local_state_stay_out_of_the_build_context() -> None:
+    for relative in (".env", "id_rsa", ".venv/lib/x.py", ".git/HEAD", "results/sweep/result.json", "kustomize/x.yaml"):
+        assert excluded(relative), relative
+
+
+# --------------------------------------------------------------------------- what the Makefile builds
+
+
+def _make_plan(makefile: str, *targets: str) -> str:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    done = subprocess.run(
+        ["make", "-n", "-f", makefile, f"PY={sys.executable}", "STAMP=", *targets],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def built_images() -> dict[str, str]:
+    """Component → the tag ``make images`` gives it (from a dry run of Makefile.images)."""
+    plan = _make_plan("Makefile.images", "images")
+    images = {}
+    for line in plan.splitlines():
+        match = re.search(r"docker build -f (\w+)/Dockerfile .* -t (\S+) \.$", line)
+        if match:
+            images[match.group(1)] = match.group(2)
+    return images
+
+
+def test_the_makefile_builds_every_image_under_the_name_the_manifests_use() -> None:
+    images = built_images()
+    assert images == {component: naming.image(component) for component in COMPONENTS}
+    template = workflows.cluster_workflow_template()
+    used = {step["container"]["image"] for step in template["spec"]["templates"] if "container" in step}
+    assert used <= set(images.values())
+
+
+def test_push_and_kind_load_cover_every_image() -> None:
+    plan = _make_plan("Makefile.images", "push-images", "kind-load-images")
+    for component in COMPONENTS:
+        assert f"docker push {naming.image(component)}" in plan
+        assert f"kind load docker-image --name qiskit-argo {naming.image(component)}" in plan
+
+
+def test_the_main_makefile_includes_the_image_targets() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    if not re.search(r"^-?include\s+Makefile\.images\b", makefile, re.MULTILINE):
+        pytest.skip("the Makefile does not include Makefile.images yet (one line: `include Makefile.images`)")
+    assert "docker build" in _make_plan("Makefile", "images")
