@@ -229,7 +229,9 @@ def build(job: QiskitJob, *, limits: Limits | None = None) -> dict[str, Any]:
     }
     source = spec.circuit.config_map_key_ref
     body["volumes"] = [
-        {"name": CIRCUIT_SOURCE_VOLUME, "configMap": {"name": source.name, "optional": False}}
+        # optional: a missing ConfigMap reaches the validate step, which fails permanently and says
+        # so, instead of leaving the pod in ContainerCreating until the deadline.
+        {"name": CIRCUIT_SOURCE_VOLUME, "configMap": {"name": source.name, "optional": True}}
         if source is not None
         else {"name": CIRCUIT_SOURCE_VOLUME, "emptyDir": {}}
     ]

@@ -116,7 +116,7 @@ def test_missing_config_map_in_run(tmp_path: Path) -> None:
     text = _job("circuit:\n  configMapKeyRef: {name: circuits, key: bell.qasm}\n")
     result = CliRunner().invoke(app, ["run", str(_write(tmp_path, text)), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2, result.output
-    assert "ConfigMap 'circuits' not found" in result.stderr
+    assert "step validate failed" in result.stderr and "ConfigMap 'circuits'" in result.stderr
 
 
 def test_real_entry_point_prints_no_traceback(tmp_path: Path) -> None:

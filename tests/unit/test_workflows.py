@@ -333,7 +333,7 @@ def test_suspend(suspend: bool) -> None:
         ({"qpy": "UVBZ"}, {"name": "circuit-source", "emptyDir": {}}),
         (
             {"configMapKeyRef": {"name": "circuits", "key": "bell.qasm"}},
-            {"name": "circuit-source", "configMap": {"name": "circuits", "optional": False}},
+            {"name": "circuit-source", "configMap": {"name": "circuits", "optional": True}},
         ),
     ],
 )
