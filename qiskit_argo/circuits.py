@@ -151,6 +151,29 @@ def _antlr_problem(error: BaseException) -> tuple[int, int, str] | None:
     return None
 
 
+def _span_line(error: BaseException) -> int | None:
+    """The line of the innermost OpenQASM 3 AST node being converted when ``error`` was raised.
+
+    Some importer errors (``IndexError: index out of range``) carry no position; the converter's
+    frames still hold the node they were visiting, and every node has a source ``span``.
+    """
+    line: int | None = None
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frame = current.__traceback__
+        while frame is not None:
+            for value in list(frame.tb_frame.f_locals.values()):
+                span = getattr(value, "span", None)
+                start = getattr(span, "start_line", None)
+                if isinstance(start, int) and type(value).__name__ != "Program":
+                    line = start
+            frame = frame.tb_next
+        current = current.__cause__ or current.__context__
+    return line
+
+
 def _parse_qasm3(source: str, field: str) -> QuantumCircuit:
     from qiskit import qasm3
 
@@ -172,7 +195,8 @@ def _parse_qasm3(source: str, field: str) -> QuantumCircuit:
             if problem.startswith("expected ';'") and "found '" in problem and first_on_line and line > 1:
                 problem += f" (is the ';' at the end of line {line - 1} missing?)"
             raise _located(field, source, line, problem, 3) from None
-        raise _located(field, source, None, text or type(error).__name__, 3) from None
+        problem = text or type(error).__name__
+        raise _located(field, source, _span_line(error), problem, 3) from None
 
 
 def parse_openqasm(source: str, *, field: str = "spec.circuit.openqasm") -> QuantumCircuit:
