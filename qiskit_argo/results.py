@@ -92,6 +92,8 @@ def estimator_series(document: dict[str, Any]) -> tuple[list[str], list[list[flo
     pub = document["pubs"][0]
     data = document["pub_results"][0]["data"]
     labels = [_observable_label(o) for o in pub.get("observables", [])]
+    if len(set(labels)) < len(labels):
+        labels = [f"[{i}] {label}" for i, label in enumerate(labels)]
     return labels, data["evs"], data["stds"]
 
 

@@ -1,0 +1,238 @@
+"""The execute-aer step: counting, circuit preparation, the result document and its summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+from qiskit.primitives.containers import BitArray
+
+from qiskit_argo import circuits, execution
+from qiskit_argo.api import AerOptions, BackendStatus, Observable, ResultSummary
+from qiskit_argo.errors import ExecutionError, InvalidCircuitError, InvalidJobError, LimitExceededError
+from qiskit_argo.request import ExecutionRequest
+
+AER = BackendStatus(name="aer", method="automatic", reason="test")
+
+
+def _bits(num_bits: int, bindings: int | None, shots: int, distinct: int, seed: int) -> BitArray:
+    """Random samples with repeats: ``distinct`` outcomes drawn ``shots`` times per binding."""
+    rng = np.random.default_rng(seed)
+    shape = (bindings,) if bindings is not None else ()
+    num_bytes = (num_bits + 7) // 8
+    pool = rng.integers(0, 256, size=(distinct, num_bytes), dtype=np.uint8)
+    if num_bits % 8:
+        pool[:, 0] &= (1 << (num_bits % 8)) - 1
+    picks = rng.integers(0, distinct, size=(*shape, shots))
+    return BitArray(pool[picks], num_bits)
+
+
+@pytest.mark.parametrize(
+    ("num_bits", "bindings", "shots", "distinct"),
+    [
+        (1, None, 100, 2),
+        (2, 1, 1024, 4),
+        (3, 7, 50, 8),
+        (8, 300, 200, 200),  # histogram path
+        (12, 3, 400, 300),
+        (17, 4, 500, 400),  # sort path (more than 16 bits)
+        (20, 2, 1000, 900),
+        (33, 3, 100, 20),
+        (64, 2, 100, 30),
+        (65, 2, 100, 30),  # wider than one integer key
+        (127, 2, 50, 10),
+    ],
+)
+def test_counts_per_binding_equals_get_counts(num_bits: int, bindings: int | None, shots: int, distinct: int) -> None:
+    bits = _bits(num_bits, bindings, shots, distinct, seed=num_bits)
+    expected = [bits.get_counts()] if bindings is None else [bits.get_counts(i) for i in range(bindings)]
+    assert execution.counts_per_binding(bits) == expected
+
+
+def test_counts_per_binding_for_a_2d_shape() -> None:
+    bits = _bits(5, None, 64, 10, seed=3)
+    grid = BitArray(np.stack([bits.array] * 6).reshape(2, 3, 64, 1), 5)
+    assert execution.counts_per_binding(grid) == [bits.get_counts()] * 6
+
+
+# --------------------------------------------------------------------------- circuit preparation
+
+
+def _custom_gate_circuit() -> QuantumCircuit:
+    source = (
+        'OPENQASM 3.0;\ninclude "stdgates.inc";\ngate entangle a, b { h a; cx a, b; }\n'
+        "gate twice a, b { entangle a, b; x b; }\nqubit[2] q;\nbit[2] c;\ntwice q[0], q[1];\nc = measure q;\n"
+    )
+    return circuits.parse_openqasm(source)
+
+
+def test_supported_circuit_runs_as_written() -> None:
+    circuit = circuits.parse_openqasm(
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nu3(0.1,0.2,0.3) q[0];\ncu1(0.4) q[0],q[1];\n'
+        "barrier q;\nmeasure q -> c;\n"
+    )
+    prepared = execution.prepare_circuit(
+        circuit, execution.simulator("automatic", None), noisy=False, optimization_level=3, seed=1
+    )
+    assert prepared.circuit is circuit and not prepared.transpiled and prepared.layout is None
+
+
+def test_custom_gates_are_unrolled_from_their_definitions() -> None:
+    prepared = execution.prepare_circuit(
+        _custom_gate_circuit(), execution.simulator("automatic", None), noisy=False, optimization_level=1, seed=1
+    )
+    assert set(prepared.circuit.count_ops()) == {"h", "cx", "x", "measure"}
+    assert not prepared.transpiled
+
+
+def test_stabilizer_method_transpiles_what_it_cannot_run() -> None:
+    circuit = QuantumCircuit(1, 1)
+    circuit.u(np.pi / 2, 0, np.pi, 0)  # a Hadamard written as U
+    circuit.measure(0, 0)
+    prepared = execution.prepare_circuit(
+        circuit, execution.simulator("stabilizer", None), noisy=False, optimization_level=1, seed=1
+    )
+    assert prepared.transpiled and "u" not in prepared.circuit.count_ops()
+
+
+def test_noisy_simulation_transpiles_for_the_device_and_keeps_swept_parameters() -> None:
+    theta = Parameter("theta")
+    circuit = QuantumCircuit(2, 2)
+    circuit.h(0)
+    circuit.rz(theta, 0)  # removed by level 2+ (diagonal before measure) unless we fall back
+    circuit.measure([0, 1], [0, 1])
+    backend = execution.simulator("automatic", "FakeManilaV2")
+    prepared = execution.prepare_circuit(circuit, backend, noisy=True, optimization_level=3, seed=5)
+    assert prepared.transpiled and prepared.layout is not None
+    assert prepared.circuit.num_qubits == 5 and [p.name for p in prepared.circuit.parameters] == ["theta"]
+    assert prepared.optimization_level == 0
+    with pytest.raises(InvalidCircuitError) as caught:
+        execution.prepare_circuit(QuantumCircuit(7, 7), backend, noisy=True, optimization_level=1, seed=5)
+    assert "spec.backend.aer.noiseModel" in str(caught.value) and "5 qubits" in str(caught.value)
+
+
+@pytest.mark.parametrize(("name", "needle"), [("FakeNowhereV2", "unknown fake backend 'FakeNowhereV2'")])
+def test_unknown_fake_backend(name: str, needle: str) -> None:
+    with pytest.raises(InvalidJobError) as caught:
+        execution.fake_backend(name)
+    message = str(caught.value)
+    assert caught.value.reason == "InvalidSpec" and "spec.backend.aer.noiseModel" in message and needle in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("message", "cls"),
+    [
+        ("Insufficient memory to run circuit", LimitExceededError),
+        ("invalid parameters for stabilizer simulation method", InvalidCircuitError),
+        ("connection reset by peer", ExecutionError),
+    ],
+)
+def test_aer_errors_are_classified(message: str, cls: type) -> None:
+    error = execution._classify(RuntimeError(message), "automatic")
+    assert type(error) is cls and "\n" not in str(error)
+
+
+# --------------------------------------------------------------------------- run, document, summary
+
+
+def _request(**fields: Any) -> ExecutionRequest:
+    fields.setdefault("aer", AerOptions(seed=7))
+    return ExecutionRequest(job_name="job", **fields)
+
+
+def _sweep_circuit(qubits: int = 1) -> QuantumCircuit:
+    theta = Parameter("theta")
+    circuit = QuantumCircuit(qubits, qubits)
+    for q in range(qubits):
+        circuit.ry(theta * (q + 1), q)
+    circuit.measure(range(qubits), range(qubits))
+    return circuit
+
+
+def test_sweep_result_has_every_binding_and_a_bounded_summary() -> None:
+    rows = [[float(v)] for v in np.linspace(0, np.pi, 40)]
+    request = _request(primitive="sampler", shots=200, parameter_names=["theta"], parameter_values=rows)
+    document, summary = execution.execute(_sweep_circuit(4), request, AER)
+    data = document["pub_results"][0]["data"]["c"]
+    assert data["num_bits"] == 4 and data["num_shots"] == 200 and len(data["counts"]) == 40
+    assert all(sum(counts.values()) == 200 for counts in data["counts"])
+    assert data["counts"][0] == {"0000": 200}
+    assert document["pubs"][0]["num_bindings"] == 40 and document["pubs"][0]["parameter_values"] == rows
+    assert summary.top_counts == {"0000": 200} and summary.truncated and summary.shots == 200
+    json.dumps(document, allow_nan=False)
+
+
+def test_summary_keeps_the_top_counts_of_the_first_binding() -> None:
+    circuit = QuantumCircuit(6, 6)
+    circuit.h(range(6))
+    circuit.measure(range(6), range(6))
+    document, summary = execution.execute(circuit, _request(primitive="sampler", shots=500), AER)
+    counts = document["pub_results"][0]["data"]["c"]["counts"][0]
+    assert len(counts) > execution.TOP_COUNTS and summary.truncated
+    assert summary.top_counts is not None and len(summary.top_counts) == execution.TOP_COUNTS
+    assert list(summary.top_counts.values()) == sorted(counts.values(), reverse=True)[: execution.TOP_COUNTS]
+
+
+def test_summary_joins_several_registers() -> None:
+    from qiskit import ClassicalRegister, QuantumRegister
+
+    q, a, b = QuantumRegister(2, "q"), ClassicalRegister(1, "a"), ClassicalRegister(1, "b")
+    circuit = QuantumCircuit(q, a, b)
+    circuit.x(1)
+    circuit.measure(0, a[0])
+    circuit.measure(1, b[0])
+    document, summary = execution.execute(circuit, _request(primitive="sampler", shots=10), AER)
+    assert document["pub_results"][0]["data"] == {
+        "a": {"num_bits": 1, "num_shots": 10, "counts": [{"0": 10}]},
+        "b": {"num_bits": 1, "num_shots": 10, "counts": [{"1": 10}]},
+    }
+    assert summary.top_counts == {"10": 10} and not summary.truncated
+
+
+def test_estimator_sweep_is_bindings_by_observables_and_summary_is_bounded() -> None:
+    theta = Parameter("theta")
+    circuit = QuantumCircuit(2)
+    circuit.ry(theta, 0)
+    circuit.cx(0, 1)
+    rows = [[float(v)] for v in np.linspace(0, np.pi, 9)]
+    observables = [Observable(paulis={"ZZ": 1.0}), Observable(paulis={"ZI": 1.0}), Observable(paulis={"XX": 0.5})]
+    request = _request(primitive="estimator", observables=observables, parameter_names=["theta"], parameter_values=rows)
+    document, summary = execution.execute(circuit, request, AER)
+    data = document["pub_results"][0]["data"]
+    evs = np.array(data["evs"])
+    assert evs.shape == (9, 3) and np.array(data["stds"]).shape == (9, 3)
+    np.testing.assert_allclose(evs[:, 0], 1.0, atol=1e-9)
+    np.testing.assert_allclose(evs[:, 1], np.cos(np.linspace(0, np.pi, 9)), atol=1e-9)
+    assert summary.expectation_values is not None and len(summary.expectation_values) == 16
+    assert summary.truncated and summary.shots is None
+    assert summary.expectation_values[:3] == pytest.approx(list(evs[0]))
+
+
+def test_run_step_writes_result_and_summary(tmp_path: Path) -> None:
+    circuit_file, request_file = tmp_path / "circuit.qpy", tmp_path / "request.json"
+    circuit_file.write_bytes(circuits.circuit_to_qpy(_sweep_circuit()))
+    request = _request(primitive="sampler", shots=100, parameter_names=["theta"], parameter_values=[[0.0], [np.pi]])
+    request_file.write_text(json.dumps(request.dump()))
+    execution.run_step(circuit_file, request_file, json.dumps(AER.dump()), tmp_path / "out")
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["pub_results"][0]["data"]["c"]["counts"] == [{"0": 100}, {"1": 100}]
+    summary = ResultSummary.model_validate_json((tmp_path / "out" / "summary.json").read_text())
+    assert summary.top_counts == {"0": 100} and summary.truncated
+
+
+@pytest.mark.parametrize(
+    ("backend", "needle"),
+    [("{", "backend parameter"), ('{"name": "ibm_torino"}', "cannot run on backend 'ibm_torino'")],
+)
+def test_run_step_rejects_a_bad_backend(tmp_path: Path, backend: str, needle: str) -> None:
+    request_file = tmp_path / "request.json"
+    request_file.write_text(json.dumps(_request(primitive="sampler", shots=1).dump()))
+    with pytest.raises(InvalidJobError) as caught:
+        execution.run_step(tmp_path / "circuit.qpy", request_file, backend, tmp_path / "out")
+    assert needle in str(caught.value)
