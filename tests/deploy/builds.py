@@ -139,7 +139,10 @@ def _argo_pods(obj: dict[str, Any], workflow_spec: dict[str, Any] | None = None)
                 "automountServiceAccountToken", outer.get("automountServiceAccountToken")
             ),
         }
-        labels = {**(outer.get("podMetadata") or {}).get("labels", {}), **template.get("metadata", {}).get("labels", {})}
+        labels = {
+            **(outer.get("podMetadata") or {}).get("labels", {}),
+            **template.get("metadata", {}).get("labels", {}),
+        }
         yield Pod(f"{name_of(obj)} template {template.get('name')}", pod, labels)
 
 

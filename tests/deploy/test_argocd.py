@@ -102,7 +102,12 @@ CASES = [
     ("stale observedGeneration, Failed", _job(_status(Phase.FAILED, observed=1)), "Progressing", "last observed: 1"),
     ("stale observedGeneration, Suspended", _job(_status(Phase.SUSPENDED, observed=2)), "Progressing", "generation 3"),
     ("observedGeneration missing", _job({"phase": "Succeeded"}), "Progressing", "none"),
-    ("no generation (not from a server)", _job(_status(Phase.SUCCEEDED, observed=None), generation=None), "Healthy", ""),
+    (
+        "no generation (not from a server)",
+        _job(_status(Phase.SUCCEEDED, observed=None), generation=None),
+        "Healthy",
+        "",
+    ),
     ("a phase from a newer controller", _job({"phase": "Archived", "observedGeneration": 3}), "Unknown", "Archived"),
     ("newer observedGeneration", _job(_status(Phase.FAILED, observed=4)), "Degraded", ""),
 ]
@@ -129,7 +134,9 @@ def test_every_qiskit_argo_kind_with_a_status_has_a_health_check() -> None:
     kinds = []
     for path in sorted((REPO / "crds").glob("*.yaml")):
         for crd in load_yaml_documents(path):
-            if crd.get("kind") == "CustomResourceDefinition" and any("status" in v.get("subresources", {}) for v in crd["spec"]["versions"]):
+            if crd.get("kind") == "CustomResourceDefinition" and any(
+                "status" in v.get("subresources", {}) for v in crd["spec"]["versions"]
+            ):
                 kinds.append((crd["spec"]["group"], crd["spec"]["names"]["kind"]))
     assert kinds, "no CRD with a status subresource in crds/"
     for group, kind in kinds:
@@ -147,7 +154,10 @@ APPLICATION_CASES = [
 @pytest.mark.parametrize(("application", "expected"), APPLICATION_CASES)
 def test_child_application_health(application: dict[str, Any], expected: str) -> None:
     script = _argocd_cm()["resource.customizations.health.argoproj.io_Application"]
-    assert run_health(script, {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **application})["status"] == expected
+    assert (
+        run_health(script, {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **application})["status"]
+        == expected
+    )
 
 
 # --------------------------------------------------------------------------- diffing: never fight the controller
@@ -175,27 +185,71 @@ def test_the_jobs_application_leaves_status_to_the_controller() -> None:
 
 #: The Application fields this repository uses, as Argo CD spells them (argoproj.io/v1alpha1).
 APPLICATION_FIELDS = {
-    "apiVersion", "kind", "metadata", "metadata.name", "metadata.namespace", "metadata.annotations",
-    "metadata.finalizers", "metadata.labels", "spec", "spec.project", "spec.source", "spec.source.repoURL",
-    "spec.source.targetRevision", "spec.source.path", "spec.source.directory", "spec.source.directory.include",
-    "spec.source.directory.recurse", "spec.destination", "spec.destination.server", "spec.destination.namespace",
-    "spec.ignoreDifferences", "spec.ignoreDifferences.group", "spec.ignoreDifferences.kind",
-    "spec.ignoreDifferences.jsonPointers", "spec.ignoreDifferences.jqPathExpressions",
-    "spec.ignoreDifferences.managedFieldsManagers", "spec.syncPolicy", "spec.syncPolicy.automated",
-    "spec.syncPolicy.automated.prune", "spec.syncPolicy.automated.selfHeal", "spec.syncPolicy.syncOptions",
-    "spec.syncPolicy.retry", "spec.syncPolicy.retry.limit", "spec.syncPolicy.retry.backoff",
-    "spec.syncPolicy.retry.backoff.duration", "spec.syncPolicy.retry.backoff.factor",
+    "apiVersion",
+    "kind",
+    "metadata",
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.annotations",
+    "metadata.finalizers",
+    "metadata.labels",
+    "spec",
+    "spec.project",
+    "spec.source",
+    "spec.source.repoURL",
+    "spec.source.targetRevision",
+    "spec.source.path",
+    "spec.source.directory",
+    "spec.source.directory.include",
+    "spec.source.directory.recurse",
+    "spec.destination",
+    "spec.destination.server",
+    "spec.destination.namespace",
+    "spec.ignoreDifferences",
+    "spec.ignoreDifferences.group",
+    "spec.ignoreDifferences.kind",
+    "spec.ignoreDifferences.jsonPointers",
+    "spec.ignoreDifferences.jqPathExpressions",
+    "spec.ignoreDifferences.managedFieldsManagers",
+    "spec.syncPolicy",
+    "spec.syncPolicy.automated",
+    "spec.syncPolicy.automated.prune",
+    "spec.syncPolicy.automated.selfHeal",
+    "spec.syncPolicy.syncOptions",
+    "spec.syncPolicy.retry",
+    "spec.syncPolicy.retry.limit",
+    "spec.syncPolicy.retry.backoff",
+    "spec.syncPolicy.retry.backoff.duration",
+    "spec.syncPolicy.retry.backoff.factor",
     "spec.syncPolicy.retry.backoff.maxDuration",
 }
 PROJECT_FIELDS = {
-    "apiVersion", "kind", "metadata", "metadata.name", "metadata.namespace", "metadata.finalizers", "spec",
-    "spec.description", "spec.sourceRepos", "spec.destinations", "spec.destinations.server",
-    "spec.destinations.namespace", "spec.clusterResourceWhitelist", "spec.clusterResourceWhitelist.group",
-    "spec.clusterResourceWhitelist.kind", "spec.namespaceResourceWhitelist", "spec.namespaceResourceWhitelist.group",
+    "apiVersion",
+    "kind",
+    "metadata",
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.finalizers",
+    "spec",
+    "spec.description",
+    "spec.sourceRepos",
+    "spec.destinations",
+    "spec.destinations.server",
+    "spec.destinations.namespace",
+    "spec.clusterResourceWhitelist",
+    "spec.clusterResourceWhitelist.group",
+    "spec.clusterResourceWhitelist.kind",
+    "spec.namespaceResourceWhitelist",
+    "spec.namespaceResourceWhitelist.group",
     "spec.namespaceResourceWhitelist.kind",
 }
-SYNC_OPTIONS = {"ServerSideApply=true", "RespectIgnoreDifferences=true", "SkipDryRunOnMissingResource=true",
-                "CreateNamespace=true", "PruneLast=true"}
+SYNC_OPTIONS = {
+    "ServerSideApply=true",
+    "RespectIgnoreDifferences=true",
+    "SkipDryRunOnMissingResource=true",
+    "CreateNamespace=true",
+    "PruneLast=true",
+}
 
 
 def _paths(node: Any, prefix: str = "") -> set[str]:
@@ -259,7 +313,9 @@ def test_projects_confine_what_each_application_may_create() -> None:
 def test_the_platform_project_allows_every_kind_the_platform_holds() -> None:
     platform = find(build("argocd/apps"), "Application", "qiskit-argo-platform")
     project = find(build("argocd"), "AppProject", "qiskit-argo")["spec"]
-    allowed = {(k["group"], k["kind"]) for k in project["clusterResourceWhitelist"] + project["namespaceResourceWhitelist"]}
+    allowed = {
+        (k["group"], k["kind"]) for k in project["clusterResourceWhitelist"] + project["namespaceResourceWhitelist"]
+    }
     for obj in build(platform["spec"]["source"]["path"].removeprefix("kustomize/")):
         group = obj["apiVersion"].rpartition("/")[0]
         assert (group, obj["kind"]) in allowed, f"project qiskit-argo would refuse {group}/{obj['kind']}"

@@ -122,9 +122,7 @@ def test_runs_as_the_numeric_non_root_user_of_the_pods(component: str) -> None:
 def test_installs_only_its_own_extra_pinned_by_the_lock(component: str) -> None:
     dockerfile = parse(_dockerfile(component))
     assert component in PYPROJECT["project"]["optional-dependencies"], f"no `{component}` extra in pyproject.toml"
-    installs = [
-        run for stage in dockerfile.stages for run in _all(stage, "RUN") if re.search(r"pip install", run)
-    ]
+    installs = [run for stage in dockerfile.stages for run in _all(stage, "RUN") if re.search(r"pip install", run)]
     assert len(installs) == 1, installs
     extras = re.findall(r"\.\[([\w,-]+)\]", installs[0])
     assert extras == [component], f"{component}: installs extras {extras}"

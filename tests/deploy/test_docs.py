@@ -33,8 +33,15 @@ def test_every_make_target_the_page_uses_exists() -> None:
         assert re.search(rf"^{re.escape(target)}:|\b{re.escape(target)}\b.*:", makefiles, re.MULTILINE), target
 
 
-@pytest.mark.parametrize("key", ["health.qiskit-argo.io_QiskitJob", "health.argoproj.io_Application",
-                                 "ignoreDifferences.qiskit-argo.io_QiskitJob", "ignoreResourceUpdates.qiskit-argo.io_QiskitJob"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "health.qiskit-argo.io_QiskitJob",
+        "health.argoproj.io_Application",
+        "ignoreDifferences.qiskit-argo.io_QiskitJob",
+        "ignoreResourceUpdates.qiskit-argo.io_QiskitJob",
+    ],
+)
 def test_uninstall_removes_every_argocd_cm_key_the_bootstrap_adds(key: str) -> None:
     from tests.deploy.builds import build, find
 

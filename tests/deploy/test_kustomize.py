@@ -83,7 +83,13 @@ def test_namespaced_objects_live_in_the_qiskit_argo_namespace(directory: str) ->
     namespace = find(objs, "Namespace", NAMESPACE)
     labels = namespace["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
-    cluster_scoped = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "ClusterWorkflowTemplate"}
+    cluster_scoped = {
+        "Namespace",
+        "CustomResourceDefinition",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ClusterWorkflowTemplate",
+    }
     for obj in objs:
         if obj["kind"] in cluster_scoped:
             assert "namespace" not in obj["metadata"], name_of(obj)
@@ -109,8 +115,16 @@ def test_sync_waves_put_crds_and_templates_first(directory: str) -> None:
         waves.setdefault(obj["kind"], []).append(sync_wave(obj))
     assert max(waves["CustomResourceDefinition"]) < min(waves["ClusterWorkflowTemplate"])
     assert max(waves["Namespace"]) < min(waves["ServiceAccount"])
-    before_controller = ("ClusterWorkflowTemplate", "ServiceAccount", "Role", "ClusterRole", "RoleBinding",
-                         "ClusterRoleBinding", "NetworkPolicy", "Secret")
+    before_controller = (
+        "ClusterWorkflowTemplate",
+        "ServiceAccount",
+        "Role",
+        "ClusterRole",
+        "RoleBinding",
+        "ClusterRoleBinding",
+        "NetworkPolicy",
+        "Secret",
+    )
     for kind in before_controller:
         if kind in waves:
             assert max(waves[kind]) < min(waves["Deployment"]), kind
@@ -191,7 +205,8 @@ def test_production_turns_metrics_on_and_sets_limits() -> None:
         for policy in of_kind(objs, "NetworkPolicy")
         for rule in policy["spec"].get("ingress", [])
         for port in rule.get("ports", [])
-        if policy["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name") == "qiskit-argo-controller"
+        if policy["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
+        == "qiskit-argo-controller"
     ), "no NetworkPolicy opens the metrics port"
     find(objs, "LimitRange", "qiskit-argo-limits")
     find(objs, "ResourceQuota", "qiskit-argo-quota")
@@ -320,14 +335,20 @@ def test_production_references_the_ibm_token_by_secret_name_only() -> None:
     objs = build("overlays/production")
     config = find(objs, "ConfigMap", "qiskit-argo-ibm-quantum")["data"]
     assert set(config) == {"enabled", "channel", "tokenSecretName", "tokenSecretKey"}
-    assert not of_kind(objs, "Secret") or all(s["metadata"]["name"] != config["tokenSecretName"] for s in of_kind(objs, "Secret"))
+    assert not of_kind(objs, "Secret") or all(
+        s["metadata"]["name"] != config["tokenSecretName"] for s in of_kind(objs, "Secret")
+    )
     env = {
         e["name"]: e
         for e in find(objs, "Deployment", "qiskit-argo-controller")["spec"]["template"]["spec"]["containers"][0]["env"]
     }
     assert env["QISKIT_ARGO_IBM_TOKEN_SECRET_NAME"]["valueFrom"]["configMapKeyRef"]["key"] == "tokenSecretName"
-    assert "QISKIT_ARGO_IBM_ENABLED" not in {e["name"] for e in find(build("overlays/dev"), "Deployment",
-                                                                    "qiskit-argo-controller")["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+    assert "QISKIT_ARGO_IBM_ENABLED" not in {
+        e["name"]
+        for e in find(build("overlays/dev"), "Deployment", "qiskit-argo-controller")["spec"]["template"]["spec"][
+            "containers"
+        ][0].get("env", [])
+    }
 
 
 # --------------------------------------------------------------------------- the job namespace unit
@@ -405,7 +426,9 @@ def test_controller_flags_are_ones_the_controller_understands(directory: str) ->
     if str(REPO / "controller") not in sys.path and not (REPO / "controller" / "pyproject.toml").exists():
         sys.path.append(str(REPO / "controller"))
     cli = pytest.importorskip("qiskit_argo_controller.cli", reason="the controller package is not importable")
-    container = find(build(directory), "Deployment", "qiskit-argo-controller")["spec"]["template"]["spec"]["containers"][0]
+    container = find(build(directory), "Deployment", "qiskit-argo-controller")["spec"]["template"]["spec"][
+        "containers"
+    ][0]
     args = [a for a in container["args"] if not a.startswith("--limits=")]
     options, parsed = cli.parse_args(args)
     assert options.standalone, "one replica and Recreate: no peering"

@@ -53,14 +53,26 @@ BREAKS = [
     ("hostIPC", lambda p: p.update(hostIPC=True), "hostIPC"),
     ("hostPath volume", lambda p: p["volumes"].append({"name": "h", "hostPath": {"path": "/"}}), "hostPath"),
     ("privileged", lambda p: p["containers"][0]["securityContext"].update(privileged=True), "privileged"),
-    ("escalation", lambda p: p["containers"][0]["securityContext"].pop("allowPrivilegeEscalation"), "allowPrivilegeEscalation"),
+    (
+        "escalation",
+        lambda p: p["containers"][0]["securityContext"].pop("allowPrivilegeEscalation"),
+        "allowPrivilegeEscalation",
+    ),
     ("no drop ALL", lambda p: p["containers"][0]["securityContext"]["capabilities"].update(drop=["NET_RAW"]), "drop"),
-    ("adds SYS_ADMIN", lambda p: p["containers"][0]["securityContext"]["capabilities"].update(add=["SYS_ADMIN"]), "adds"),
+    (
+        "adds SYS_ADMIN",
+        lambda p: p["containers"][0]["securityContext"]["capabilities"].update(add=["SYS_ADMIN"]),
+        "adds",
+    ),
     ("root allowed", lambda p: p["securityContext"].pop("runAsNonRoot"), "runAsNonRoot"),
     ("container root", lambda p: p["containers"][0]["securityContext"].update(runAsNonRoot=False), "runAsNonRoot"),
     ("uid 0", lambda p: p["containers"][0]["securityContext"].update(runAsUser=0), "runAsUser"),
     ("no seccomp", lambda p: p["securityContext"].pop("seccompProfile"), "seccompProfile"),
-    ("unconfined", lambda p: p["containers"][0]["securityContext"].update(seccompProfile={"type": "Unconfined"}), "seccomp"),
+    (
+        "unconfined",
+        lambda p: p["containers"][0]["securityContext"].update(seccompProfile={"type": "Unconfined"}),
+        "seccomp",
+    ),
     ("hostPort", lambda p: p["containers"][0].update(ports=[{"containerPort": 80, "hostPort": 80}]), "hostPort"),
     ("procMount", lambda p: p["containers"][0]["securityContext"].update(procMount="Unmasked"), "procMount"),
     ("sysctl", lambda p: p["securityContext"].update(sysctls=[{"name": "kernel.msgmax", "value": "1"}]), "sysctl"),
@@ -137,7 +149,10 @@ def test_workflows_built_for_the_examples_are_restricted(example: Path) -> None:
         spec = workflow["spec"]
         for field in ("hostNetwork", "hostPID", "hostIPC"):
             assert not spec.get(field)
-        assert all(set(volume) - {"name"} <= {"configMap", "emptyDir", "secret", "projected"} for volume in spec.get("volumes", []))
+        assert all(
+            set(volume) - {"name"} <= {"configMap", "emptyDir", "secret", "projected"}
+            for volume in spec.get("volumes", [])
+        )
         # The Workflow's own templates (the DAG) run no pod; its steps run the template's containers
         # under the Workflow's pod-level settings.
         pods = list(pod_templates([{**template, "spec": {**template["spec"]}}]))

@@ -24,28 +24,27 @@ Grant = tuple[str, str, str, str, str]  # (subject, scope, apiGroup, resource, v
 
 
 def _grants(subject: str, scope: str, table: dict[tuple[str, str], str]) -> set[Grant]:
-    return {(subject, scope, group, resource, verb) for (group, resource), verbs in table.items() for verb in verbs.split()}
+    return {
+        (subject, scope, group, resource, verb) for (group, resource), verbs in table.items() for verb in verbs.split()
+    }
 
 
 #: The reviewed allow-list. The controller: QiskitJobs and their status everywhere (it watches all
 #: namespaces), the Workflows it creates and steers, Events it reports, what kopf needs to watch.
 #: The step pods' executor: only the WorkflowTaskResults that carry output parameters.
-ALLOWED: set[Grant] = (
-    _grants(
-        CONTROLLER,
-        CLUSTER,
-        {
-            ("qiskit-argo.io", "qiskitjobs"): "get list watch patch",
-            ("qiskit-argo.io", "qiskitjobs/status"): "get patch update",
-            ("argoproj.io", "workflows"): "get list watch create patch delete",
-            ("", "events"): "create patch",
-            ("events.k8s.io", "events"): "create patch",
-            ("", "namespaces"): "list watch",
-            ("apiextensions.k8s.io", "customresourcedefinitions"): "list watch",
-        },
-    )
-    | _grants(WORKFLOW, NAMESPACE, {("argoproj.io", "workflowtaskresults"): "create patch"})
-)
+ALLOWED: set[Grant] = _grants(
+    CONTROLLER,
+    CLUSTER,
+    {
+        ("qiskit-argo.io", "qiskitjobs"): "get list watch patch",
+        ("qiskit-argo.io", "qiskitjobs/status"): "get patch update",
+        ("argoproj.io", "workflows"): "get list watch create patch delete",
+        ("", "events"): "create patch",
+        ("events.k8s.io", "events"): "create patch",
+        ("", "namespaces"): "list watch",
+        ("apiextensions.k8s.io", "customresourcedefinitions"): "list watch",
+    },
+) | _grants(WORKFLOW, NAMESPACE, {("argoproj.io", "workflowtaskresults"): "create patch"})
 
 FORBIDDEN_VERBS = {"*", "escalate", "bind", "impersonate"}
 FORBIDDEN_RESOURCES = {"*", "pods/exec", "pods/attach", "roles", "clusterroles", "rolebindings", "clusterrolebindings"}
