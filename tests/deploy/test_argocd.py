@@ -337,3 +337,18 @@ def test_the_jobs_directory_holds_only_what_the_jobs_project_allows_and_valid_jo
                 validate_against_crd(obj, crd)
                 found += 1
     assert found
+
+
+def test_a_jobs_workflow_never_carries_argo_cd_tracking() -> None:
+    """Argo CD prunes what carries its tracking label or annotation but is not in Git: the Workflow
+    the controller creates for a Git-managed job must not inherit them from the job."""
+    from qiskit_argo import workflows
+    from qiskit_argo.manifests import load_manifests
+
+    (job,) = load_manifests(REPO / "examples" / "bell.yaml").jobs
+    job.metadata.labels["app.kubernetes.io/instance"] = "qiskit-argo-jobs"
+    job.metadata.annotations["argocd.argoproj.io/tracking-id"] = "qiskit-argo-jobs:qiskit-argo.io/QiskitJob:x/bell"
+    workflow = workflows.build(job)
+    for metadata in (workflow["metadata"], workflow["spec"].get("podMetadata", {})):
+        assert "app.kubernetes.io/instance" not in metadata.get("labels", {})
+        assert not any(key.startswith("argocd.argoproj.io/") for key in metadata.get("annotations", {}))
