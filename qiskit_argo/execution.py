@@ -50,8 +50,11 @@ Pure logic (``prepare_circuit``, ``run_pub``, ``result_document``, ``summarize``
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +85,7 @@ __all__ = [
     "fake_backend",
     "simulator",
     "prepare_circuit",
+    "observables_for",
     "run_pub",
     "counts_per_binding",
     "result_document",
@@ -130,11 +134,18 @@ def fake_backend(name: str) -> Any:
 
 def simulator(method: str, noise_model: str | None) -> Any:
     """The ``AerSimulator`` for a method, mimicking a fake backend's noise when one is named."""
-    from qiskit_aer import AerSimulator
+    from qiskit_aer import AerError, AerSimulator
 
-    if noise_model:
-        return AerSimulator.from_backend(fake_backend(noise_model), method=method)
-    return AerSimulator(method=method)
+    try:
+        if noise_model:
+            return AerSimulator.from_backend(fake_backend(noise_model), method=method)
+        return AerSimulator(method=method)
+    except AerError as error:
+        available = ", ".join(AerSimulator().available_methods())
+        raise InvalidJobError(
+            f"spec.backend.aer.method={method}: not available in this executor ({_one_line(error)[:200]}); "
+            f"use one of {available}"
+        ) from None
 
 
 # --------------------------------------------------------------------------- circuit preparation
@@ -229,8 +240,24 @@ def _values_for(prepared: QuantumCircuit, request: ExecutionRequest) -> np.ndarr
     return values[:, [index[name] for name in order]]
 
 
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+@contextlib.contextmanager
+def _quiet_aer() -> Iterator[None]:
+    """Aer logs a failed simulation on stderr before raising; the step's reason must be the last line."""
+    logger = logging.getLogger("qiskit_aer")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _classify(error: Exception, method: str) -> Exception:
-    text = " ".join(str(error).split())[:300]
+    text = _one_line(error)[:300]
     lowered = text.lower()
     if "insufficient memory" in lowered or ("memory" in lowered and "exceed" in lowered):
         return LimitExceededError(
@@ -238,7 +265,10 @@ def _classify(error: Exception, method: str) -> Exception:
             "or set spec.backend.aer.method=matrix_product_state"
         )
     if any(word in lowered for word in ("invalid", "not supported", "unknown instruction", "simulation method")):
-        return InvalidCircuitError(f"spec.backend.aer.method={method}: Aer cannot run this circuit ({text})")
+        return InvalidCircuitError(
+            f"spec.backend.aer.method={method}: Aer cannot run this circuit ({text}); "
+            "choose another method, or automatic to let Aer pick one that fits"
+        )
     return ExecutionError(f"Aer failed while running the circuit ({type(error).__name__}: {text}); retrying may help")
 
 
@@ -248,19 +278,37 @@ def run_pub(
     backend: Any,
 ) -> PrimitiveResult:
     """Run the job's single PUB (every binding at once) on the Aer primitive it asks for."""
+    values = _values_for(prepared.circuit, request)
+    observables = observables_for(prepared, request)
+    with _quiet_aer():
+        return _run(prepared.circuit, values, observables, request, backend, backend.options.method)
+
+
+def observables_for(prepared: Prepared, request: ExecutionRequest) -> list[Any]:
+    """The request's observables as ``SparsePauliOp``, following the transpiled layout."""
     from qiskit_argo import circuits
 
-    circuit = prepared.circuit
-    values = _values_for(circuit, request)
+    observables = [circuits.sparse_pauli_op(o.paulis) for o in request.observables or []]
+    if prepared.layout is not None:
+        observables = [o.apply_layout(prepared.layout) for o in observables]
+    return observables
+
+
+def _run(
+    circuit: QuantumCircuit,
+    values: np.ndarray | None,
+    observables: list[Any],
+    request: ExecutionRequest,
+    backend: Any,
+    method: str,
+) -> PrimitiveResult:
+    from qiskit_argo import circuits
+
     seed = request.aer.seed
-    method = backend.options.method
     try:
         if request.primitive == Primitive.ESTIMATOR.value:
             from qiskit_aer.primitives import EstimatorV2
 
-            observables = [circuits.sparse_pauli_op(o.paulis) for o in request.observables or []]
-            if prepared.layout is not None:
-                observables = [o.apply_layout(prepared.layout) for o in observables]
             options: dict[str, Any] = {"run_options": {"seed_simulator": seed} if seed is not None else {}}
             estimator = EstimatorV2.from_backend(backend, options=options)
             pub = circuits.estimator_pub(circuit, observables, values, request.precision or 0.0)

@@ -236,3 +236,32 @@ def test_run_step_rejects_a_bad_backend(tmp_path: Path, backend: str, needle: st
     with pytest.raises(InvalidJobError) as caught:
         execution.run_step(tmp_path / "circuit.qpy", request_file, backend, tmp_path / "out")
     assert needle in str(caught.value)
+
+
+def test_method_missing_from_this_aer_build() -> None:
+    with pytest.raises(InvalidJobError) as caught:
+        execution.simulator("tensor_network", None)  # GPU-only
+    message = str(caught.value)
+    assert "spec.backend.aer.method=tensor_network" in message and "statevector" in message and "\n" not in message
+
+
+def test_step_failure_is_one_line_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A circuit the chosen method cannot run: permanent, and only the reason reaches stderr."""
+    from qiskit_argo import steps
+
+    circuit_file, request_file = tmp_path / "circuit.qpy", tmp_path / "request.json"
+    circuit_file.write_bytes(circuits.circuit_to_qpy(_sweep_circuit()))
+    request = _request(
+        primitive="sampler",
+        shots=10,
+        parameter_names=["theta"],
+        parameter_values=[[0.3]],
+        aer=AerOptions(seed=1, method="stabilizer"),
+    )
+    request_file.write_text(json.dumps(request.dump()))
+    backend = BackendStatus(name="aer", method="stabilizer", reason="set in the job")
+    argv = ["execute-aer", "--circuit", str(circuit_file), "--request", str(request_file)]
+    code = steps.main([*argv, "--backend", json.dumps(backend.dump()), "--out", str(tmp_path / "out")])
+    assert code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("InvalidCircuit: spec.backend.aer.method=stabilizer"), lines
