@@ -137,7 +137,7 @@ def _antlr_problem(error: BaseException) -> tuple[int, int, str] | None:
             if token is not None and getattr(token, "line", None) is not None:
                 found = "end of file" if token.type == -1 else repr(token.text)
                 problem = f"unexpected {found}"
-                recognizer = getattr(candidate, "recognizer", None)
+                recognizer: Any = getattr(candidate, "recognizer", None)
                 try:
                     expected = candidate.getExpectedTokens()  # type: ignore[attr-defined]
                     names = expected.toString(recognizer.literalNames, recognizer.symbolicNames)

@@ -358,7 +358,7 @@ def _packed_counts(array: np.ndarray, num_bits: int) -> list[dict[str, int]]:
         cells = np.flatnonzero(histogram)
         sizes = histogram[cells].tolist()
         rows = cells // space
-        outcomes = cells - rows * space
+        outcomes: np.ndarray = cells - rows * space
     else:
         flat = np.sort(keys, axis=1).ravel()
         starts = np.empty(flat.size, dtype=bool)
