@@ -20,9 +20,11 @@ from qiskit_argo.api import BackendStatus, CircuitMetrics, Primitive
 from qiskit_argo.errors import InvalidJobError, TransientError
 from qiskit_argo.request import ExecutionRequest
 
-__all__ = ["AER", "CLIFFORD_INSTRUCTIONS", "is_clifford", "choose_backend", "run_step"]
+__all__ = ["AER", "AER_DEFAULT_SHOTS", "CLIFFORD_INSTRUCTIONS", "is_clifford", "choose_backend", "run_step"]
 
 AER = "aer"
+#: Shots ``AerSimulator.run`` takes when none are given (the Aer estimator gives none).
+AER_DEFAULT_SHOTS = 1024
 
 #: Instructions the stabilizer method runs whatever their parameters (``rz`` is left out: it is
 #: Clifford only at multiples of pi/2, which the metrics cannot tell).
@@ -66,11 +68,14 @@ def choose_backend(request: ExecutionRequest, metrics: CircuitMetrics) -> Backen
 
     prefix = "spec.backend.aer.method=automatic:"
     gates = sorted(set(metrics.count_ops) - CLIFFORD_INSTRUCTIONS)
-    shots = request.shots if request.primitive == Primitive.SAMPLER.value else None
+    if request.primitive == Primitive.SAMPLER.value:
+        shots, what = request.shots or 1024, "shots"
+    else:  # the Aer estimator averages its noisy expectation values over Aer's default shots
+        shots, what = AER_DEFAULT_SHOTS, "estimator shots"
     if aer.noise_model:
-        if shots is not None and n < 64 and shots > 2**n:
+        if n < 64 and shots > 2**n:
             why = (
-                f"noisy simulation ({aer.noise_model}) with {shots} shots > 2^{n}, "
+                f"noisy simulation ({aer.noise_model}) with {shots} {what} > 2^{n}, "
                 f"Aer will use the density_matrix method ({_memory(n, density=True)} of state)"
             )
         else:

@@ -59,7 +59,13 @@ def _metrics(count_ops: dict[str, int], num_qubits: int = 2) -> CircuitMetrics:
             _request("estimator", noise_model="FakeManilaV2"),
             _metrics({"h": 1, "cx": 1}),
             "automatic",
-            ["FakeManilaV2", "statevector"],
+            ["FakeManilaV2", "1024 estimator shots > 2^2", "density_matrix"],
+        ),
+        (
+            _request("estimator", noise_model="FakeSherbrooke"),
+            _metrics({"h": 1, "cx": 11}, num_qubits=12),
+            "automatic",
+            ["FakeSherbrooke", "statevector"],
         ),
         (_request(method="statevector"), _metrics(BELL_OPS), "statevector", ["method=statevector", "set in the job"]),
         (
