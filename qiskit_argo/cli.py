@@ -130,23 +130,22 @@ def run(
     Example: qiskit-argo run examples/bell.yaml --out results/bell
     """
     job, config_maps = _load(job_file)
-    from qiskit_argo import workflows
-    from qiskit_argo.local import LocalRunError, run_workflow
+    from qiskit_argo.local import LocalRunError, render_and_preload, run_workflow
 
     target = out_dir or Path("results") / job.name
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    workflow = workflows.build(job)
-    (target / "workflow.yaml").write_text(workflows.to_yaml(workflow))
-    template = workflows.cluster_workflow_template()
+    rendered = render_and_preload(job)
+    workflow = rendered.workflow
+    (target / "workflow.yaml").write_text(rendered.workflow_yaml)
 
     started = time.perf_counter()
     with _Progress(workflow) as progress:
         try:
             result = run_workflow(
                 workflow,
-                {template["metadata"]["name"]: template},
+                rendered.cluster_templates,
                 target,
                 config_maps=config_maps,
                 listener=progress.update,

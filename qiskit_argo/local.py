@@ -11,7 +11,9 @@ A wrong parameter reference or artifact name fails here exactly as it would in A
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
+import multiprocessing
 import re
 import shutil
 import sys
@@ -20,9 +22,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["LocalRunError", "TaskRun", "WorkflowRun", "run_workflow", "Listener"]
+if TYPE_CHECKING:
+    from qiskit_argo.api import QiskitJob
+
+__all__ = ["LocalRunError", "TaskRun", "WorkflowRun", "run_workflow", "render_and_preload", "Rendered", "Listener"]
 
 _EXPRESSION = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 
@@ -385,3 +390,45 @@ def run_workflow(
     """
     workdir.mkdir(parents=True, exist_ok=True)
     return _Runner(workflow, cluster_templates, config_maps or {}, workdir, listener).run()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What a local run needs from the renderer: the Workflow (and its YAML) and its templates."""
+
+    workflow: dict[str, Any]
+    workflow_yaml: str
+    cluster_templates: dict[str, dict[str, Any]]
+
+
+def _render(job: QiskitJob) -> Rendered:
+    from qiskit_argo import workflows
+
+    workflow, template = workflows.build(job), workflows.cluster_workflow_template()
+    return Rendered(workflow, workflows.to_yaml(workflow), {template["metadata"]["name"]: template})
+
+
+def render_and_preload(job: QiskitJob) -> Rendered:
+    """The job's rendered Workflow and ClusterWorkflowTemplate, with the steps' heavy imports done.
+
+    Rendering needs Hera and the steps need Qiskit, Aer and matplotlib: two independent imports of
+    similar cost. Where ``fork`` exists, a forked process renders while this one imports what the
+    steps will need (``StepSpec.preload``), so a short job pays for the slower of the two, not both.
+    """
+    from qiskit_argo.steps import STEPS
+
+    def preload() -> None:
+        for spec in STEPS.values():
+            for module in spec.preload:
+                importlib.import_module(module)
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        rendered = _render(job)
+        preload()
+        return rendered
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
+        future = pool.submit(_render, job)
+        preload()
+        return future.result()

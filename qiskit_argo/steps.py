@@ -64,6 +64,8 @@ class StepSpec:
     output_artifacts: dict[str, str] = field(default_factory=dict)
     output_parameters: dict[str, str] = field(default_factory=dict)
     mounts_circuit_source: bool = False
+    #: The heavy modules the step imports on first use; a local run imports them while it renders.
+    preload: tuple[str, ...] = ()
 
     def argv(self, parameter_value: dict[str, str] | None = None) -> list[str]:
         """Container args: the step name, then ``--flag value`` for every input and ``--out``.
@@ -94,6 +96,7 @@ STEPS: dict[str, StepSpec] = {
             output_artifacts={"circuit": "circuit.qpy", "request": "request.json"},
             output_parameters={"metrics": "metrics.json"},
             mounts_circuit_source=True,
+            preload=("qiskit.qasm2", "qiskit.qpy"),
         ),
         StepSpec(
             name="schedule",
@@ -109,6 +112,7 @@ STEPS: dict[str, StepSpec] = {
             input_parameters=("backend",),
             output_artifacts={"result": "result.json"},
             output_parameters={"summary": "summary.json"},
+            preload=("qiskit_aer.primitives",),
         ),
         StepSpec(
             name="store-results",
@@ -117,6 +121,7 @@ STEPS: dict[str, StepSpec] = {
             input_parameters=("metrics", "backend", "summary"),
             output_artifacts={"results": "results"},
             output_parameters={"summary": "summary.json"},
+            preload=("matplotlib.pyplot", "qiskit.visualization"),
         ),
     )
 }
