@@ -11,10 +11,11 @@ import base64
 import binascii
 import re
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -37,6 +38,7 @@ __all__ = [
     "ConfigMapKeyRef",
     "CircuitSource",
     "Observable",
+    "PauliSum",
     "AerOptions",
     "BackendSpec",
     "Backoff",
@@ -53,6 +55,8 @@ __all__ = [
     "QiskitJobStatus",
     "QiskitJob",
     "TERMINAL_PHASES",
+    "QUANTITY_PATTERN",
+    "MAX_INLINE_CIRCUIT",
 ]
 
 GROUP = "qiskit-argo.io"
@@ -64,8 +68,15 @@ SINGULAR = "qiskitjob"
 SHORT_NAMES = ["qj"]
 
 _DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
-_QUANTITY = r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+QUANTITY_PATTERN = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
 _PAULI = re.compile(r"^[IXYZ]+$")
+
+#: Largest inline circuit (OpenQASM text or base64 QPY). The job travels inside its Workflow, which
+#: must fit in etcd with room to spare; bigger circuits go in a ConfigMap (``configMapKeyRef``).
+MAX_INLINE_CIRCUIT = 256 * 1024
 
 
 class _Model(BaseModel):
@@ -84,7 +95,7 @@ class _Model(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
-class Phase(str, Enum):
+class Phase(StrEnum):
     """The one word ``kubectl get qj`` shows."""
 
     PENDING = "Pending"
@@ -99,14 +110,14 @@ class Phase(str, Enum):
 TERMINAL_PHASES = frozenset({Phase.SUCCEEDED.value, Phase.FAILED.value})
 
 
-class Primitive(str, Enum):
+class Primitive(StrEnum):
     """Which Qiskit primitive runs the circuit."""
 
     SAMPLER = "sampler"
     ESTIMATOR = "estimator"
 
 
-class ConditionType(str, Enum):
+class ConditionType(StrEnum):
     VALIDATED = "Validated"
     SCHEDULED = "Scheduled"
     RUNNING = "Running"
@@ -130,9 +141,15 @@ class CircuitSource(_Model):
 
     openqasm: Annotated[
         str | None,
-        Field(description="Inline OpenQASM 2 or 3 source; the version is read from its header."),
+        Field(
+            max_length=MAX_INLINE_CIRCUIT,
+            description="Inline OpenQASM 2 or 3 source (at most 256 KiB); the version is read from its header.",
+        ),
     ] = None
-    qpy: Annotated[str | None, Field(description="Base64-encoded QPY holding one circuit.")] = None
+    qpy: Annotated[
+        str | None,
+        Field(max_length=MAX_INLINE_CIRCUIT, description="Base64-encoded QPY holding one circuit (at most 256 KiB)."),
+    ] = None
     config_map_key_ref: Annotated[
         ConfigMapKeyRef | None,
         Field(description="A ConfigMap key holding OpenQASM source or base64 QPY."),
@@ -160,7 +177,7 @@ class CircuitSource(_Model):
 
 
 class Observable(_Model):
-    """A weighted sum of Pauli strings, e.g. ``{paulis: {ZZ: 1.0, XX: 0.5}}``."""
+    """A weighted sum of Pauli strings (the normalized form the steps pass on)."""
 
     paulis: Annotated[
         dict[str, float],
@@ -170,17 +187,18 @@ class Observable(_Model):
     @field_validator("paulis")
     @classmethod
     def _pauli_strings(cls, value: dict[str, float]) -> dict[str, float]:
-        for label in value:
-            if not _PAULI.match(label):
-                raise ValueError(f"observable {label!r} is not a Pauli string of I, X, Y and Z")
-        return value
+        return _check_pauli_labels(value)
 
 
-def _observable(value: Any) -> Any:
-    """Accept a bare Pauli string as shorthand for ``{paulis: {STRING: 1}}``."""
-    if isinstance(value, str):
-        return {"paulis": {value: 1.0}}
-    return value
+def _check_pauli_labels(terms: dict[str, float]) -> dict[str, float]:
+    for label in terms:
+        if not _PAULI.match(label):
+            raise ValueError(f"observable term {label!r} is not a Pauli string of I, X, Y and Z")
+    return terms
+
+
+#: One observable in a job: Pauli string -> coefficient, e.g. ``{ZZ: 1}`` or ``{ZZ: 0.5, XX: 0.5}``.
+PauliSum = Annotated[dict[str, float], Field(min_length=1), AfterValidator(_check_pauli_labels)]
 
 
 class AerOptions(_Model):
@@ -196,7 +214,6 @@ class AerOptions(_Model):
             "extended_stabilizer",
             "unitary",
             "superop",
-            "tensor_network",
         ],
         Field(description="Aer simulation method; automatic lets the schedule step choose."),
     ] = "automatic"
@@ -254,12 +271,9 @@ class ResourceRequirements(_Model):
         for name, quantity in (value or {}).items():
             if name not in {"cpu", "memory", "ephemeral-storage"}:
                 raise ValueError(f"resource {name!r} is not one of cpu, memory, ephemeral-storage")
-            if not re.match(_QUANTITY, str(quantity)):
+            if not re.match(QUANTITY_PATTERN, str(quantity)):
                 raise ValueError(f"{name}: {quantity!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)")
         return value
-
-
-Binding = list[float] | dict[str, float]
 
 
 class QiskitJobSpec(_Model):
@@ -279,19 +293,22 @@ class QiskitJobSpec(_Model):
         Field(gt=0, le=1, description="Target standard error of each expectation value (estimator)."),
     ] = None
     observables: Annotated[
-        list[Annotated[Observable, Field()]] | None,
-        Field(
-            min_length=1,
-            description="Estimator observables: Pauli strings such as ZZ, or {paulis: {ZZ: 1, XX: 0.5}}.",
-        ),
-    ] = None
-    parameter_values: Annotated[
-        list[Binding] | None,
+        list[PauliSum] | None,
         Field(
             min_length=1,
             description=(
-                "Parameter bindings; more than one is a sweep. Each binding is a list in the circuit's "
-                "parameter order (sorted by name) or a map from parameter name to value."
+                "Estimator observables, each a map from Pauli string (qubit 0 rightmost) to coefficient: "
+                "{ZZ: 1} or {ZZ: 0.5, XX: 0.5}."
+            ),
+        ),
+    ] = None
+    parameter_values: Annotated[
+        list[list[float]] | None,
+        Field(
+            min_length=1,
+            description=(
+                "Parameter bindings, one row per binding (more than one is a sweep), each row in the "
+                "circuit's parameter order (Qiskit's: by name, ParameterVector elements by index)."
             ),
         ),
     ] = None
@@ -310,18 +327,11 @@ class QiskitJobSpec(_Model):
         bool, Field(description="Pause the job; set back to false to resume. The only field editable once started.")
     ] = False
 
-    @field_validator("observables", mode="before")
-    @classmethod
-    def _observable_shorthand(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [_observable(item) for item in value]
-        return value
-
     @model_validator(mode="after")
     def _primitive_fields(self) -> QiskitJobSpec:
         if self.primitive == Primitive.ESTIMATOR.value:
             if not self.observables:
-                raise ValueError("primitive estimator needs spec.observables (e.g. [ZZ, XX])")
+                raise ValueError("primitive estimator needs spec.observables (e.g. [{ZZ: 1}, {XX: 1}])")
             if self.shots is not None:
                 raise ValueError("spec.shots is for the sampler; the estimator takes spec.precision")
         else:
@@ -386,6 +396,7 @@ class ResultSummary(_Model):
 
     primitive: str
     num_pubs: int
+    num_bindings: int = 1
     shots: int | None = None
     top_counts: dict[str, int] | None = None
     expectation_values: list[float] | None = None

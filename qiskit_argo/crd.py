@@ -5,10 +5,9 @@ type on every node, ``null`` branches dropped (an optional field is simply not r
 ``str | int`` as ``x-kubernetes-int-or-string`` (with the quantity pattern for resources), maps as
 ``additionalProperties``, descriptions kept, titles and ``additionalProperties: false`` dropped
 (the API server prunes and, with strict field validation, rejects unknown fields). A union of
-different types that Kubernetes cannot express (a Pauli string *or* a weighted sum; a list *or*
-a map of parameter values) becomes an untyped node with ``x-kubernetes-preserve-unknown-fields``:
-the API server accepts both forms and the validate step checks them with the same pydantic
-models. CEL cannot see such nodes, so the rules below do not mention them.
+different types that Kubernetes cannot express would become an untyped node with
+``x-kubernetes-preserve-unknown-fields``, which CEL cannot see; the API avoids them, and
+``cel_invisible_fields`` keeps the rules honest if one appears.
 
 The cross-field rules of the pydantic validators are repeated as CEL ``x-kubernetes-validations``
 with the same messages (``CEL_RULES``); the spec-immutability rule is generated from the fields of
@@ -59,15 +58,6 @@ _RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
 _BASE64 = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 #: Extra schema keywords, by path, for checks pydantic makes in validators rather than in its schema.
 _EXTRA: dict[str, dict[str, Any]] = {"spec.circuit.qpy": {"pattern": _BASE64}}
-#: Shorthands that pydantic accepts through a ``mode="before"`` validator, which its JSON schema
-#: does not show: the node accepts both forms (``tests/unit/test_crd.py`` checks pydantic does too).
-_SHORTHANDS: dict[str, str] = {
-    "spec.observables[]": (
-        "A Pauli string such as ZZ (coefficient 1), or {paulis: {ZZ: 1.0, XX: 0.5}}: a weighted sum of "
-        "Pauli strings (I/X/Y/Z, qubit 0 rightmost)."
-    ),
-}
-
 PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase", "description": "Where the job is."},
     {"name": "Backend", "type": "string", "jsonPath": ".status.backend.name", "description": "Chosen backend."},
@@ -117,6 +107,18 @@ def _primitive_rules() -> list[Rule]:
     # Same words as QiskitJobSpec._primitive_fields (the parts CEL can see).
     estimator = "has(self.primitive) && self.primitive == 'estimator'"
     return [
+        Rule(
+            path="spec",
+            rule=f"!({estimator}) || (has(self.observables) && size(self.observables) > 0)",
+            message="primitive estimator needs spec.observables (e.g. [{ZZ: 1}, {XX: 1}])",
+            field_path=".observables",
+        ),
+        Rule(
+            path="spec",
+            rule=f"{estimator} || !has(self.observables)",
+            message="spec.observables is only for primitive estimator",
+            field_path=".observables",
+        ),
         Rule(
             path="spec",
             rule=f"!({estimator}) || !has(self.shots)",
@@ -229,8 +231,6 @@ def _convert(node: dict[str, Any], defs: dict[str, Any], path: str, defaults: bo
     out: dict[str, Any] = {}
     if "description" in node:
         out["description"] = " ".join(str(node["description"]).replace("``", "`").split())
-    if path in _SHORTHANDS:
-        return {"description": _SHORTHANDS[path], "x-kubernetes-preserve-unknown-fields": True}
 
     if "anyOf" in node:
         branches = [_resolve(b, defs) for b in node["anyOf"] if b.get("type") != "null"]
@@ -243,7 +243,7 @@ def _convert(node: dict[str, Any], defs: dict[str, Any], path: str, defaults: bo
         if types == {"string", "integer"}:
             out.update({"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]})
             if path.rsplit(".", 1)[0] in _QUANTITY_MAPS:
-                out["pattern"] = api._QUANTITY
+                out["pattern"] = api.QUANTITY_PATTERN
             return out
         forms = " or ".join(sorted(str(t) for t in types))
         out["description"] = (out.get("description", "") + f" (accepts {forms})").strip()

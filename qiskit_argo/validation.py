@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -215,12 +215,11 @@ def _names(names: Sequence[str]) -> str:
 
 def normalize_bindings(
     parameter_names: Sequence[str],
-    parameter_values: Sequence[Sequence[float] | Mapping[str, float]] | None,
+    parameter_values: Sequence[Sequence[float]] | None,
 ) -> list[list[float]]:
-    """Every binding as a row in ``parameter_names`` order (the circuit's parameter order).
+    """Every binding as a row of floats in ``parameter_names`` order (the circuit's parameter order).
 
-    A binding is a list in that order or a map from parameter name to value. An unparameterized
-    circuit takes no values; a parameterized one needs at least one binding.
+    An unparameterized circuit takes no values; a parameterized one needs at least one binding.
     """
     names = list(parameter_names)
     count = len(names)
@@ -237,29 +236,15 @@ def normalize_bindings(
             "spec.parameterValues: the circuit has no parameters; remove spec.parameterValues "
             "(or declare inputs, e.g. `input float[64] theta;`)"
         )
-    index_of = {name: i for i, name in enumerate(names)}
     rows: list[list[float]] = []
     for i, binding in enumerate(parameter_values):
         where = f"spec.parameterValues[{i}]"
-        if isinstance(binding, Mapping):
-            unknown = [key for key in binding if key not in index_of]
-            if unknown:
-                raise InvalidCircuitError(
-                    f"{where}: unknown parameter {unknown[0]!r}; the circuit's {plural}: {_names(names)}"
-                )
-            missing = [name for name in names if name not in binding]
-            if missing:
-                raise InvalidCircuitError(
-                    f"{where}: no value for parameter {missing[0]!r}; give every parameter a value ({_names(names)})"
-                )
-            row = [float(binding[name]) for name in names]
-        else:
-            if len(binding) != count:
-                raise InvalidCircuitError(
-                    f"{where}: {len(binding)} values given but the circuit has {count} {plural} "
-                    f"({_names(names)}); give one value per parameter in that order, or a map name: value"
-                )
-            row = [float(value) for value in binding]
+        if len(binding) != count:
+            raise InvalidCircuitError(
+                f"{where}: {len(binding)} values given but the circuit has {count} {plural} "
+                f"({_names(names)}); give one value per parameter, in that order"
+            )
+        row = [float(value) for value in binding]
         for j, value in enumerate(row):
             if not math.isfinite(value):
                 raise InvalidCircuitError(f"{where}: the value for {names[j]!r} is {value}; use a finite number")
@@ -294,8 +279,9 @@ def validate_job(job: QiskitJob, limits: Limits, read_key: ReadKey = _no_config_
     circuit = prepare_for_primitive(circuit, spec.primitive)
     names = [parameter.name for parameter in circuit.parameters]
     rows = normalize_bindings(names, spec.parameter_values)
+    observables = [Observable(paulis=terms) for terms in spec.observables or []]
     if spec.primitive == Primitive.ESTIMATOR.value:
-        check_observables(spec.observables or [], circuit.num_qubits)
+        check_observables(observables, circuit.num_qubits)
     is_sampler = spec.primitive == Primitive.SAMPLER.value
     request = ExecutionRequest(
         job_name=job.name,
@@ -303,7 +289,7 @@ def validate_job(job: QiskitJob, limits: Limits, read_key: ReadKey = _no_config_
         primitive=spec.primitive,
         shots=spec.effective_shots if is_sampler else None,
         precision=None if is_sampler else spec.precision,
-        observables=None if is_sampler else spec.observables,
+        observables=None if is_sampler else observables,
         parameter_names=names,
         parameter_values=rows,
         aer=spec.backend.aer,

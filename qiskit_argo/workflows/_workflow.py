@@ -110,7 +110,7 @@ def job_document(job: QiskitJob) -> dict[str, Any]:
 def quantity(value: str | int) -> Decimal:
     """The value of a Kubernetes quantity (``500m``, ``2``, ``4Gi``, ``1G``, ``1e3``), by the grammar
     ``qiskit_argo.api`` validates with."""
-    match = re.match(api._QUANTITY, str(value))
+    match = re.match(api.QUANTITY_PATTERN, str(value))
     try:
         if match is None:
             raise InvalidOperation

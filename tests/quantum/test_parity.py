@@ -1,7 +1,8 @@
 """Parity: the four steps give exactly what a bare Qiskit Aer script gives for the same circuit.
 
-Each case runs validate → schedule → execute-aer → store-results through
-``qiskit_argo.steps.main`` (the entry point the pods run) with temporary directories, then runs
+Each case renders the job's Workflow and runs its DAG (validate → schedule → execute-aer →
+store-results) with the local runner — what ``qiskit-argo run`` does, through the entry point the
+pods run — then runs
 the bare script a researcher would write with the same circuit, shots, seed and method, and
 compares every count (or expectation value) for equality. It also checks what a user receives:
 ``results/histogram.png`` is a PNG, ``result.json`` holds every binding, ``summary.json`` is bounded.
@@ -22,8 +23,10 @@ from qiskit.quantum_info import SparsePauliOp
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2, SamplerV2
 
-from qiskit_argo import steps
+from qiskit_argo import workflows
 from qiskit_argo.execution import MAX_SUMMARY_VALUES, TOP_COUNTS
+from qiskit_argo.local import run_workflow
+from qiskit_argo.manifests import parse_job
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -49,49 +52,21 @@ def _load_example(name: str) -> tuple[dict[str, Any], dict[str, dict[str, str]]]
     return jobs[0], config_maps
 
 
-def _step(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    code = steps.main(argv)
-    assert code == 0, f"step {argv[0]} failed: {capsys.readouterr().err.strip()}"
-
-
-def run_steps(
-    job: dict[str, Any],
-    tmp: Path,
-    capsys: pytest.CaptureFixture[str],
-    config_maps: dict[str, dict[str, str]] | None = None,
-) -> Outputs:
-    """validate → schedule → execute-aer → store-results, as the workflow wires them."""
-    (tmp / "job.json").write_text(json.dumps(job))
-    validate = ["validate", "--job", str(tmp / "job.json"), "--limits", "{}", "--out", str(tmp / "validate")]
-    ref = job["spec"]["circuit"].get("configMapKeyRef")
-    if ref:
-        mount = tmp / "circuit-source"
-        mount.mkdir()
-        for key, value in (config_maps or {})[ref["name"]].items():
-            (mount / key).write_text(value)
-        validate += ["--circuit-dir", str(mount)]
-    _step(validate, capsys)
-    v, s, e, r = (tmp / name for name in ("validate", "schedule", "execute", "store"))
-    metrics = (v / "metrics.json").read_text()
-    _step(["schedule", "--request", str(v / "request.json"), "--metrics", metrics, "--out", str(s)], capsys)
-    backend = (s / "backend.json").read_text()
-    _step(
-        ["execute-aer", "--circuit", str(v / "circuit.qpy"), "--request", str(v / "request.json")]
-        + ["--backend", backend, "--out", str(e)],
-        capsys,
-    )
-    summary = (e / "summary.json").read_text()
-    _step(
-        ["store-results", "--result", str(e / "result.json"), "--request", str(v / "request.json")]
-        + ["--metrics", metrics, "--backend", backend, "--summary", summary, "--out", str(r)],
-        capsys,
-    )
+def run_steps(job: dict[str, Any], tmp: Path, config_maps: dict[str, dict[str, str]] | None = None) -> Outputs:
+    """Render the job's Workflow and run its DAG with the local runner, as ``qiskit-argo run`` does."""
+    workflow = workflows.build(parse_job(job))
+    template = workflows.cluster_workflow_template()
+    files = {name: {key: value.encode() for key, value in data.items()} for name, data in (config_maps or {}).items()}
+    run = run_workflow(workflow, {template["metadata"]["name"]: template}, tmp, config_maps=files)
+    assert run.phase == "Succeeded", run.message
+    tasks = run.tasks
+    results_dir = tasks["store-results"].artifacts["results"]
     return Outputs(
-        result=json.loads((r / "results" / "result.json").read_text()),
-        summary=json.loads((r / "summary.json").read_text()),
-        execute_summary=json.loads(summary),
-        backend=json.loads(backend),
-        results_dir=r / "results",
+        result=json.loads((results_dir / "result.json").read_text()),
+        summary=json.loads(tasks["store-results"].parameters["summary"]),
+        execute_summary=json.loads(tasks["execute-aer"].parameters["summary"]),
+        backend=json.loads(tasks["schedule"].parameters["backend"]),
+        results_dir=results_dir,
     )
 
 
@@ -132,9 +107,8 @@ def bare_evs(
 
 def _observables(spec: dict[str, Any]) -> list[SparsePauliOp]:
     ops = []
-    for item in spec["observables"]:
-        paulis = {item: 1.0} if isinstance(item, str) else item["paulis"]
-        ops.append(SparsePauliOp.from_list(list(paulis.items())))
+    for terms in spec["observables"]:
+        ops.append(SparsePauliOp.from_list(list(terms.items())))
     return ops
 
 
@@ -171,12 +145,12 @@ def _assert_delivered(outputs: Outputs, bindings: int) -> None:
 
 
 @pytest.mark.parametrize("name", ["bell", "ghz", "configmap"])
-def test_openqasm2_examples(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_openqasm2_examples(name: str, tmp_path: Path) -> None:
     job, config_maps = _load_example(name)
     spec = job["spec"]
     ref = spec["circuit"].get("configMapKeyRef")
     source = config_maps[ref["name"]][ref["key"]] if ref else spec["circuit"]["openqasm"]
-    outputs = run_steps(job, tmp_path, capsys, config_maps)
+    outputs = run_steps(job, tmp_path, config_maps)
     expected = bare_counts(
         QuantumCircuit.from_qasm_str(source), shots=spec["shots"], seed=spec["backend"]["aer"]["seed"]
     )
@@ -184,13 +158,13 @@ def test_openqasm2_examples(name: str, tmp_path: Path, capsys: pytest.CaptureFix
     _assert_delivered(outputs, 1)
 
 
-def test_openqasm3_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_openqasm3_example(tmp_path: Path) -> None:
     from qiskit.transpiler import generate_preset_pass_manager
 
     job, _ = _load_example("qasm3")
     spec = job["spec"]
     seed = spec["backend"]["aer"]["seed"]
-    outputs = run_steps(job, tmp_path, capsys)
+    outputs = run_steps(job, tmp_path)
     # The circuit defines its own gate, which Aer cannot run as is: a researcher transpiles it.
     manager = generate_preset_pass_manager(
         optimization_level=spec.get("optimizationLevel", 1), backend=AerSimulator(), seed_transpiler=seed
@@ -200,23 +174,22 @@ def test_openqasm3_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     _assert_delivered(outputs, 1)
 
 
-def test_sweep_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sweep_example(tmp_path: Path) -> None:
     job, _ = _load_example("sweep")
     spec = job["spec"]
     circuit = qasm3.loads(spec["circuit"]["openqasm"])
-    names = [p.name for p in circuit.parameters]
-    values = [row if isinstance(row, list) else [row[n] for n in names] for row in spec["parameterValues"]]
-    outputs = run_steps(job, tmp_path, capsys)
+    values = spec["parameterValues"]
+    outputs = run_steps(job, tmp_path)
     expected = bare_counts(circuit, shots=spec["shots"], seed=spec["backend"]["aer"]["seed"], values=values)
     assert _counts(outputs) == expected
     assert expected[0] == {"0": spec["shots"]} and expected[-1] == {"1": spec["shots"]}
     _assert_delivered(outputs, len(values))
 
 
-def test_estimator_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_estimator_example(tmp_path: Path) -> None:
     job, _ = _load_example("estimator")
     spec = job["spec"]
-    outputs = run_steps(job, tmp_path, capsys)
+    outputs = run_steps(job, tmp_path)
     expected = bare_evs(
         qasm3.loads(spec["circuit"]["openqasm"]),
         _observables(spec),
@@ -230,14 +203,14 @@ def test_estimator_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     _assert_delivered(outputs, 1)
 
 
-def test_noisy_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_noisy_example(tmp_path: Path) -> None:
     from qiskit.transpiler import generate_preset_pass_manager
     from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
     job, _ = _load_example("noisy")
     spec = job["spec"]
     seed = spec["backend"]["aer"]["seed"]
-    outputs = run_steps(job, tmp_path, capsys)
+    outputs = run_steps(job, tmp_path)
     simulator = AerSimulator.from_backend(FakeManilaV2())
     manager = generate_preset_pass_manager(
         optimization_level=spec["optimizationLevel"], backend=simulator, seed_transpiler=seed
@@ -263,19 +236,19 @@ def _job(name: str, source: str, **spec: Any) -> dict[str, Any]:
     }
 
 
-def test_thousand_binding_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_thousand_binding_sweep(tmp_path: Path) -> None:
     source = (
         'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float[64] a;\ninput float[64] b;\nqubit[3] q;\nbit[3] c;\n'
         "ry(a) q[0];\nry(b) q[1];\ncx q[0], q[2];\nrz(a) q[2];\nh q[2];\nc = measure q;\n"
     )
     values = [[math.sin(0.01 * i) * math.pi, math.cos(0.013 * i) * math.pi] for i in range(1000)]
     job = _job("sweep1000", source, shots=64, parameterValues=values, backend={"aer": {"seed": 99}})
-    outputs = run_steps(job, tmp_path, capsys)
+    outputs = run_steps(job, tmp_path)
     assert _counts(outputs) == bare_counts(qasm3.loads(source), shots=64, seed=99, values=values)
     _assert_delivered(outputs, 1000)
 
 
-def test_twenty_qubit_circuit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_twenty_qubit_circuit(tmp_path: Path) -> None:
     lines = ['OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[20] q;\nbit[20] c;']
     for layer in range(2):
         lines += [f"h q[{i}];\nrz({0.1 * (layer + 1) + 0.01 * i}) q[{i}];" for i in range(20)]
@@ -283,19 +256,19 @@ def test_twenty_qubit_circuit(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         lines += [f"t q[{i}];" for i in range(0, 20, 3)]
     source = "\n".join([*lines, "c = measure q;\n"])
     job = _job("wide", source, shots=500, backend={"aer": {"seed": 17, "method": "statevector"}})
-    outputs = run_steps(job, tmp_path, capsys)
+    outputs = run_steps(job, tmp_path)
     expected = bare_counts(qasm3.loads(source), shots=500, seed=17, method="statevector")
     assert _counts(outputs) == expected and len(expected[0]) > TOP_COUNTS
     assert outputs.backend == {"name": "aer", "method": "statevector", "reason": outputs.backend["reason"]}
     _assert_delivered(outputs, 1)
 
 
-def test_estimator_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_estimator_sweep(tmp_path: Path) -> None:
     source = (
         'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float[64] theta;\nqubit[2] q;\nry(theta) q[0];\ncx q[0], q[1];\n'
     )
     values = [[0.3 * i] for i in range(7)]
-    observables = ["ZZ", "ZI", "XX", {"paulis": {"IZ": 0.5, "XX": -0.5}}]
+    observables = [{"ZZ": 1}, {"ZI": 1}, {"XX": 1}, {"IZ": 0.5, "XX": -0.5}]
     job = _job(
         "est-sweep",
         source,
@@ -305,7 +278,7 @@ def test_estimator_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         parameterValues=values,
         backend={"aer": {"seed": 4}},
     )
-    outputs = run_steps(job, tmp_path, capsys)
+    outputs = run_steps(job, tmp_path)
     expected = bare_evs(qasm3.loads(source), _observables(job["spec"]), seed=4, precision=0.02, values=values)
     assert outputs.result["pub_results"][0]["data"]["evs"] == expected
     _assert_delivered(outputs, len(values))

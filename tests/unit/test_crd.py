@@ -57,7 +57,7 @@ def rules() -> dict[str, list[dict[str, Any]]]:
 # Each case: a QiskitJob, and the CEL message it must produce (None = valid). Pydantic must agree.
 CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("sampler", job(shots=100), None),
-    ("estimator", job(primitive="estimator", observables=["ZZ", {"paulis": {"XX": 0.5}}], precision=0.1), None),
+    ("estimator", job(primitive="estimator", observables=[{"ZZ": 1}, {"XX": 0.5}], precision=0.1), None),
     ("qpy", job(circuit={"qpy": base64.b64encode(b"QISKIT").decode()}), None),
     ("configmap", job(circuit={"configMapKeyRef": {"name": "c", "key": "k"}}), None),
     ("resources", job(resources={"requests": {"cpu": "500m"}, "limits": {"memory": "2Gi"}}), None),
@@ -70,7 +70,7 @@ CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("no-source", job(circuit={}), "set exactly one of circuit.openqasm, circuit.qpy or circuit.configMapKeyRef"),
     (
         "estimator-shots",
-        job(primitive="estimator", observables=["ZZ"], shots=10),
+        job(primitive="estimator", observables=[{"ZZ": 1}], shots=10),
         "spec.shots is for the sampler; the estimator takes spec.precision",
     ),
     (
@@ -173,7 +173,7 @@ def test_immutability_rule_text() -> None:
     compared = set(re.findall(r"self\.spec\.([A-Za-z]+) == oldSelf\.spec\.\1", rule))
     assert compared == fields - crd.MUTABLE_SPEC_FIELDS - crd.cel_invisible_fields()
     assert "suspend" not in rule
-    assert crd.cel_invisible_fields() == {"observables", "parameterValues"}
+    assert crd.cel_invisible_fields() == frozenset()
 
 
 def test_rules_only_mention_fields_cel_can_see() -> None:
@@ -192,17 +192,16 @@ def test_rules_only_mention_fields_cel_can_see() -> None:
 # --------------------------------------------------------------------------- shorthands and patterns
 
 
-def test_shorthand_nodes_accept_what_pydantic_accepts() -> None:
-    # observables: a Pauli string or a weighted sum; the CRD leaves the item untyped for that.
-    items = crd_schema(crd.qiskitjob_crd())["properties"]["spec"]["properties"]["observables"]["items"]
-    assert items.get("x-kubernetes-preserve-unknown-fields") is True and "type" not in items
-    parsed = QiskitJobSpec.model_validate(
-        {"circuit": {"openqasm": BELL}, "primitive": "estimator", "observables": ["ZZ", {"paulis": {"XX": 1}}]}
-    )
-    assert parsed.observables is not None and len(parsed.observables) == 2
-    values = crd_schema(crd.qiskitjob_crd())["properties"]["spec"]["properties"]["parameterValues"]["items"]
-    assert values.get("x-kubernetes-preserve-unknown-fields") is True
-    QiskitJobSpec.model_validate({"circuit": {"openqasm": BELL}, "parameterValues": [[0.1], {"theta": 0.2}]})
+def test_observables_and_bindings_are_typed_for_cel() -> None:
+    """Kubernetes checks the shape of observables and bindings at apply time, as pydantic does."""
+    spec = crd_schema(crd.qiskitjob_crd())["properties"]["spec"]["properties"]
+    observable = {"type": "object", "minProperties": 1, "additionalProperties": {"type": "number"}}
+    assert spec["observables"]["items"] == observable
+    assert spec["parameterValues"]["items"] == {"type": "array", "items": {"type": "number"}}
+    with pytest.raises(ValidationError):
+        QiskitJobSpec.model_validate({"circuit": {"openqasm": BELL}, "primitive": "estimator", "observables": ["ZZ"]})
+    with pytest.raises(ValidationError):
+        QiskitJobSpec.model_validate({"circuit": {"openqasm": BELL}, "parameterValues": [{"theta": 0.2}]})
 
 
 def _qpy_accepted(text: str) -> tuple[bool, bool]:

@@ -83,8 +83,8 @@ def test_measurement_inside_control_flow_counts() -> None:
     [
         ([], None, []),
         (["theta"], [[0.5]], [[0.5]]),
-        (["alpha", "theta"], [[1, 2], {"theta": 4, "alpha": 3}], [[1.0, 2.0], [3.0, 4.0]]),
-        (["a"], [{"a": -1.5}] * 3, [[-1.5]] * 3),
+        (["alpha", "theta"], [[1, 2], [3, 4]], [[1.0, 2.0], [3.0, 4.0]]),
+        (["a"], [[-1.5]] * 3, [[-1.5]] * 3),
     ],
 )
 def test_normalize_bindings(names: list[str], values: Any, rows: list[list[float]]) -> None:
@@ -98,8 +98,6 @@ def test_normalize_bindings(names: list[str], values: Any, rows: list[list[float
         ([], [[0.1]], ["spec.parameterValues:", "no parameters", "remove"]),
         (["alpha", "theta"], [[0.1, 0.2], [0.1]], ["spec.parameterValues[1]:", "1 values given", "2 parameters"]),
         (["alpha", "theta"], [[0.1, 0.2, 0.3]], ["spec.parameterValues[0]:", "3 values given"]),
-        (["alpha", "theta"], [{"alpha": 1, "theta": 2}, {"alpha": 1, "phi": 2}], ["spec.parameterValues[1]:", "'phi'"]),
-        (["alpha", "theta"], [{"alpha": 1}], ["spec.parameterValues[0]:", "no value for parameter 'theta'"]),
         (["a"], [[0.0], [float("nan")]], ["spec.parameterValues[1]:", "finite"]),
     ],
 )
@@ -193,7 +191,7 @@ def test_empty_limits_are_the_defaults() -> None:
         ({"parameterValues": [[0.1], "x"]}, ["spec.parameterValues[1]"]),
         ({"circuit": {"qpy": "this is not base64!"}}, ["spec.circuit.qpy", "base64"]),
         ({"primitive": "estimator"}, ["spec", "observables"]),
-        ({"primitive": "estimator", "observables": ["ZQ"]}, ["spec.observables[0]"]),
+        ({"primitive": "estimator", "observables": [{"ZQ": 1}]}, ["spec.observables[0]"]),
     ],
 )
 def test_invalid_job_names_the_field(spec: dict[str, Any], needles: list[str]) -> None:
@@ -219,7 +217,7 @@ def test_invalid_openqasm_in_a_job_names_the_line() -> None:
 
 
 def test_request_for_a_sweep() -> None:
-    job = _model(circuit={"openqasm": SWEEP3}, parameterValues=[[0.1, 0.2], {"theta": 0.4, "alpha": 0.3}], shots=10)
+    job = _model(circuit={"openqasm": SWEEP3}, parameterValues=[[0.1, 0.2], [0.3, 0.4]], shots=10)
     validated = validation.validate_job(job, Limits())
     request = validated.request
     assert request.parameter_names == ["alpha", "theta"]
@@ -229,7 +227,7 @@ def test_request_for_a_sweep() -> None:
 
 
 def test_request_for_the_estimator() -> None:
-    job = _model(primitive="estimator", observables=["ZZ", {"paulis": {"XX": 0.5}}], precision=0.02)
+    job = _model(primitive="estimator", observables=[{"ZZ": 1}, {"XX": 0.5}], precision=0.02)
     validated = validation.validate_job(job, Limits())
     assert validated.request.shots is None and validated.request.precision == 0.02
     assert [o.paulis for o in validated.request.observables or []] == [{"ZZ": 1.0}, {"XX": 0.5}]
@@ -238,7 +236,7 @@ def test_request_for_the_estimator() -> None:
 
 def test_estimator_observable_width_through_the_job() -> None:
     with pytest.raises(InvalidCircuitError) as caught:
-        validation.validate_job(_model(primitive="estimator", observables=["ZZ", "ZZZ"]), Limits())
+        validation.validate_job(_model(primitive="estimator", observables=[{"ZZ": 1}, {"ZZZ": 1}]), Limits())
     _assert_error(caught.value, InvalidCircuitError, "InvalidCircuit", "spec.observables[1]")
 
 

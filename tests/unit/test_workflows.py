@@ -132,7 +132,7 @@ def test_owner_reference_present_iff_uid(uid: str | None, owned: bool) -> None:
         ({"shots": 4000}, ["sampler", "4000 shots", "Qiskit Aer"]),
         ({}, ["sampler", "1024 shots"]),
         (
-            {"primitive": "estimator", "observables": ["ZZ", "XX"], "precision": 0.01},
+            {"primitive": "estimator", "observables": [{"ZZ": 1}, {"XX": 1}], "precision": 0.01},
             ["estimator", "2 observable(s)", "precision 0.01"],
         ),
         ({"backend": {"aer": {"noiseModel": "FakeManilaV2", "seed": 5}}}, ["FakeManilaV2", "seed 5"]),
