@@ -511,6 +511,7 @@ def summarize(
         return ResultSummary(
             primitive=request.primitive,
             num_pubs=len(result),
+            num_bindings=num_bindings,
             expectation_values=[float(v) for v in evs[:MAX_SUMMARY_VALUES]],
             standard_errors=[float(v) for v in stds[:MAX_SUMMARY_VALUES]],
             truncated=bool(evs.size > MAX_SUMMARY_VALUES),
@@ -523,6 +524,7 @@ def summarize(
     return ResultSummary(
         primitive=request.primitive,
         num_pubs=len(result),
+        num_bindings=num_bindings,
         shots=request.shots,
         top_counts=_top(first, TOP_COUNTS),
         truncated=len(first) > TOP_COUNTS or num_bindings > 1,
