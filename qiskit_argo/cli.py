@@ -286,5 +286,6 @@ def _print_summary(job: QiskitJob, result: WorkflowRun, target: Path, wall: floa
         seconds = f"{task.seconds:.2f} s" if task.seconds is not None else "-"
         table.add_row(f"step {task.name}", f"{task.phase}  {seconds}")
     table.add_row("wall time", f"{wall:.2f} s")
-    table.add_row("results", str(target))
     out.print(table)
+    # On its own line, never cut by the table's width: people copy this path.
+    out.print(f"results: {target}", soft_wrap=True, highlight=False)

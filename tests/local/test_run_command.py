@@ -1,0 +1,91 @@
+"""`qiskit-argo run` end to end: the results directory a user gets, and the summary they read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from qiskit_argo.cli import app
+from qiskit_argo.steps import STEPS
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_bell_writes_the_results_directory(examples: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bell"
+    result = CliRunner().invoke(app, ["run", str(examples / "bell.yaml"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for needle in ("Succeeded", "aer", "1024", "top counts", "step execute-aer", str(out)):
+        assert needle in result.stdout, needle
+    document = json.loads((out / "result.json").read_text())
+    counts = document["pub_results"][0]["data"]["c"]["counts"][0]
+    assert set(counts) == {"00", "11"} and sum(counts.values()) == 1024
+    assert (out / "histogram.png").read_bytes().startswith(PNG)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["circuit"]["numQubits"] == 2
+    workflow = yaml.safe_load((out / "workflow.yaml").read_text())
+    assert workflow["kind"] == "Workflow" and workflow["metadata"]["labels"]["qiskit-argo.io/job"] == "bell"
+    assert sorted(p.name for p in (out / "steps").iterdir()) == sorted(STEPS)
+
+
+def test_run_config_map_example(examples: Path, tmp_path: Path) -> None:
+    """The ConfigMap in the same file is mounted where the validate step reads it, as in a pod."""
+    out = tmp_path / "cm"
+    result = CliRunner().invoke(app, ["run", str(examples / "configmap.yaml"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "steps" / "validate" / "volumes" / "circuit-source" / "bell.qasm").is_file()
+
+
+def test_render_prints_the_workflow(examples: Path) -> None:
+    result = CliRunner().invoke(app, ["render", str(examples / "sweep.yaml")])
+    assert result.exit_code == 0, result.output
+    workflow = yaml.safe_load(result.stdout)
+    assert workflow["kind"] == "Workflow"
+    assert [t["name"] for t in workflow["spec"]["templates"][0]["dag"]["tasks"]] == list(STEPS)
+
+
+def test_crds_prints_the_generated_crd(repo: Path) -> None:
+    result = CliRunner().invoke(app, ["crds"])
+    assert result.exit_code == 0, result.output
+    generated = (repo / "crds" / "qiskit-argo.io_qiskitjobs.yaml").read_text()
+    assert yaml.safe_load(result.stdout) == yaml.safe_load(generated)
+
+
+def test_validate_prints_metrics(examples: Path) -> None:
+    result = CliRunner().invoke(app, ["validate", str(examples / "ghz.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "is valid" in result.stdout and "numQubits" in result.stdout and "5" in result.stdout
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    for command in ("validate", "render", "run", "crds", "controller"):
+        result = CliRunner().invoke(app, [command, "--help"])
+        assert result.exit_code == 0
+        assert "Example: qiskit-argo" in result.stdout, command
+
+
+def test_preload_lists_what_the_steps_really_import(examples: Path, tmp_path: Path) -> None:
+    """`StepSpec.preload` stays true: after a plain run, every listed module was imported by a step."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from qiskit_argo import workflows
+        from qiskit_argo.local import run_workflow
+        from qiskit_argo.manifests import load_job
+        from qiskit_argo.steps import STEPS
+        job, _ = load_job(Path({str(examples / "bell.yaml")!r}))
+        template = workflows.cluster_workflow_template()
+        run = run_workflow(workflows.build(job), {{template["metadata"]["name"]: template}}, Path({str(tmp_path)!r}))
+        assert run.phase == "Succeeded", run.message
+        print(sorted(m for s in STEPS.values() for m in s.preload if m not in sys.modules))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
