@@ -551,7 +551,7 @@ def _failed(
 ) -> QiskitJobStatus:
     status = previous.model_copy(deep=True)
     message = _one_line(message)
-    status.phase = Phase.FAILED
+    status.phase = Phase.FAILED.value  # type: ignore[assignment]
     status.reason = reason
     status.message = message
     status.observed_generation = generation
@@ -613,6 +613,21 @@ def _steps(
     return steps
 
 
+_FINISHED_STEP = frozenset({"Succeeded", "Failed", "Error", "Skipped"})
+
+
+def _older_than_known(previous: QiskitJobStatus, by_step: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether a step the status shows finished is still unfinished (or absent) in these nodes."""
+    if not by_step:
+        return False  # nodes unreadable (offloaded): nothing to compare
+    for step in previous.steps:
+        if step.phase in _FINISHED_STEP:
+            node = by_step.get(step.name)
+            if node is None or node.get("phase") in ("Pending", "Running", None):
+                return True
+    return False
+
+
 def next_status(
     job: QiskitJob,
     workflow: Mapping[str, Any] | None,
@@ -672,11 +687,16 @@ def next_status(
             steps=step_list,
         )
 
+    if workflow is not None and _older_than_known(previous, step_nodes(workflow_nodes(workflow))):
+        # A Workflow snapshot older than what the status already shows (a late watch event after a
+        # fresher read): it must not move the job backwards.
+        return _updated_generation(previous, generation)
+
     status = previous.model_copy(deep=True)
     status.observed_generation = generation
 
     if workflow is None:
-        status.phase = Phase.PENDING
+        status.phase = Phase.PENDING.value  # type: ignore[assignment]
         status.reason = "WorkflowNotCreated"
         status.message = f"Creating Workflow {expected_name}"
         wanted = _conditions(Phase.PENDING, {}, None, status.message, status.circuit, status.backend)
@@ -726,7 +746,7 @@ def next_status(
             _progress_message(phase, current, status.backend, wf_name) + (f": {pending}" if pending else "")
         )
 
-    status.phase = phase
+    status.phase = phase.value  # type: ignore[assignment]
     terminal = phase.value in TERMINAL_PHASES
     status.steps = _steps(by_step, nodes, previous.steps, terminal)
 

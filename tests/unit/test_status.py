@@ -599,3 +599,16 @@ def test_fake_workflow_status_matches_argo_schema(drive: Drive) -> None:
     ArgoFake(make_workflow(job), retries=False).succeed_all()  # the no-retry shape runs too
     drive(argo)
     jsonschema.validate(_drop_nulls(argo.workflow["status"]), definition)
+
+
+def test_an_older_workflow_snapshot_never_moves_the_job_backwards() -> None:
+    job = make_job()
+    argo = ArgoFake(make_workflow(job))
+    _scheduling(argo)
+    older = argo.snapshot()
+    argo.succeed_step("schedule", {"backend": BACKEND})
+    argo.run_step("execute-aer")
+    newer = next_status(job, argo.workflow, T0)
+    assert newer.phase == Phase.RUNNING
+    late = next_status(with_status(job, newer), older, T0 + timedelta(seconds=1))
+    assert late == newer

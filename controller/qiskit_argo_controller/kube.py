@@ -1,0 +1,240 @@
+"""The one module that talks to the Kubernetes API for the controller's own requests.
+
+kopf watches and lists (and keeps its handler bookkeeping on the job); everything the controller
+itself reads or writes goes through ``Kube``: QiskitJobs and their status subresource, Argo
+Workflows, and Events. Credentials come from the same login as kopf's (in-cluster service
+account, else the current kubeconfig context) and are refreshed on a 401.
+
+Errors come back typed: ``NotFound``, ``AlreadyExists``, ``Conflict`` (a stale resourceVersion),
+``Invalid`` (the API server rejected the object: permanent), and ``Transient`` (5xx, 429,
+timeouts, a dropped connection: worth retrying).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import kopf
+
+from qiskit_argo.api import GROUP, PLURAL, VERSION
+
+__all__ = [
+    "ARGO_GROUP",
+    "ARGO_VERSION",
+    "WORKFLOWS",
+    "KubeError",
+    "NotFound",
+    "AlreadyExists",
+    "Conflict",
+    "Invalid",
+    "Forbidden",
+    "Transient",
+    "Kube",
+]
+
+ARGO_GROUP = "argoproj.io"
+ARGO_VERSION = "v1alpha1"
+WORKFLOWS = "workflows"
+
+_MERGE_PATCH = "application/merge-patch+json"
+_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
+
+
+class KubeError(Exception):
+    """An API request failed; ``status`` is the HTTP status (0 when no answer came back)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+class NotFound(KubeError):
+    pass
+
+
+class AlreadyExists(KubeError):
+    pass
+
+
+class Conflict(KubeError):
+    """409 on an update: the object changed since it was read (stale resourceVersion)."""
+
+
+class Invalid(KubeError):
+    """400/422: the API server will never accept this request as it is."""
+
+
+class Forbidden(KubeError):
+    """403: RBAC does not allow it; a person has to fix the permissions."""
+
+
+class Transient(KubeError):
+    """5xx, 429, a timeout or a dropped connection: retrying later may work."""
+
+
+def _error(status: int, body: Any) -> KubeError:
+    reason = str(body.get("reason") or "") if isinstance(body, Mapping) else ""
+    message = str(body.get("message") or "") if isinstance(body, Mapping) else str(body)[:500]
+    if status == 404:
+        return NotFound(status, reason or "NotFound", message)
+    if status == 409:
+        if reason == "AlreadyExists":
+            return AlreadyExists(status, reason, message)
+        return Conflict(status, reason or "Conflict", message)
+    if status in (400, 422):
+        return Invalid(status, reason or "Invalid", message)
+    if status == 403:
+        return Forbidden(status, reason or "Forbidden", message)
+    return Transient(status, reason or "ServerError", message)
+
+
+Login = Callable[[], "kopf.ConnectionInfo | None"]
+
+
+class Kube:
+    """A small async client for exactly the requests the controller makes.
+
+    ``login`` returns fresh credentials (the controller passes kopf's own login functions); it is
+    called lazily before the first request and again once after a 401.
+    """
+
+    def __init__(self, login: Login | None = None, *, info: kopf.ConnectionInfo | None = None) -> None:
+        self._login = login
+        self._info = info
+        self._session: aiohttp.ClientSession | None = None
+        self._lock = asyncio.Lock()
+
+    # -- credentials and the session ----------------------------------------------------------
+
+    def set_credentials(self, info: kopf.ConnectionInfo) -> None:
+        """New credentials (from kopf's login handler); the next request uses them."""
+        if info != self._info:
+            self._info = info
+            old, self._session = self._session, None
+            if old is not None and not old.closed:
+                asyncio.get_running_loop().create_task(old.close())
+
+    async def _ensure_session(self) -> tuple[aiohttp.ClientSession, str]:
+        async with self._lock:
+            if self._info is None and self._login is not None:
+                self._info = self._login()
+            if self._info is None:
+                raise Transient(0, "NoCredentials", "no Kubernetes credentials: no service account, no kubeconfig")
+            if self._session is None or self._session.closed:
+                ssl_context: ssl.SSLContext | bool = False
+                if self._info.server.startswith("https"):
+                    ssl_context = self._info.as_ssl_context()
+                self._session = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(ssl=ssl_context, limit=64),
+                    headers=self._info.as_http_headers(),
+                    timeout=_TIMEOUT,
+                    trust_env=self._info.trust_env,
+                )
+            return self._session, self._info.server.rstrip("/")
+
+    async def _relogin(self) -> bool:
+        if self._login is None:
+            return False
+        info = self._login()
+        if info is None or info == self._info:
+            return False
+        self.set_credentials(info)
+        return True
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    # -- one request ---------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        content_type: str = "application/json",
+        params: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One API call; the decoded JSON answer, or a typed ``KubeError``."""
+        for attempt in range(2):
+            session, server = await self._ensure_session()
+            data = None if body is None else json.dumps(body)
+            headers = {"Content-Type": content_type} if body is not None else {}
+            try:
+                async with session.request(
+                    method, server + path, data=data, headers=headers, params=params
+                ) as response:
+                    text = await response.text()
+                    status = response.status
+            except (aiohttp.ClientError, TimeoutError) as error:
+                raise Transient(0, type(error).__name__, str(error) or "connection failed") from error
+            try:
+                answer = json.loads(text) if text else {}
+            except ValueError:
+                answer = {"message": text[:500]}
+            if status == 401 and attempt == 0 and await self._relogin():
+                continue
+            if status >= 400:
+                raise _error(status, answer)
+            return answer if isinstance(answer, dict) else {}
+        raise Transient(401, "Unauthorized", "the API server rejected the credentials")
+
+    # -- QiskitJobs ----------------------------------------------------------------------------
+
+    @staticmethod
+    def job_path(namespace: str, name: str, subresource: str = "") -> str:
+        path = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(namespace)}/{PLURAL}/{quote(name)}"
+        return f"{path}/{subresource}" if subresource else path
+
+    async def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return await self.request("GET", self.job_path(namespace, name))
+        except NotFound:
+            return None
+
+    async def patch_job_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge-patch the status subresource. Put ``metadata.resourceVersion`` in the patch to get a
+        ``Conflict`` instead of overwriting a newer status."""
+        return await self.request(
+            "PATCH", self.job_path(namespace, name, "status"), body=dict(patch), content_type=_MERGE_PATCH
+        )
+
+    # -- Argo Workflows ------------------------------------------------------------------------
+
+    @staticmethod
+    def workflow_path(namespace: str, name: str = "") -> str:
+        path = f"/apis/{ARGO_GROUP}/{ARGO_VERSION}/namespaces/{quote(namespace)}/{WORKFLOWS}"
+        return f"{path}/{quote(name)}" if name else path
+
+    async def get_workflow(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return await self.request("GET", self.workflow_path(namespace, name))
+        except NotFound:
+            return None
+
+    async def create_workflow(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        namespace = str(manifest["metadata"]["namespace"])
+        return await self.request("POST", self.workflow_path(namespace), body=dict(manifest))
+
+    async def patch_workflow(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.request(
+            "PATCH", self.workflow_path(namespace, name), body=dict(patch), content_type=_MERGE_PATCH
+        )
+
+    # -- Events --------------------------------------------------------------------------------
+
+    @staticmethod
+    def event(obj: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:
+        """A Kubernetes Event on ``obj`` (``kubectl describe`` shows it), posted in the background
+        by kopf's event poster, which batches, retries and never blocks the caller."""
+        kopf.event(dict(obj), type=type, reason=reason, message=message[:1024])
