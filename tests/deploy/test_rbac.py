@@ -29,20 +29,20 @@ def _grants(subject: str, scope: str, table: dict[tuple[str, str], str]) -> set[
     }
 
 
-#: The reviewed allow-list. The controller: QiskitJobs and their status everywhere (it watches all
-#: namespaces), the Workflows it creates and steers, Events it reports, what kopf needs to watch.
+#: The reviewed allow-list, from what the controller does (controller/qiskit_argo_controller):
+#: kopf lists and watches QiskitJobs everywhere and patches its bookkeeping annotations on them;
+#: the controller reads a job, writes its status subresource, creates one Workflow per job, reads
+#: and watches Workflows and patches one to suspend or resume it, and posts Events. It runs with
+#: --standalone and kopf's scanning disabled: no peering objects, no namespace or CRD watching.
 #: The step pods' executor: only the WorkflowTaskResults that carry output parameters.
 ALLOWED: set[Grant] = _grants(
     CONTROLLER,
     CLUSTER,
     {
         ("qiskit-argo.io", "qiskitjobs"): "get list watch patch",
-        ("qiskit-argo.io", "qiskitjobs/status"): "get patch update",
-        ("argoproj.io", "workflows"): "get list watch create patch delete",
-        ("", "events"): "create patch",
-        ("events.k8s.io", "events"): "create patch",
-        ("", "namespaces"): "list watch",
-        ("apiextensions.k8s.io", "customresourcedefinitions"): "list watch",
+        ("qiskit-argo.io", "qiskitjobs/status"): "patch",
+        ("argoproj.io", "workflows"): "get list watch create patch",
+        ("", "events"): "create",
     },
 ) | _grants(WORKFLOW, NAMESPACE, {("argoproj.io", "workflowtaskresults"): "create patch"})
 
