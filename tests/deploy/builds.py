@@ -94,6 +94,16 @@ def load_yaml_documents(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
+def crds() -> dict[str, dict[str, Any]]:
+    """The CustomResourceDefinitions in crds/ (what the platform ships), by ``group/Kind``."""
+    found = {}
+    for path in sorted((REPO / "crds").glob("*.yaml")):
+        for doc in load_yaml_documents(path):
+            if doc.get("kind") == "CustomResourceDefinition":
+                found[f"{doc['spec']['group']}/{doc['spec']['names']['kind']}"] = doc
+    return found
+
+
 # --------------------------------------------------------------------------- pods
 
 

@@ -18,8 +18,8 @@ from tests.deploy.builds import (
     PLATFORM_BUILDS,
     REPO,
     build,
+    crds,
     find,
-    load_yaml_documents,
     name_of,
     of_kind,
     pod_templates,
@@ -33,15 +33,6 @@ ARGO_CD_KINDS = ("Application", "AppProject")
 PRIVATE = [ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
 
 
-def _crds() -> dict[str, dict[str, Any]]:
-    crds = {}
-    for path in sorted((REPO / "crds").glob("*.yaml")):
-        for doc in load_yaml_documents(path):
-            if doc.get("kind") == "CustomResourceDefinition":
-                crds[f"{doc['spec']['group']}/{doc['spec']['names']['kind']}"] = doc
-    return crds
-
-
 @pytest.mark.parametrize("directory", ALL_BUILDS)
 def test_every_directory_builds(directory: str) -> None:
     objs = build(directory)
@@ -52,14 +43,14 @@ def test_every_directory_builds(directory: str) -> None:
 
 @pytest.mark.parametrize("directory", ALL_BUILDS)
 def test_every_object_validates_strictly(directory: str) -> None:
-    crds = _crds()
+    definitions = crds()
     checked = 0
     for obj in build(directory):
         group = obj["apiVersion"].rpartition("/")[0]
         if obj["kind"] in ARGO_KINDS:
             validate_argo(obj)
-        elif f"{group}/{obj['kind']}" in crds:
-            validate_against_crd(obj, crds[f"{group}/{obj['kind']}"])
+        elif f"{group}/{obj['kind']}" in definitions:
+            validate_against_crd(obj, definitions[f"{group}/{obj['kind']}"])
         elif group == "argoproj.io" and obj["kind"] in ARGO_CD_KINDS:
             continue
         else:
@@ -100,7 +91,7 @@ def test_namespaced_objects_live_in_the_qiskit_argo_namespace(directory: str) ->
 @pytest.mark.parametrize("directory", PLATFORM_BUILDS)
 def test_platform_contains_the_generated_crds_and_templates(directory: str) -> None:
     objs = build(directory)
-    for crd in _crds().values():
+    for crd in crds().values():
         find(objs, "CustomResourceDefinition", crd["metadata"]["name"])
     template = find(objs, "ClusterWorkflowTemplate", naming.TEMPLATE_NAME)
     generated = workflows.cluster_workflow_template()
