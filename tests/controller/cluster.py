@@ -62,6 +62,21 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "schemas"
 CRD_DIRS = [REPO / "crds", SHARED / "argo-crds-minimal"]
 PEERING_CRDS = REPO / "controller" / "peering.yaml"
+RBAC = REPO / "controller" / "rbac.yaml"
+#: The controller's identity in the scenarios: a bearer token whose RBAC is controller/rbac.yaml.
+CONTROLLER_USER = "system:serviceaccount:qiskit-argo:qiskit-argo-controller"
+
+
+def controller_rules(*files: Path) -> list[dict[str, Any]]:
+    """The rules of every ClusterRole in these files."""
+    rules: list[dict[str, Any]] = []
+    for path in files:
+        for document in yaml.safe_load_all(path.read_text()):
+            if isinstance(document, dict) and document.get("kind") == "ClusterRole":
+                rules += document.get("rules", [])
+    return rules
+
+
 JOBS = "/apis/qiskit-argo.io/v1alpha1"
 WORKFLOWS = "/apis/argoproj.io/v1alpha1"
 MERGE = "application/merge-patch+json"
@@ -364,6 +379,7 @@ class EnvTest:
         self.assets = assets
         self.workdir = workdir
         self.token = secrets.token_hex(16)
+        self.controller_token = secrets.token_hex(16)
         self.processes: list[subprocess.Popen[bytes]] = []
         self.server = ""
 
@@ -386,7 +402,11 @@ class EnvTest:
             ["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(pub)], check=True, capture_output=True
         )
         tokens = self.workdir / "tokens.csv"
-        tokens.write_text(f'{self.token},admin,admin,"system:masters"\n')
+        tokens.write_text(
+            f'{self.token},admin,admin,"system:masters"\n'
+            f"{self.controller_token},{CONTROLLER_USER},controller,"
+            '"system:serviceaccounts,system:serviceaccounts:qiskit-argo,system:authenticated"\n'
+        )
         log = open(self.workdir / "etcd.log", "wb")  # noqa: SIM115 - lives as long as the process
         self.processes.append(
             subprocess.Popen(
@@ -434,7 +454,28 @@ class EnvTest:
                 self._install(path)
         if PEERING_CRDS.exists():
             self._install(PEERING_CRDS)
+        self.create_namespace("qiskit-argo")
+        for path in (RBAC, PEERING_CRDS):
+            if path.exists():
+                self._apply_all(path)
         return self
+
+    _PATHS = {
+        "ServiceAccount": "/api/v1/namespaces/{namespace}/serviceaccounts",
+        "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+        "ClusterKopfPeering": "/apis/kopf.dev/v1/clusterkopfpeerings",
+    }
+
+    def _apply_all(self, path: Path) -> None:
+        """Create the RBAC objects (and the peering object) of a YAML file, as kubectl apply would."""
+        for document in yaml.safe_load_all(path.read_text()):
+            if not isinstance(document, dict) or document.get("kind") not in self._PATHS:
+                continue
+            namespace = document["metadata"].get("namespace", "default")
+            status, answer = self._request("POST", self._PATHS[document["kind"]].format(namespace=namespace), document)
+            if status not in (201, 409):
+                raise RuntimeError(f"applying {document['kind']} from {path.name}: {status} {answer}")
 
     def _request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         context = ssl.create_default_context()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import secrets
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,7 +19,16 @@ if importlib.util.find_spec("qiskit_argo_controller") is None:
 
 import kmock  # noqa: E402
 
-from tests.controller.cluster import CRD_DIRS, Api, Cluster, EnvTest, write_kubeconfig  # noqa: E402
+from tests.controller.cluster import (  # noqa: E402
+    CRD_DIRS,
+    PEERING_CRDS,
+    RBAC,
+    Api,
+    Cluster,
+    EnvTest,
+    controller_rules,
+    write_kubeconfig,
+)
 from tests.controller.emulator import StrictEmulator, declare_cluster  # noqa: E402
 
 BACKENDS = ["kmock", "envtest"]
@@ -50,17 +60,22 @@ async def cluster(
             emulator = await stack.enter_async_context(StrictEmulator())
             server = await stack.enter_async_context(kmock.Server(emulator))
             declare_cluster(emulator, crds=CRD_DIRS)
+            # The controller gets exactly controller/rbac.yaml (and the peering rules for peering tests).
+            token = secrets.token_hex(8)
+            emulator.grant(token, controller_rules(RBAC, PEERING_CRDS))
             api = await stack.enter_async_context(Api(str(server.url)))
-            kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", str(server.url))
+            kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", str(server.url), token)
             cluster = Cluster("kmock", api, namespace, kubeconfig, emulator)
         else:
             env: EnvTest = request.getfixturevalue("envtest")
             env.create_namespace(namespace)
             api = await stack.enter_async_context(Api(env.server, token=env.token))
-            kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", env.server, env.token)
+            kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", env.server, env.controller_token)
             cluster = Cluster("envtest", api, namespace, kubeconfig)
         try:
             yield cluster
         finally:
             for controller in cluster.controllers:
                 await controller.kill()
+        if cluster.emulator is not None:
+            assert cluster.emulator.denied == [], "the controller needed more than controller/rbac.yaml"

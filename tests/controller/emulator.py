@@ -23,6 +23,8 @@ noticing. ``StrictEmulator`` serves every Kubernetes request itself instead:
 * watch from a ``resourceVersion`` replays the events after it (410 Gone when too old), honours
   ``timeoutSeconds``; without one it starts with ADDED for what exists.
 * DELETE emits DELETED with the final state (deletionTimestamp while finalizers remain).
+* RBAC: requests with a token given to ``grant`` may do what its rules allow and get 403
+  otherwise (the scenarios give the controller exactly ``controller/rbac.yaml``).
 
 ``declare_cluster`` declares what kopf and the controller need: ``v1/namespaces`` (or kopf
 starts no watcher), ``v1/events``, QiskitJobs with their status subresource, Argo Workflows,
@@ -217,6 +219,9 @@ class StrictEmulator(kmock.KubernetesEmulator):
     _changed: asyncio.Condition = attrs.field(factory=asyncio.Condition, init=False)
     _strict_lock: asyncio.Lock = attrs.field(factory=asyncio.Lock, init=False)
     _validators: dict[tuple[str, str, str], Any] = attrs.field(factory=dict, init=False)
+    _grants: dict[str, list[dict[str, Any]]] = attrs.field(factory=dict, init=False)
+    #: (verb, group, resource) of every request the RBAC check refused.
+    denied: list[tuple[str, str, str]] = attrs.field(factory=list, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -225,7 +230,45 @@ class StrictEmulator(kmock.KubernetesEmulator):
     # kmock's own _handle tracks writes before any reaction runs (and laxly); ours happen in the
     # fallbacks below, so a reaction injected by a test (e.g. a 409) wins and changes nothing.
     async def _handle(self, request: rendering.Request) -> Any:
+        self._authorize(request)
         return await apps.RawHandler._handle(self, request)
+
+    # -- RBAC for the identities given with grant() --------------------------------------------
+
+    def grant(self, token: str, rules: Iterable[Mapping[str, Any]]) -> None:
+        """Requests bearing ``token`` may do what these (Cluster)Role rules allow, and nothing else."""
+        self._grants[token] = [dict(rule) for rule in rules]
+
+    def _authorize(self, request: rendering.Request) -> None:
+        header = request.headers.get("Authorization") or ""
+        token = header.removeprefix("Bearer ").strip()
+        if not token or token not in self._grants or request.resource is None or not request.resource.plural:
+            return  # anonymous test traffic, or discovery (allowed to every authenticated user)
+        resource = request.resource.plural + (f"/{request.subresource}" if request.subresource else "")
+        if request.params.get("watch") in ("true", "1"):
+            verb = "watch"
+        else:
+            verb = {
+                "GET": "get" if request.name else "list",
+                "POST": "create",
+                "PATCH": "patch",
+                "PUT": "update",
+                "DELETE": "delete" if request.name else "deletecollection",
+            }.get(str(request.method.value).upper(), "unknown")
+        for rule in self._grants[token]:
+            if (
+                request.resource.group in rule.get("apiGroups", [])
+                and resource in rule.get("resources", [])
+                and verb in rule.get("verbs", [])
+            ):
+                return
+        self.denied.append((verb, request.resource.group, resource))
+        raise _error(
+            403,
+            "Forbidden",
+            f'{resource} is forbidden: the controller cannot {verb} resource "{resource}" '
+            f'in API group "{request.resource.group}"',
+        )
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -12,8 +12,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import kmock
 import pytest
 
+from qiskit_argo import workflows
+from qiskit_argo.api import QiskitJob
 from qiskit_argo.naming import LABEL_JOB, LABEL_JOB_UID, LABEL_MANAGED_BY, workflow_name
 from tests.argo_fake import BACKEND, METRICS, SUMMARY, ArgoFake
 from tests.controller.cluster import Argo, Cluster, bell_spec, eventually
@@ -307,3 +310,152 @@ async def test_namespace_flag_limits_what_is_served(cluster: Cluster) -> None:
     await cluster.create_job("elsewhere", namespace="not-served")
     await asyncio.sleep(0.5)
     assert await cluster.workflows(namespace="not-served") == []
+
+
+# --------------------------------------------------------------------------- conflicts, adoption, peering
+
+JOBS = kmock.resource("qiskit-argo.io", "v1alpha1", "qiskitjobs")
+WORKFLOWS = kmock.resource("argoproj.io", "v1alpha1", "workflows")
+
+
+def _status_error(code: int, reason: str, message: str) -> kmock.Response:
+    body = {"apiVersion": "v1", "kind": "Status", "status": "Failure", "code": code, "reason": reason}
+    return kmock.Response(status=code, payload={**body, "message": message, "details": {}})
+
+
+def _emulator(cluster: Cluster) -> Any:
+    if cluster.emulator is None:
+        pytest.skip("injects API failures: emulator only")
+    return cluster.emulator
+
+
+async def test_status_conflicts_are_retried(cluster: Cluster) -> None:
+    emulator = _emulator(cluster)
+    refused = []
+
+    def conflict(request: kmock.Request) -> Any:
+        if len(refused) < 3:
+            refused.append(request)
+            return _status_error(409, "Conflict", "the object has been modified; please apply your changes")
+        return NotImplemented  # from now on the emulator answers
+
+    emulator[kmock.method.PATCH, JOBS, kmock.subresource("status")] << conflict
+    await cluster.controller().start()
+    _, argo = await start_and_get_workflow(cluster)
+    await argo(lambda a: a.succeed_all())
+    job = await cluster.phase("bell", "Succeeded")
+    assert len(refused) == 3
+    assert job["status"]["result"]["topCounts"] == SUMMARY["topCounts"]
+
+
+async def test_a_busy_job_still_gets_every_status(cluster: Cluster) -> None:
+    """Someone keeps changing the job (labels) while it runs: stale resourceVersions, real 409s."""
+    await cluster.controller().start()
+    _, argo = await start_and_get_workflow(cluster)
+    stop = asyncio.Event()
+
+    async def churn() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            await cluster.patch_job("bell", {"metadata": {"labels": {"touched": str(n)}}})
+            await asyncio.sleep(0.005)
+
+    task = asyncio.create_task(churn())
+    try:
+        await argo(ArgoFake.start)
+        await argo(lambda a: a.run_step("validate"))
+        await cluster.phase("bell", "Validating")
+        await argo(lambda a: a.succeed_all())
+        job = await cluster.phase("bell", "Succeeded")
+    finally:
+        stop.set()
+        await task
+    assert job["status"]["circuit"]["numQubits"] == 2 and job["status"]["backend"]["name"] == "aer_simulator"
+
+
+async def test_adopts_its_own_workflow_on_already_exists(cluster: Cluster) -> None:
+    """The Workflow exists but the controller does not see it (a create raced it): 409 → adopt."""
+    emulator = _emulator(cluster)
+    job = await cluster.create_job("bell")
+    own = workflows.build(QiskitJob.model_validate(job))
+    created = await cluster.api.ok("POST", cluster.workflow_path(), own)
+    hidden = []
+
+    def not_found(request: kmock.Request) -> Any:
+        if not hidden:
+            hidden.append(request)
+            return _status_error(404, "NotFound", "not found")
+        return NotImplemented
+
+    emulator[kmock.method.GET, WORKFLOWS, kmock.name(own["metadata"]["name"])] << not_found
+    await cluster.controller().start()
+    job = await cluster.phase("bell", "Pending")
+    assert job["status"]["workflowName"] == own["metadata"]["name"]
+    posts = [r for r in emulator._requests if r.method == "POST" and r.resource == WORKFLOWS]
+    assert len(posts) == 2, "ours (the earlier controller) and the controller's, answered 409"
+    workflows_now = await cluster.workflows()
+    assert [w["metadata"]["uid"] for w in workflows_now] == [created["metadata"]["uid"]]
+
+
+async def test_adopts_a_workflow_created_before_a_crash(cluster: Cluster) -> None:
+    """An earlier controller created the Workflow and died before writing anything to the job."""
+    job = await cluster.create_job("bell")
+    own = workflows.build(QiskitJob.model_validate(job))
+    created = await cluster.api.ok("POST", cluster.workflow_path(), own)
+    await cluster.controller().start()
+    job = await cluster.phase("bell", "Pending")
+    assert job["status"]["workflowName"] == own["metadata"]["name"]
+    assert [w["metadata"]["uid"] for w in await cluster.workflows()] == [created["metadata"]["uid"]]
+
+
+async def test_killed_exactly_between_create_and_status_copy(cluster: Cluster) -> None:
+    emulator = _emulator(cluster)
+    entered, release = asyncio.Event(), asyncio.Event()
+    seen = []
+
+    async def hang(request: kmock.Request) -> Any:
+        seen.append(request)
+        if len(seen) == 1:
+            entered.set()  # the Workflow exists; its status copy is in flight...
+            await release.wait()
+            return _status_error(503, "ServiceUnavailable", "the request was cut")
+        return NotImplemented
+
+    emulator[kmock.method.PATCH, JOBS, kmock.subresource("status")] << hang
+    first = await cluster.controller().start()
+    await cluster.create_job("bell")
+    await asyncio.wait_for(entered.wait(), 10)
+    await first.kill()  # ...when the controller dies
+    release.set()
+    assert len(await cluster.workflows()) == 1
+    assert "status" not in await cluster.job("bell")
+
+    await cluster.controller().start()
+    job = await cluster.phase("bell", "Pending")
+    workflow = await cluster.workflow_of("bell")
+    assert job["status"]["workflowName"] == workflow["metadata"]["name"]
+    await Argo(cluster, workflow["metadata"]["name"])(lambda a: a.succeed_all())
+    await cluster.phase("bell", "Succeeded")
+    posts = [r for r in emulator._requests if r.method == "POST" and r.resource == WORKFLOWS]
+    assert len(posts) == 1, "the restarted controller found the Workflow and created none"
+
+
+async def test_peering_lets_one_replica_act(cluster: Cluster) -> None:
+    status, _ = await cluster.api.call(
+        "POST", "/apis/kopf.dev/v1/clusterkopfpeerings", {"metadata": {"name": "qiskit-argo"}}
+    )
+    assert status in (201, 409)
+    high = await cluster.controller(standalone=False, priority=200).start()
+    low = await cluster.controller(standalone=False, priority=100).start()
+    _, argo = await start_and_get_workflow(cluster)
+    await cluster.phase("bell", "Pending")
+    assert high.op is not None and low.op is not None
+    assert high.op.reconciler.book.counts()["Pending"] == 1
+    assert sum(low.op.reconciler.book.counts().values()) == 0, "the standby replica did nothing"
+
+    await high.stop()  # a clean shutdown hands over at once
+    await argo(lambda a: a.succeed_all())
+    await cluster.phase("bell", "Succeeded", timeout=20)
+    assert low.op.reconciler.book.counts()["Succeeded"] == 1
+    assert len(await cluster.workflows()) == 1
