@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JOB ?= examples/bell.yaml
 
-.PHONY: install run test generate check-generated lint bench clean
+.PHONY: install run test generate check-generated lint bench lock clean
 
 install: $(STAMP)
 
@@ -40,3 +40,5 @@ lock: install
 
 clean:
 	rm -rf $(VENV) results bench/out .pytest_cache .mypy_cache .ruff_cache
+
+include Makefile.images
