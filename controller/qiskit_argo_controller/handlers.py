@@ -32,7 +32,7 @@ import logging
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -146,7 +146,7 @@ def operator(options: Options, *, kube: Kube | None = None) -> Operator:
     jobs: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": PLURAL, "registry": registry}
 
     def job_logger(body: Mapping[str, Any]) -> kopf.LocalObjectLogger:
-        return kopf.LocalObjectLogger(body=kopf.Body(dict(body)), settings=settings)
+        return kopf.LocalObjectLogger(body=kopf.Body(cast(kopf.RawBody, dict(body))), settings=settings)
 
     @kopf.on.login(registry=registry)
     def credentials(**_: Any) -> kopf.ConnectionInfo | None:
@@ -170,7 +170,7 @@ def operator(options: Options, *, kube: Kube | None = None) -> Operator:
         await _run_job_handler(reconciler, body, job_logger(body), retry, options.backoff)
 
     @kopf.on.event(**jobs)
-    def job_event(event: kopf.RawEvent, **_: Any) -> None:
+    async def job_event(event: kopf.RawEvent, **_: Any) -> None:
         if event.get("type") == "DELETED":
             reconciler.job_deleted(event["object"])
 

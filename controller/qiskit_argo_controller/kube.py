@@ -16,7 +16,7 @@ import asyncio
 import json
 import ssl
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import aiohttp
@@ -237,4 +237,4 @@ class Kube:
     def event(obj: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:
         """A Kubernetes Event on ``obj`` (``kubectl describe`` shows it), posted in the background
         by kopf's event poster, which batches, retries and never blocks the caller."""
-        kopf.event(dict(obj), type=type, reason=reason, message=message[:1024])
+        kopf.event(kopf.Body(cast(kopf.RawBody, dict(obj))), type=type, reason=reason, message=message[:1024])
