@@ -22,9 +22,11 @@ from urllib.parse import quote
 import aiohttp
 import kopf
 
+from qiskit_argo import __version__
 from qiskit_argo.api import GROUP, PLURAL, VERSION
 
 __all__ = [
+    "FIELD_MANAGER",
     "ARGO_GROUP",
     "ARGO_VERSION",
     "WORKFLOWS",
@@ -43,6 +45,8 @@ ARGO_VERSION = "v1alpha1"
 WORKFLOWS = "workflows"
 
 _MERGE_PATCH = "application/merge-patch+json"
+#: Who the API server records in managedFields for the controller's writes (Argo CD ignores it).
+FIELD_MANAGER = "qiskit-argo-controller"
 _TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
 
 
@@ -134,7 +138,7 @@ class Kube:
                     ssl_context = self._info.as_ssl_context()
                 self._session = aiohttp.ClientSession(
                     connector=aiohttp.TCPConnector(ssl=ssl_context, limit=64),
-                    headers=self._info.as_http_headers(),
+                    headers={**self._info.as_http_headers(), "User-Agent": f"{FIELD_MANAGER}/{__version__}"},
                     timeout=_TIMEOUT,
                     trust_env=self._info.trust_env,
                 )
@@ -169,6 +173,8 @@ class Kube:
         for attempt in range(2):
             session, server = await self._ensure_session()
             data = None if body is None else json.dumps(body)
+            if method in ("POST", "PATCH", "PUT"):
+                params = {**(params or {}), "fieldManager": FIELD_MANAGER}
             headers = {"Content-Type": content_type} if body is not None else {}
             try:
                 async with session.request(
