@@ -313,6 +313,9 @@ class _Runner:
                 raise LocalRunError(f"{where}: input artifact {name!r} has no source")
             scope[f"inputs.artifacts.{name}.path"] = artifact["path"]
 
+        warming = _WARMING.pop(template["name"], None)
+        if warming is not None:
+            warming.join()
         args = [substitute(arg, scope, f"{where} args") for arg in container.get("args", [])]
         command = [substitute(arg, scope, f"{where} command") for arg in container.get("command", [])]
         run.log = step_dir / "stderr.log"
@@ -409,6 +412,10 @@ def _render(job: QiskitJob) -> Rendered:
     return Rendered(workflow, workflows.to_yaml(workflow), {template["metadata"]["name"]: template})
 
 
+#: Template name -> the thread still importing that step's modules; joined before the step runs.
+_WARMING: dict[str, threading.Thread] = {}
+
+
 def _import_all(modules: list[str]) -> None:
     for module in modules:
         importlib.import_module(module)
@@ -421,18 +428,26 @@ def render_and_preload(job: QiskitJob) -> Rendered:
     similar cost. Where ``fork`` exists, a forked process renders while this one imports what the
     first steps need (``StepSpec.preload``); the last step's modules (matplotlib, for the
     histogram) load in a background thread while the earlier steps run — Aer releases the GIL
-    while it simulates — so a job pays for the slowest of these, not their sum. A step that
-    needs a module still loading simply waits for it (Python's per-module import lock).
+    while it simulates — so a job pays for the slowest of these, not their sum. The runner waits
+    for that thread before it starts the step (``_WARMING``): some libraries (matplotlib's
+    ``use``) read ``sys.modules`` without the import lock and must not see a half-loaded module.
     """
     from qiskit_argo.steps import STEPS
 
     specs = list(STEPS.values())
     now = [module for spec in specs[:-1] for module in spec.preload]
-    later = list(specs[-1].preload)
+    last = specs[-1]
+    # Two threads must never import inside the same top-level package at once (a deadlock-avoiding
+    # import may hand one of them a half-initialized module), so only new packages go to the thread.
+    busy = {module.split(".")[0] for module in now}
+    now += [module for module in last.preload if module.split(".")[0] in busy]
+    later = [module for module in last.preload if module.split(".")[0] not in busy]
 
     def preload() -> None:
         _import_all(now)
-        threading.Thread(target=_import_all, args=(later,), name="qiskit-argo-preload", daemon=True).start()
+        thread = threading.Thread(target=_import_all, args=(later,), name="preload", daemon=True)
+        thread.start()
+        _WARMING[last.name] = thread
 
     if "fork" not in multiprocessing.get_all_start_methods():
         rendered = _render(job)
