@@ -29,10 +29,11 @@ check-generated: install
 
 lint: install
 	$(VENV)/bin/ruff check qiskit_argo controller tests bench
-	$(VENV)/bin/mypy qiskit_argo
+	$(VENV)/bin/mypy qiskit_argo controller/qiskit_argo_controller
 
 bench: install
 	$(PY) bench/run.py
+	$(PY) bench/controller_latency.py
 
 # Refresh the pinned versions after changing pyproject.toml's dependencies.
 lock: install
