@@ -60,7 +60,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import ValidationError
 
 from qiskit_argo.api import BackendStatus, Primitive, ResultSummary
 from qiskit_argo.errors import (
@@ -69,9 +68,9 @@ from qiskit_argo.errors import (
     InvalidJobError,
     LimitExceededError,
     PermanentError,
-    TransientError,
 )
 from qiskit_argo.request import ExecutionRequest
+from qiskit_argo.stepio import load_request, parse_parameter, read_artifact
 
 if TYPE_CHECKING:
     from qiskit.circuit import QuantumCircuit
@@ -554,31 +553,6 @@ def execute(
 # --------------------------------------------------------------------------- the step
 
 
-def _read_bytes(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise TransientError(
-            f"cannot read the {what} artifact {path} ({error.strerror}); the previous step did not pass it",
-            reason="MissingArtifact",
-        ) from None
-
-
-def _load_request(request_file: Path) -> ExecutionRequest:
-    try:
-        return ExecutionRequest.model_validate_json(_read_bytes(request_file, "request"))
-    except ValidationError as error:
-        raise InvalidJobError(f"request artifact: not an ExecutionRequest ({error.errors()[0]['msg']})") from None
-
-
-def _load_backend(backend_json: str) -> BackendStatus:
-    try:
-        return BackendStatus.model_validate(json.loads(backend_json))
-    except (json.JSONDecodeError, ValidationError, TypeError) as error:
-        problem = " ".join(str(error).split())[:200]
-        raise InvalidJobError(f"backend parameter: not BackendStatus JSON ({problem})") from None
-
-
 def _check_backend(status: BackendStatus) -> None:
     if status.name != "aer":
         raise InvalidJobError(f"backend parameter: execute-aer cannot run on backend {status.name!r}")
@@ -588,10 +562,10 @@ def run_step(circuit_file: Path, request_file: Path, backend_json: str, out_dir:
     """The execute-aer step: write ``result.json`` (full) and ``summary.json`` (bounded)."""
     from qiskit_argo.circuits import circuit_from_qpy
 
-    request = _load_request(request_file)
-    status = _load_backend(backend_json)
+    request = load_request(request_file)
+    status = parse_parameter(BackendStatus, backend_json, "backend")
     _check_backend(status)
-    circuit = circuit_from_qpy(_read_bytes(circuit_file, "circuit"), field="circuit artifact")
+    circuit = circuit_from_qpy(read_artifact(circuit_file, "circuit"), field="circuit artifact")
     document, summary = execute(circuit, request, status)
     out_dir.mkdir(parents=True, exist_ok=True)
     # json.dumps (not json.dump) so the C encoder does the work: 10x faster on big sweeps.

@@ -25,11 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from qiskit_argo.api import BackendStatus, CircuitMetrics, Primitive, ResultSummary
-from qiskit_argo.errors import InvalidJobError, PermanentError, TransientError
+from qiskit_argo.errors import PermanentError
 from qiskit_argo.request import ExecutionRequest
+from qiskit_argo.stepio import load_request, parse_parameter, read_artifact
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -244,24 +243,6 @@ def render_figure(document: dict[str, Any], path: Path) -> None:
 # --------------------------------------------------------------------------- the step
 
 
-def _parse(model: Any, text: str, what: str) -> Any:
-    try:
-        return model.model_validate(json.loads(text))
-    except (json.JSONDecodeError, ValidationError, TypeError) as error:
-        problem = " ".join(str(error).split())[:200]
-        raise InvalidJobError(f"{what} parameter: not {model.__name__} JSON ({problem})") from None
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise TransientError(
-            f"cannot read the {what} artifact {path} ({error.strerror}); the previous step did not pass it",
-            reason="MissingArtifact",
-        ) from None
-
-
 def run_step(
     result_file: Path,
     request_file: Path,
@@ -271,20 +252,17 @@ def run_step(
     out_dir: Path,
 ) -> None:
     """The store-results step: write ``out_dir/results/`` and ``out_dir/summary.json``."""
-    raw = _read(result_file, "result")
+    raw = read_artifact(result_file, "result")
     try:
         document = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise PermanentError(
             f"result artifact {result_file} is not JSON; the execute step wrote a broken file", reason="CorruptResult"
         ) from None
-    try:
-        request = ExecutionRequest.model_validate_json(_read(request_file, "request"))
-    except ValidationError as error:
-        raise InvalidJobError(f"request artifact: not an ExecutionRequest ({error.errors()[0]['msg']})") from None
-    metrics = _parse(CircuitMetrics, metrics_json, "metrics")
-    backend = _parse(BackendStatus, backend_json, "backend")
-    summary = _parse(ResultSummary, summary_json, "summary")
+    request = load_request(request_file)
+    metrics = parse_parameter(CircuitMetrics, metrics_json, "metrics")
+    backend = parse_parameter(BackendStatus, backend_json, "backend")
+    summary = parse_parameter(ResultSummary, summary_json, "summary")
 
     results = out_dir / RESULTS_DIR
     results.mkdir(parents=True, exist_ok=True)

@@ -14,11 +14,9 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from qiskit_argo.api import BackendStatus, CircuitMetrics, Primitive
-from qiskit_argo.errors import InvalidJobError, TransientError
 from qiskit_argo.request import ExecutionRequest
+from qiskit_argo.stepio import load_request, parse_parameter
 
 __all__ = ["AER", "AER_DEFAULT_SHOTS", "CLIFFORD_INSTRUCTIONS", "is_clifford", "choose_backend", "run_step"]
 
@@ -97,31 +95,8 @@ def choose_backend(request: ExecutionRequest, metrics: CircuitMetrics) -> Backen
     return BackendStatus(name=AER, method="automatic", reason=f"{prefix} {why}")
 
 
-def _read_request(request_file: Path) -> ExecutionRequest:
-    try:
-        text = request_file.read_text()
-    except OSError as error:
-        raise TransientError(
-            f"cannot read the request artifact {request_file} ({error.strerror}); the validate step did not pass it",
-            reason="MissingArtifact",
-        ) from None
-    try:
-        return ExecutionRequest.model_validate_json(text)
-    except ValidationError as error:
-        problem = error.errors()[0]["msg"]
-        raise InvalidJobError(f"request artifact {request_file}: not an ExecutionRequest ({problem})") from None
-
-
-def _parse_metrics(metrics_json: str) -> CircuitMetrics:
-    try:
-        return CircuitMetrics.model_validate(json.loads(metrics_json))
-    except (json.JSONDecodeError, ValidationError, TypeError) as error:
-        problem = " ".join(str(error).split())[:200]
-        raise InvalidJobError(f"metrics parameter: not CircuitMetrics JSON ({problem})") from None
-
-
 def run_step(request_file: Path, metrics_json: str, out_dir: Path) -> None:
     """The schedule step: write ``backend.json`` (BackendStatus) for the request and metrics."""
-    status = choose_backend(_read_request(request_file), _parse_metrics(metrics_json))
+    status = choose_backend(load_request(request_file), parse_parameter(CircuitMetrics, metrics_json, "metrics"))
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "backend.json").write_text(json.dumps(status.dump()))

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from qiskit_argo.api import CircuitMetrics, CircuitSource, ConfigMapKeyRef, Observable, Primitive, QiskitJob
-from qiskit_argo.errors import InvalidCircuitError, InvalidJobError, LimitExceededError, TransientError
+from qiskit_argo.errors import InvalidCircuitError, InvalidJobError, LimitExceededError
 from qiskit_argo.request import ExecutionRequest, Limits
+from qiskit_argo.stepio import read_artifact
 
 if TYPE_CHECKING:
     from qiskit.circuit import QuantumCircuit
@@ -300,16 +301,9 @@ def validate_job(job: QiskitJob, limits: Limits, read_key: ReadKey = _no_config_
 
 def _read_job_file(job_file: Path) -> Any:
     try:
-        text = job_file.read_text()
-    except OSError as error:
-        raise TransientError(
-            f"cannot read the job artifact {job_file} ({error.strerror}); the workflow did not pass it",
-            reason="MissingArtifact",
-        ) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        problem = f"{error.msg} at line {error.lineno}"
+        return json.loads(read_artifact(job_file, "job"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        problem = f"{error.msg} at line {error.lineno}" if isinstance(error, json.JSONDecodeError) else str(error)
         raise InvalidJobError(f"QiskitJob: not JSON ({problem}); pass the job as JSON") from None
 
 
