@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,7 +165,7 @@ def store_results(result: Path, request: Path, metrics: str, backend: str, summa
     )
 
 
-_FUNCTIONS = {
+_FUNCTIONS: dict[str, Callable[..., None]] = {
     "validate": validate,
     "schedule": schedule,
     "execute-aer": execute_aer,
