@@ -14,10 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def prepare(case_name: str) -> tuple[Any, Any]:
     """Parse the circuit and make the sampler: what the execute step gets ready-made (QPY, request)."""
+    from cases import CASES
     from qiskit import qasm3
     from qiskit_aer.primitives import SamplerV2
-
-    from cases import CASES
 
     case = CASES[case_name]
     circuit = qasm3.loads(case.qasm)

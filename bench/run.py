@@ -43,10 +43,10 @@ def _median_pair(ours: Callable[[], object], bare: Callable[[], object], repeats
 
 def _prepare_execute(case: Case, work: Path) -> list[str]:
     """Run validate and schedule once; return the argv of the execute step."""
+    import yaml
+
     from qiskit_argo import steps
     from qiskit_argo.manifests import parse_job
-
-    import yaml
 
     job = parse_job(yaml.safe_load(case.job_yaml()))
     (work / "job.json").write_text(json.dumps(job.dump()))
@@ -62,9 +62,9 @@ def _prepare_execute(case: Case, work: Path) -> list[str]:
 
 
 def bench_execute(repeats: int) -> list[dict[str, object]]:
-    from qiskit_argo import steps
-
     import bare
+
+    from qiskit_argo import steps
 
     rows = []
     for name in ("sweep1000", "wide20"):
@@ -74,7 +74,9 @@ def bench_execute(repeats: int) -> list[dict[str, object]]:
             prepared = bare.prepare(name)  # the bare side starts from a parsed circuit, as the step does
             steps.main(argv)  # warm imports on both sides
             bare.execute(*prepared)
-            ours, base = _median_pair(lambda: steps.main(argv), lambda: bare.execute(*prepared), repeats)
+            ours, base = _median_pair(
+                lambda argv=argv: steps.main(argv), lambda prepared=prepared: bare.execute(*prepared), repeats
+            )
         rows.append({"what": f"execute step, {name}", "ours_s": ours, "bare_s": base, "ratio": ours / base})
     return rows
 
@@ -104,7 +106,10 @@ def bench_render(count: int) -> list[dict[str, object]]:
     from qiskit_argo.manifests import load_job
 
     job, _ = load_job(HERE.parent / "examples" / "bell.yaml")
-    jobs = [job.model_copy(update={"metadata": job.metadata.model_copy(update={"name": f"bell-{i}"})}) for i in range(count)]
+    jobs = [
+        job.model_copy(update={"metadata": job.metadata.model_copy(update={"name": f"bell-{i}"})})
+        for i in range(count)
+    ]
     workflows.build(jobs[0])
     start = time.perf_counter()
     for each in jobs:
