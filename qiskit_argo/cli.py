@@ -92,14 +92,29 @@ def validate(job_file: JobFile) -> None:
 
 
 @app.command()
-def render(job_file: JobFile) -> None:
+def render(
+    job_file: JobFile,
+    job_json: Annotated[
+        bool,
+        typer.Option(
+            "--job-json",
+            help="Print only the job as compact JSON, the value of the ClusterWorkflowTemplate's `job` parameter.",
+        ),
+    ] = False,
+) -> None:
     """Print the Argo Workflow for a QiskitJob, ready for `kubectl create -f -` or `argo submit -`.
 
     Example: qiskit-argo render examples/bell.yaml | kubectl create -f -
+
+    Example: argo submit --from clusterworkflowtemplate/qiskit-job-v1
+    -p job="$(qiskit-argo render --job-json examples/bell.yaml)"
     """
     job, _ = _load(job_file)
     from qiskit_argo import workflows
 
+    if job_json:
+        sys.stdout.write(workflows.job_json(job) + "\n")
+        return
     sys.stdout.write(workflows.to_yaml(workflows.build(job)))
 
 

@@ -2,9 +2,11 @@
 
 This is not a second implementation of the job: it interprets the Workflow that
 ``qiskit_argo.workflows.build`` renders, resolving ``templateRef``s against the generated
-ClusterWorkflowTemplate, substituting ``{{...}}`` expressions, materialising ``raw`` and ``from``
-artifacts, mounting volumes as directories under a work directory, and running each container's
-command in this interpreter through its console-script entry point (no new interpreter per step).
+ClusterWorkflowTemplate (or a Workflow that only names that template in ``workflowTemplateRef``,
+as ``argo submit --from`` makes it: its spec is joined over the template's), substituting
+``{{...}}`` expressions, materialising ``raw`` and ``from`` artifacts, mounting volumes as
+directories under a work directory, and running each container's command in this interpreter
+through its console-script entry point (no new interpreter per step).
 A wrong parameter reference or artifact name fails here exactly as it would in Argo.
 """
 
@@ -28,7 +30,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from qiskit_argo.api import QiskitJob
 
-__all__ = ["LocalRunError", "TaskRun", "WorkflowRun", "run_workflow", "render_and_preload", "Rendered", "Listener"]
+__all__ = [
+    "LocalRunError",
+    "TaskRun",
+    "WorkflowRun",
+    "run_workflow",
+    "join_workflow_spec",
+    "substitute_known",
+    "render_and_preload",
+    "Rendered",
+    "Listener",
+]
 
 _EXPRESSION = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 
@@ -129,6 +141,51 @@ def substitute(text: str, scope: dict[str, str], where: str) -> str:
     return _EXPRESSION.sub(value, text)
 
 
+def substitute_known(text: str, scope: dict[str, str]) -> str:
+    """Replace the ``{{name}}``s that ``scope`` knows and keep the others as written, as Argo does
+    when it substitutes a DAG task (e.g. in a ``raw`` artifact's data)."""
+    return _EXPRESSION.sub(lambda match: scope.get(match.group(1), match.group(0)), text)
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """``override`` over ``base`` the way Argo joins a Workflow's spec over its template's (a
+    strategic merge): mappings merge key by key, lists of named items merge by name, the rest is replaced."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    named = isinstance(base, list) and isinstance(override, list)
+    if named and all(isinstance(item, dict) and "name" in item for item in (*base, *override)):
+        by_name = {item["name"]: item for item in base}
+        for item in override:
+            by_name[item["name"]] = _merge(by_name[item["name"]], item) if item["name"] in by_name else item
+        return list(by_name.values())
+    return override
+
+
+def join_workflow_spec(workflow: dict[str, Any], templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The spec Argo runs for ``workflow``: its own, or with ``workflowTemplateRef`` its own joined
+    over the referenced (Cluster)WorkflowTemplate's (the Workflow's values win)."""
+    spec: dict[str, Any] = workflow["spec"]
+    ref = spec.get("workflowTemplateRef")
+    if ref is None:
+        return spec
+    owner = templates.get(ref["name"])
+    if owner is None:
+        kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
+        raise LocalRunError(f"workflowTemplateRef: {kind} {ref['name']!r} not found")
+    own = {key: value for key, value in spec.items() if key != "workflowTemplateRef"}
+    joined: dict[str, Any] = _merge(owner["spec"], own)
+    for volume in joined.get("volumes", []):
+        if len(set(volume) - {"name"}) > 1:
+            raise LocalRunError(
+                f"volume {volume['name']!r}: the Workflow and {ref['name']!r} both declare it, and Argo merges "
+                "the two into one volume with two sources; rename one of them"
+            )
+    return joined
+
+
 def _find_template(name: str, templates: list[dict[str, Any]], where: str) -> dict[str, Any]:
     for template in templates:
         if template.get("name") == name:
@@ -215,17 +272,22 @@ class _Runner:
         listener: Listener | None,
     ) -> None:
         self.workflow = workflow
-        self.spec = workflow["spec"]
+        self.spec = join_workflow_spec(workflow, cluster_templates)
         self.cluster_templates = cluster_templates
         self.config_maps = config_maps
         self.workdir = workdir
         self.listener = listener or (lambda task: None)
+        metadata = workflow["metadata"]
+        self.name = metadata.get("name") or metadata.get("generateName", "workflow-") + "local"
         self.scope: dict[str, str] = {
-            "workflow.name": workflow["metadata"]["name"],
-            "workflow.namespace": workflow["metadata"].get("namespace", "default"),
+            "workflow.name": self.name,
+            "workflow.namespace": metadata.get("namespace", "default"),
         }
         for parameter in self.spec.get("arguments", {}).get("parameters", []):
-            self.scope[f"workflow.parameters.{parameter['name']}"] = str(parameter.get("value", ""))
+            name = parameter["name"]
+            if "value" not in parameter and "default" not in parameter:
+                raise LocalRunError(f"spec.arguments.parameters: {name!r} has no value (argo submit -p {name}=...)")
+            self.scope[f"workflow.parameters.{name}"] = str(parameter.get("value", parameter.get("default")))
         self.artifacts: dict[str, Path] = {}
 
     def resolve_template(self, task: dict[str, Any]) -> dict[str, Any]:
@@ -298,8 +360,10 @@ class _Runner:
             target = _reroot(artifact["path"], mounts, f"{where} input artifact {name}")
             target.parent.mkdir(parents=True, exist_ok=True)
             given = given_artifacts.get(name, {})
-            if "raw" in given or "raw" in artifact:
-                target.write_text((given.get("raw") or artifact["raw"])["data"])
+            if "raw" in given:
+                target.write_text(substitute_known(given["raw"]["data"], self.scope))
+            elif "raw" in artifact:
+                target.write_text(artifact["raw"]["data"])
             elif "from" in given:
                 key = _EXPRESSION.fullmatch(given["from"].strip())
                 source = self.artifacts.get(key.group(1)) if key else None
@@ -357,7 +421,7 @@ class _Runner:
             task["name"]: TaskRun(name=task["name"], template=task.get("templateRef", task).get("template", ""))
             for task in ordered
         }
-        result = WorkflowRun(name=self.workflow["metadata"]["name"], workdir=self.workdir, tasks=tasks)
+        result = WorkflowRun(name=self.name, workdir=self.workdir, tasks=tasks)
         for task in ordered:
             run = tasks[task["name"]]
             if any(tasks[d].phase != "Succeeded" for d in _dependencies(task)):

@@ -7,10 +7,16 @@ Layout, and why:
   files all come from that one contract). It is cluster-scoped because jobs live in user
   namespaces; it carries everything a step *is* — image, security context, no service-account
   token in the main container, scratch volume, default resources, NetworkPolicy labels — and is
-  versioned by name, so a running Workflow keeps the steps it started with.
+  versioned by name, so a running Workflow keeps the steps it started with. It also holds the same
+  ``main`` DAG (with ``template:`` references to its own steps) as its entrypoint, and a ``job``
+  parameter feeding the validate task's raw ``job`` artifact, so ``argo submit --from
+  clusterworkflowtemplate/qiskit-job-v1 -p job="$(qiskit-argo render --job-json JOB.yaml)"`` runs
+  one job without the controller. Its ``circuit-source`` volume is an empty directory: only inline
+  circuits work that way (a ConfigMap circuit fails validation, saying which key is missing).
 * ``build(job)`` is the Workflow of one job. Its ``main`` DAG lives in the Workflow, not in the
   template: the tasks reference the steps by ``templateRef`` (``clusterScope: true``) and the
-  wiring between them (``{{tasks.X.outputs...}}``) is derived from ``STEPS``. Keeping the DAG in
+  wiring between them (``{{tasks.X.outputs...}}``) is derived from ``STEPS`` by the one function
+  that also builds the template's DAG (``entrypoint_dag``). Keeping the DAG in
   the Workflow means one object shows the whole run (Argo UI, ``kubectl get -o yaml``), the
   per-job values (the raw ``job`` artifact, resources, retries, deadline, suspend) are passed
   where they are used instead of being threaded through a second layer of template parameters,
@@ -54,7 +60,7 @@ from qiskit_argo.workflows._template import (
     pod_security_context,
     takes_resources,
 )
-from qiskit_argo.workflows._wiring import JOB_ARTIFACT, Source, TaskWiring, wiring
+from qiskit_argo.workflows._wiring import JOB_ARTIFACT, JOB_PARAMETER, Source, TaskWiring, wiring
 from qiskit_argo.workflows._workflow import (
     ENTRYPOINT,
     RETRY_EXPRESSION,
@@ -63,6 +69,7 @@ from qiskit_argo.workflows._workflow import (
     build,
     execute_resources,
     job_document,
+    job_json,
     quantity,
 )
 
@@ -72,6 +79,7 @@ __all__ = [
     "to_yaml",
     "wiring",
     "job_document",
+    "job_json",
     "execute_resources",
     "quantity",
     "takes_resources",
@@ -80,6 +88,7 @@ __all__ = [
     "TaskWiring",
     "ENTRYPOINT",
     "JOB_ARTIFACT",
+    "JOB_PARAMETER",
     "RETRY_EXPRESSION",
     "TTL_AFTER_SUCCESS",
     "TTL_AFTER_FAILURE",

@@ -9,7 +9,8 @@ from typing import Any
 from hera.workflows import Artifact, ClusterWorkflowTemplate, Container, EmptyDirVolume, Parameter
 from hera.workflows import models as m
 
-from qiskit_argo.api import GROUP
+from qiskit_argo.api import GROUP, QiskitJobSpec, RetryPolicy
+from qiskit_argo.errors import EXIT_PERMANENT
 from qiskit_argo.naming import LABEL_MANAGED_BY, LABEL_PART_OF, MANAGED_BY, TEMPLATE_NAME, TEMPLATE_VERSION, image
 from qiskit_argo.steps import (
     CIRCUIT_SOURCE_MOUNT,
@@ -20,6 +21,7 @@ from qiskit_argo.steps import (
     STEPS,
     StepSpec,
 )
+from qiskit_argo.workflows._wiring import ENTRYPOINT, JOB_PARAMETER, entrypoint_dag
 
 __all__ = [
     "SERVICE_ACCOUNT",
@@ -36,6 +38,11 @@ __all__ = [
     "takes_resources",
     "pod_security_model",
     "pod_security_context",
+    "RETRY_EXPRESSION",
+    "TTL_AFTER_SUCCESS",
+    "TTL_AFTER_FAILURE",
+    "retry_strategy",
+    "workflow_settings",
     "cluster_workflow_template",
 ]
 
@@ -69,6 +76,15 @@ DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
     "store-results": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
 }
 
+#: Argo retries a failed step only when this holds: a permanent failure (exit code 2, e.g. a bad
+#: circuit) is never retried; any other failure or error (exit 1, OOM kill, a lost node: "-1") is.
+RETRY_EXPRESSION = f"asInt(lastRetry.exitCode) != {EXIT_PERMANENT}"
+#: A finished Workflow (and its pods) is deleted after this long; a failed one is kept longer so
+#: a person can read the failed pod's logs (podGC deletes only pods that succeeded).
+TTL_AFTER_SUCCESS = 24 * 3600
+TTL_AFTER_FAILURE = 7 * 24 * 3600
+_POD_GC_DELAY = "5m"
+
 _RESOURCES_PATCH = '{"containers":[{"name":"main","resources":{{inputs.parameters.' + RESOURCES_PARAMETER + "}}}]}"
 
 
@@ -92,6 +108,31 @@ def pod_security_context() -> dict[str, Any]:
     """The restricted Pod Security Standard, pod level."""
     context: dict[str, Any] = pod_security_model().model_dump(by_alias=True, exclude_none=True)
     return context
+
+
+def workflow_settings() -> dict[str, Any]:
+    """Workflow-level settings no job changes (Hera keyword arguments): the job Workflow's, and the
+    ClusterWorkflowTemplate's for a Workflow submitted from it."""
+    return {
+        "service_account_name": SERVICE_ACCOUNT,
+        "security_context": pod_security_model(),
+        "ttl_strategy": m.TTLStrategy(seconds_after_success=TTL_AFTER_SUCCESS, seconds_after_failure=TTL_AFTER_FAILURE),
+        "pod_gc": m.PodGC(strategy="OnPodSuccess", delete_delay_duration=_POD_GC_DELAY),
+    }
+
+
+def retry_strategy(policy: RetryPolicy) -> dict[str, Any]:
+    """The Workflow-level ``retryStrategy`` for a job's ``spec.retry``."""
+    return {
+        "limit": str(policy.limit),
+        "retryPolicy": "Always",
+        "expression": RETRY_EXPRESSION,
+        "backoff": {
+            "duration": policy.backoff.duration,
+            "factor": str(policy.backoff.factor),
+            "maxDuration": policy.backoff.max_duration,
+        },
+    }
 
 
 def _container_security_context() -> m.SecurityContext:
@@ -187,13 +228,33 @@ def _rendered() -> str:
         annotations={
             "workflows.argoproj.io/description": (
                 "qiskit-argo steps (" + ", ".join(STEPS) + "); QiskitJob Workflows reference them by "
-                "templateRef with clusterScope. Generated from qiskit_argo.steps; do not edit."
+                "templateRef with clusterScope. `argo submit --from clusterworkflowtemplate/"
+                f"{TEMPLATE_NAME} -p {JOB_PARAMETER}=JSON` runs the {ENTRYPOINT} DAG on one job "
+                "(`qiskit-argo render --job-json JOB.yaml` prints the JSON; inline circuits only). "
+                "Generated from qiskit_argo.steps; do not edit."
             ),
         },
+        entrypoint=ENTRYPOINT,
+        arguments=[
+            Parameter(
+                name=JOB_PARAMETER,
+                description="The QiskitJob as compact JSON: qiskit-argo render --job-json JOB.yaml",
+            )
+        ],
+        # Used only by a Workflow submitted from this template (workflowTemplateRef): a job's own
+        # Workflow references single templates and declares its own circuit-source volume. No
+        # ConfigMap can be named here, so a configMapKeyRef circuit fails validation with its reason.
+        volumes=[m.Volume(name=CIRCUIT_SOURCE_VOLUME, empty_dir=m.EmptyDirVolumeSource())],
+        **workflow_settings(),
     ) as template:
         for spec in STEPS.values():
             _step_template(spec)
-    return json.dumps(template.to_dict())
+        entrypoint_dag(cluster_template=None, job_data=f"{{{{workflow.parameters.{JOB_PARAMETER}}}}}")
+    rendered = template.to_dict()
+    defaults = QiskitJobSpec.model_fields
+    rendered["spec"]["activeDeadlineSeconds"] = defaults["active_deadline_seconds"].default
+    rendered["spec"]["retryStrategy"] = retry_strategy(defaults["retry"].default)
+    return json.dumps(rendered)
 
 
 def cluster_workflow_template() -> dict[str, Any]:

@@ -12,10 +12,15 @@ from functools import cache
 
 from qiskit_argo.steps import STEPS
 
-__all__ = ["JOB_ARTIFACT", "Source", "TaskWiring", "wiring"]
+__all__ = ["ENTRYPOINT", "JOB_ARTIFACT", "JOB_PARAMETER", "Source", "TaskWiring", "wiring", "entrypoint_dag"]
 
+#: The DAG template that runs a job: in each job's Workflow, and in the ClusterWorkflowTemplate
+#: (for ``argo submit --from clusterworkflowtemplate/...``).
+ENTRYPOINT = "main"
 #: The input artifact that carries the QiskitJob JSON into the first step.
 JOB_ARTIFACT = "job"
+#: The ClusterWorkflowTemplate's workflow parameter holding that JSON when it is submitted itself.
+JOB_PARAMETER = "job"
 
 
 @dataclass(frozen=True)
@@ -70,3 +75,44 @@ def wiring() -> tuple[TaskWiring, ...]:
         produced_artifacts.update(dict.fromkeys(spec.output_artifacts, spec.name))
         produced_parameters.update(dict.fromkeys(spec.output_parameters, spec.name))
     return tuple(tasks)
+
+
+def entrypoint_dag(*, cluster_template: str | None, job_data: str | None = None) -> None:
+    """Add the ``main`` DAG, one task per step wired by ``wiring()``, to the Hera object being built.
+
+    ``cluster_template`` names the ClusterWorkflowTemplate whose step templates the tasks reference
+    by ``templateRef`` (a job's Workflow); ``None`` references sibling templates by ``template:``
+    (the DAG inside that ClusterWorkflowTemplate). ``job_data`` is the raw data of the ``job``
+    artifact; ``None`` leaves that argument out, for the caller to add per job.
+    """
+    from hera.workflows import DAG, Artifact, Parameter, RawArtifact, Task
+    from hera.workflows import models as m
+
+    # The workflow-level retryStrategy would also apply to this DAG and re-run every step
+    # after one step ran out of retries; the DAG itself is never retried.
+    with DAG(name=ENTRYPOINT, retry_strategy=m.RetryStrategy(limit=m.IntOrString(root="0"))):
+        for task in wiring():
+            arguments: list[Artifact | Parameter] = [
+                Artifact(name=name, from_=source.reference("artifacts"))
+                for name, source in task.artifacts.items()
+                if source.task is not None
+            ]
+            if job_data is not None:
+                raw = [name for name, source in task.artifacts.items() if source.task is None]
+                arguments += [RawArtifact(name=name, data=job_data) for name in raw]
+            arguments += [
+                Parameter(name=name, value=source.reference("parameters"))
+                for name, source in task.parameters.items()
+                if source.task is not None
+            ]
+            reference: dict[str, object] = (
+                {"template": task.name}
+                if cluster_template is None
+                else {"template_ref": m.TemplateRef(name=cluster_template, template=task.name, cluster_scope=True)}
+            )
+            Task(
+                name=task.name,
+                depends=" && ".join(task.depends) or None,
+                arguments=arguments or None,
+                **reference,  # type: ignore[arg-type]
+            )

@@ -8,12 +8,10 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-from hera.workflows import DAG, Artifact, Parameter, Task, Workflow
-from hera.workflows import models as m
+from hera.workflows import Workflow
 
 from qiskit_argo import api
 from qiskit_argo.api import API_VERSION, KIND, Primitive, QiskitJob
-from qiskit_argo.errors import EXIT_PERMANENT
 from qiskit_argo.naming import ANNOTATION_DESCRIPTION, ANNOTATION_TITLE, TEMPLATE_NAME, job_labels, workflow_name
 from qiskit_argo.request import Limits
 from qiskit_argo.steps import STEPS
@@ -21,11 +19,14 @@ from qiskit_argo.workflows._template import (
     CIRCUIT_SOURCE_VOLUME,
     DEFAULT_RESOURCES,
     RESOURCES_PARAMETER,
-    SERVICE_ACCOUNT,
-    pod_security_model,
+    RETRY_EXPRESSION,
+    TTL_AFTER_FAILURE,
+    TTL_AFTER_SUCCESS,
+    retry_strategy,
     takes_resources,
+    workflow_settings,
 )
-from qiskit_argo.workflows._wiring import JOB_ARTIFACT, wiring
+from qiskit_argo.workflows._wiring import ENTRYPOINT, JOB_ARTIFACT, entrypoint_dag, wiring
 
 __all__ = [
     "ENTRYPOINT",
@@ -33,20 +34,11 @@ __all__ = [
     "TTL_AFTER_SUCCESS",
     "TTL_AFTER_FAILURE",
     "job_document",
+    "job_json",
     "quantity",
     "execute_resources",
     "build",
 ]
-
-ENTRYPOINT = "main"
-#: Argo retries a failed step only when this holds: a permanent failure (exit code 2, e.g. a bad
-#: circuit) is never retried; any other failure or error (exit 1, OOM kill, a lost node: "-1") is.
-RETRY_EXPRESSION = f"asInt(lastRetry.exitCode) != {EXIT_PERMANENT}"
-#: A finished Workflow (and its pods) is deleted after this long; a failed one is kept longer so
-#: a person can read the failed pod's logs (podGC deletes only pods that succeeded).
-TTL_AFTER_SUCCESS = 24 * 3600
-TTL_AFTER_FAILURE = 7 * 24 * 3600
-_POD_GC_DELAY = "5m"
 
 _SUFFIXES = {
     "n": Decimal("1e-9"),
@@ -63,34 +55,8 @@ _SUFFIXES = {
 @cache
 def _skeleton() -> str:
     """Everything that does not depend on the job, rendered once by Hera (JSON, copied per build)."""
-    with Workflow(
-        name="placeholder",
-        entrypoint=ENTRYPOINT,
-        service_account_name=SERVICE_ACCOUNT,
-        security_context=pod_security_model(),
-        ttl_strategy=m.TTLStrategy(seconds_after_success=TTL_AFTER_SUCCESS, seconds_after_failure=TTL_AFTER_FAILURE),
-        pod_gc=m.PodGC(strategy="OnPodSuccess", delete_delay_duration=_POD_GC_DELAY),
-    ) as workflow:
-        # The workflow-level retryStrategy would also apply to this DAG and re-run every step
-        # after one step ran out of retries; the DAG itself is never retried.
-        with DAG(name=ENTRYPOINT, retry_strategy=m.RetryStrategy(limit=m.IntOrString(root="0"))):
-            for task in wiring():
-                arguments: list[Artifact | Parameter] = [
-                    Artifact(name=name, from_=source.reference("artifacts"))
-                    for name, source in task.artifacts.items()
-                    if source.task is not None
-                ]
-                arguments += [
-                    Parameter(name=name, value=source.reference("parameters"))
-                    for name, source in task.parameters.items()
-                    if source.task is not None
-                ]
-                Task(
-                    name=task.name,
-                    template_ref=m.TemplateRef(name=TEMPLATE_NAME, template=task.name, cluster_scope=True),
-                    depends=" && ".join(task.depends) or None,
-                    arguments=arguments or None,
-                )
+    with Workflow(name="placeholder", entrypoint=ENTRYPOINT, **workflow_settings()) as workflow:
+        entrypoint_dag(cluster_template=TEMPLATE_NAME)
     return json.dumps(workflow.to_dict())
 
 
@@ -105,6 +71,11 @@ def job_document(job: QiskitJob) -> dict[str, Any]:
     if job.metadata.generation is not None:
         metadata["generation"] = job.metadata.generation
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": job.spec.dump()}
+
+
+def job_json(job: QiskitJob) -> str:
+    """``job_document(job)`` as the compact JSON the validate step receives (the ``job`` artifact)."""
+    return json.dumps(job_document(job), separators=(",", ":"), sort_keys=True)
 
 
 def quantity(value: str | int) -> Decimal:
@@ -217,16 +188,7 @@ def build(job: QiskitJob, *, limits: Limits | None = None) -> dict[str, Any]:
     body = workflow["spec"]
     body["podMetadata"] = {"labels": job_labels(job.name, job.metadata.uid)}
     body["activeDeadlineSeconds"] = spec.active_deadline_seconds
-    body["retryStrategy"] = {
-        "limit": str(spec.retry.limit),
-        "retryPolicy": "Always",
-        "expression": RETRY_EXPRESSION,
-        "backoff": {
-            "duration": spec.retry.backoff.duration,
-            "factor": str(spec.retry.backoff.factor),
-            "maxDuration": spec.retry.backoff.max_duration,
-        },
-    }
+    body["retryStrategy"] = retry_strategy(spec.retry)
     source = spec.circuit.config_map_key_ref
     body["volumes"] = [
         # optional: a missing ConfigMap reaches the validate step, which fails permanently and says
@@ -241,8 +203,7 @@ def build(job: QiskitJob, *, limits: Limits | None = None) -> dict[str, Any]:
     tasks = _tasks(workflow)
     for task in wiring():
         if any(source.task is None for source in task.artifacts.values()):  # only JOB_ARTIFACT (see wiring)
-            document = json.dumps(job_document(job), separators=(",", ":"), sort_keys=True)
-            _add_argument(tasks[task.name], "artifacts", {"name": JOB_ARTIFACT, "raw": {"data": document}})
+            _add_argument(tasks[task.name], "artifacts", {"name": JOB_ARTIFACT, "raw": {"data": job_json(job)}})
         if limits is not None and "limits" in task.parameters:
             _add_argument(tasks[task.name], "parameters", {"name": "limits", "value": json.dumps(limits.dump())})
         if takes_resources(STEPS[task.name]):

@@ -21,6 +21,7 @@ from tests.support.schemas import (
     validate_argo,
     validate_k8s,
 )
+from tests.support.submit import submitted_from_template
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
 UID = "0c5bd4a0-6b7e-4f43-9b8e-2d1f0a1c9e11"
@@ -40,6 +41,22 @@ def variant(**changes: Any) -> QiskitJob:
 
 def test_cluster_workflow_template_is_valid() -> None:
     validate_argo(workflows.cluster_workflow_template())
+
+
+def test_cluster_workflow_template_entrypoint_dag_is_valid() -> None:
+    template = workflows.cluster_workflow_template()
+    (main,) = [t for t in template["spec"]["templates"] if t["name"] == template["spec"]["entrypoint"]]
+    assert "dag" in main
+    # Only the DAG: every error would be about it (a misspelled field there fails, too).
+    template["spec"]["templates"] = [main]
+    validate_argo(template)
+    with pytest.raises(SchemaError, match="dependsOn"):
+        validate_argo(_set(template, "spec/templates/0/dag/tasks/1", "dependsOn"))
+
+
+def test_workflow_as_argo_submit_from_makes_it_is_valid() -> None:
+    job, _ = load_job(EXAMPLES[0])
+    validate_argo(submitted_from_template(workflows.job_json(job)))
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
@@ -163,6 +180,8 @@ def test_step_pods_are_valid_kubernetes_pods(job: QiskitJob) -> None:
     workflow = workflows.build(job)
     tasks = {t["name"]: t for t in workflow["spec"]["templates"][0]["dag"]["tasks"]}
     for template in workflows.cluster_workflow_template()["spec"]["templates"]:
+        if "container" not in template:
+            continue  # the entrypoint DAG
         parameters = tasks[template["name"]].get("arguments", {}).get("parameters", [])
         value = next((p["value"] for p in parameters if p["name"] == workflows.RESOURCES_PARAMETER), None)
         pod = _pod(template, workflow, json.loads(value) if value else None)

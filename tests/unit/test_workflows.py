@@ -46,7 +46,8 @@ def tasks(workflow: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def templates() -> dict[str, dict[str, Any]]:
-    return {t["name"]: t for t in workflows.cluster_workflow_template()["spec"]["templates"]}
+    """The ClusterWorkflowTemplate's step templates (not its entrypoint DAG)."""
+    return {t["name"]: t for t in workflows.cluster_workflow_template()["spec"]["templates"] if "container" in t}
 
 
 def argument(task: dict[str, Any], kind: str, name: str) -> dict[str, Any] | None:
@@ -567,3 +568,53 @@ def test_render_throughput() -> None:
     rate = count / (time.perf_counter() - started)
     print(f"\nbuild(): {rate:.0f} Workflows/s")
     assert rate >= 500
+
+
+# --------------------------------------------------------------------------- argo submit --from
+
+
+def _as_template_reference(task: dict[str, Any]) -> dict[str, Any]:
+    """A job Workflow's task as the ClusterWorkflowTemplate's DAG carries it: ``template:`` for
+    ``templateRef``, and the job artifact's data as the workflow parameter reference."""
+    task = json.loads(json.dumps(task))
+    ref = task.pop("templateRef")
+    assert ref == {"name": naming.TEMPLATE_NAME, "template": task["name"], "clusterScope": True}
+    task["template"] = ref["template"]
+    job = argument(task, "artifacts", workflows.JOB_ARTIFACT)
+    if job is not None:
+        job["raw"]["data"] = f"{{{{workflow.parameters.{workflows.JOB_PARAMETER}}}}}"
+    return task
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_template_entrypoint_has_the_workflows_tasks(example: Path) -> None:
+    cwt = workflows.cluster_workflow_template()
+    spec = cwt["spec"]
+    assert spec["entrypoint"] == workflows.ENTRYPOINT
+    assert spec["arguments"]["parameters"][0]["name"] == workflows.JOB_PARAMETER
+    assert "value" not in spec["arguments"]["parameters"][0]  # argo submit refuses to start without -p job=...
+    (main,) = [t for t in spec["templates"] if t["name"] == spec["entrypoint"]]
+    workflow = workflows.build(load_job(example)[0])
+    (own_main,) = [t for t in workflow["spec"]["templates"] if t["name"] == workflows.ENTRYPOINT]
+    assert main["retryStrategy"] == own_main["retryStrategy"] == {"limit": "0"}
+    assert main["dag"]["tasks"] == [_as_template_reference(task) for task in own_main["dag"]["tasks"]]
+    step_names = set(templates())
+    assert {task["template"] for task in main["dag"]["tasks"]} == step_names
+
+
+def test_template_workflow_settings_are_the_workflows() -> None:
+    spec = workflows.cluster_workflow_template()["spec"]
+    own = workflows.build(make_job())["spec"]
+    shared = ("serviceAccountName", "securityContext", "ttlStrategy", "podGC", "retryStrategy", "activeDeadlineSeconds")
+    for key in shared:
+        assert spec[key] == own[key], key
+    # The job Workflow brings its own circuit-source volume; this one serves only `argo submit --from`.
+    assert spec["volumes"] == [{"name": workflows.CIRCUIT_SOURCE_VOLUME, "emptyDir": {}}]
+
+
+def test_job_json_is_the_validate_tasks_raw_artifact() -> None:
+    job = make_job()
+    document = workflows.job_json(job)
+    assert json.loads(document) == workflows.job_document(job)
+    validate = tasks(workflows.build(job))["validate"]
+    assert argument(validate, "artifacts", workflows.JOB_ARTIFACT) == {"name": "job", "raw": {"data": document}}
