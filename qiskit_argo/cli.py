@@ -205,11 +205,19 @@ class _Progress:
 
     def __init__(self, workflow: dict[str, Any]) -> None:
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.text import Text
+
+        class _StateColumn(SpinnerColumn):
+            """A spinner while a step runs, then a mark that says how it ended."""
+
+            def render(self, task: Any) -> Any:
+                mark = task.fields.get("mark")
+                return Text.from_markup(mark) if mark else super().render(task)
 
         entry = next(t for t in workflow["spec"]["templates"] if t["name"] == workflow["spec"]["entrypoint"])
         self.names = [task["name"] for task in entry["dag"]["tasks"]]
         self.progress = Progress(
-            SpinnerColumn(finished_text="[green]✓"),
+            _StateColumn(),
             TextColumn("{task.description:<14}"),
             BarColumn(bar_width=20),
             TextColumn("{task.fields[state]}"),
@@ -218,7 +226,8 @@ class _Progress:
             transient=False,
         )
         self.rows = {
-            name: self.progress.add_task(name, total=1, start=False, state="[dim]pending") for name in self.names
+            name: self.progress.add_task(name, total=1, start=False, state="[dim]pending", mark="[dim]·")
+            for name in self.names
         }
 
     def __enter__(self) -> _Progress:
@@ -239,10 +248,16 @@ class _Progress:
             "Error": "[red]error",
             "Omitted": "[dim]skipped",
         }
+        marks = {"Running": "", "Succeeded": "[green]✓", "Failed": "[red]✗", "Error": "[red]✗", "Omitted": "[dim]–"}
         if task.phase == "Running":
             self.progress.start_task(row)
         done = task.phase in ("Succeeded", "Failed", "Error", "Omitted")
-        self.progress.update(row, state=styles.get(task.phase, task.phase), completed=1 if done else 0)
+        self.progress.update(
+            row,
+            state=styles.get(task.phase, task.phase),
+            mark=marks.get(task.phase, ""),
+            completed=1 if task.phase == "Succeeded" else 0,
+        )
         if done:
             self.progress.stop_task(row)
 
@@ -300,6 +315,9 @@ def _print_summary(job: QiskitJob, result: WorkflowRun, target: Path, wall: floa
     for task in result.tasks.values():
         seconds = f"{task.seconds:.2f} s" if task.seconds is not None else "-"
         table.add_row(f"step {task.name}", f"{task.phase}  {seconds}")
+    failed = result.failed_task
+    if failed is not None:
+        table.add_row("[red]failed", f"{failed.name}: {failed.message}")
     table.add_row("wall time", f"{wall:.2f} s")
     out.print(table)
     # On its own line, never cut by the table's width: people copy this path.
