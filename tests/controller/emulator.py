@@ -67,6 +67,16 @@ def _error(status: int, reason: str, message: str, details: dict[str, Any] | Non
     return KubernetesError(status=status, reason=reason, message=message, details=details or {"causes": []})
 
 
+def _object_not_found(resource: Any, name: str) -> KubernetesError:
+    """The API server's 404 for a missing object: ``qiskitjobs.qiskit-argo.io "bell" not found``."""
+    return _error(
+        404,
+        "NotFound",
+        f'{resource.plural}.{resource.group} "{name}" not found',
+        {"name": name, "group": resource.group, "kind": resource.plural},
+    )
+
+
 # --------------------------------------------------------------------------- label selectors
 
 _REQUIREMENT = re.compile(
@@ -402,12 +412,7 @@ class StrictEmulator(kmock.KubernetesEmulator):
         self._info(request.resource)
         obj = self._stored(request.resource, request.namespace, str(request.name))
         if obj is None:
-            raise _error(
-                404,
-                "NotFound",
-                f'{request.resource.plural} "{request.name}" not found',
-                {"name": request.name, "kind": request.resource.plural},
-            )
+            raise _object_not_found(request.resource, str(request.name))
         return self._decorate(request.resource, obj)
 
     async def _serve_watch(self, request: rendering.Request) -> AsyncIterator[rendering.Payload]:
@@ -575,12 +580,7 @@ class StrictEmulator(kmock.KubernetesEmulator):
         async with self._strict_lock:
             current = self._stored(resource, request.namespace, str(request.name))
             if current is None:
-                raise _error(
-                    404,
-                    "NotFound",
-                    f'{resource.plural}.{resource.group} "{request.name}" not found',
-                    {"name": request.name, "group": resource.group, "kind": resource.plural},
-                )
+                raise _object_not_found(resource, str(request.name))
             current = copy.deepcopy(current)
             changed = change(copy.deepcopy(current))
             with_status = self._has_status(resource)
@@ -631,12 +631,7 @@ class StrictEmulator(kmock.KubernetesEmulator):
         async with self._strict_lock:
             current = self._stored(resource, request.namespace, str(request.name))
             if current is None:
-                raise _error(
-                    404,
-                    "NotFound",
-                    f'{resource.plural}.{resource.group} "{request.name}" not found',
-                    {"name": request.name, "group": resource.group, "kind": resource.plural},
-                )
+                raise _object_not_found(resource, str(request.name))
             obj = copy.deepcopy(current)
             obj["metadata"]["resourceVersion"] = self._next_rv()
             if obj["metadata"].get("finalizers"):
