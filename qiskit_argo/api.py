@@ -15,7 +15,6 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -23,6 +22,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from qiskit_argo.objectmeta import CONFIG_MAP_KEY, DNS1123_LABEL, DNS1123_SUBDOMAIN, ObjectMeta
+from qiskit_argo.wire import Bool, Int, Number, Str
 
 __all__ = [
     "GROUP",
@@ -57,6 +59,8 @@ __all__ = [
     "TERMINAL_PHASES",
     "QUANTITY_PATTERN",
     "MAX_INLINE_CIRCUIT",
+    "MAX_NAME_LENGTH",
+    "NAME_PATTERN",
 ]
 
 GROUP = "qiskit-argo.io"
@@ -68,15 +72,21 @@ SINGULAR = "qiskitjob"
 SHORT_NAMES = ["qj"]
 
 _DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+#: A non-negative Kubernetes quantity (``resource.ParseQuantity``'s grammar without the minus sign:
+#: a pod cannot request less than nothing).
 QUANTITY_PATTERN = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+    r"^(\+)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
     r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
 _PAULI = re.compile(r"^[IXYZ]+$")
 
-#: Largest inline circuit (OpenQASM text or base64 QPY). The job travels inside its Workflow, which
-#: must fit in etcd with room to spare; bigger circuits go in a ConfigMap (``configMapKeyRef``).
+#: Largest inline circuit in bytes of UTF-8 (OpenQASM text or base64 QPY). The job travels inside
+#: its Workflow, which must fit in etcd (which counts bytes) with room to spare; bigger circuits go
+#: in a ConfigMap (``configMapKeyRef``).
 MAX_INLINE_CIRCUIT = 256 * 1024
+#: A QiskitJob's name is a DNS label: it becomes a label value and the stem of the Workflow name.
+MAX_NAME_LENGTH = 63
+NAME_PATTERN = f"^{DNS1123_LABEL}$"
 
 
 class _Model(BaseModel):
@@ -132,22 +142,26 @@ class ConditionType(StrEnum):
 class ConfigMapKeyRef(_Model):
     """A circuit stored under one key of a ConfigMap in the job's namespace."""
 
-    name: Annotated[str, Field(min_length=1, max_length=253, description="ConfigMap name.")]
-    key: Annotated[str, Field(min_length=1, max_length=253, description="Key holding OpenQASM or base64 QPY.")]
+    name: Annotated[
+        Str, Field(max_length=253, pattern=f"^{DNS1123_SUBDOMAIN}$", description="ConfigMap name.")
+    ]
+    key: Annotated[
+        Str, Field(max_length=253, pattern=f"^{CONFIG_MAP_KEY}$", description="Key holding OpenQASM or base64 QPY.")
+    ]
 
 
 class CircuitSource(_Model):
     """Exactly one of: inline OpenQASM 2/3, base64 QPY, or a ConfigMap key."""
 
     openqasm: Annotated[
-        str | None,
+        Str | None,
         Field(
             max_length=MAX_INLINE_CIRCUIT,
             description="Inline OpenQASM 2 or 3 source (at most 256 KiB); the version is read from its header.",
         ),
     ] = None
     qpy: Annotated[
-        str | None,
+        Str | None,
         Field(max_length=MAX_INLINE_CIRCUIT, description="Base64-encoded QPY holding one circuit (at most 256 KiB)."),
     ] = None
     config_map_key_ref: Annotated[
@@ -165,6 +179,18 @@ class CircuitSource(_Model):
             )
         return self
 
+    @field_validator("openqasm")
+    @classmethod
+    def _bytes(cls, value: str | None) -> str | None:
+        if value is not None:
+            size = len(value.encode("utf-8", "surrogatepass"))
+            if size > MAX_INLINE_CIRCUIT:
+                raise ValueError(
+                    f"{size} bytes of UTF-8, over the limit of {MAX_INLINE_CIRCUIT} bytes; "
+                    "put a bigger circuit in a ConfigMap (circuit.configMapKeyRef)"
+                )
+        return value
+
     @field_validator("qpy")
     @classmethod
     def _base64(cls, value: str | None) -> str | None:
@@ -180,7 +206,7 @@ class Observable(_Model):
     """A weighted sum of Pauli strings (the normalized form the steps pass on)."""
 
     paulis: Annotated[
-        dict[str, float],
+        dict[str, Number],
         Field(min_length=1, description="Pauli string (I/X/Y/Z, qubit 0 rightmost) to its coefficient."),
     ]
 
@@ -197,8 +223,17 @@ def _check_pauli_labels(terms: dict[str, float]) -> dict[str, float]:
     return terms
 
 
+#: Most terms in one observable, observables in one job, bindings in one inline sweep and values in
+#: one binding: bounds that keep the API server's CEL cost estimates of the CRD's rules finite.
+MAX_PAULI_TERMS = 10_000
+MAX_OBSERVABLES = 1_000
+MAX_INLINE_BINDINGS = 100_000
+MAX_PARAMETERS = 10_000
+
 #: One observable in a job: Pauli string -> coefficient, e.g. ``{ZZ: 1}`` or ``{ZZ: 0.5, XX: 0.5}``.
-PauliSum = Annotated[dict[str, float], Field(min_length=1), AfterValidator(_check_pauli_labels)]
+#: That each key is a Pauli string of the circuit's width is the validate step's check (as on a
+#: cluster, where the API server cannot check map keys).
+PauliSum = Annotated[dict[str, Number], Field(min_length=1, max_length=MAX_PAULI_TERMS)]
 
 
 class AerOptions(_Model):
@@ -218,11 +253,11 @@ class AerOptions(_Model):
         Field(description="Aer simulation method; automatic lets the schedule step choose."),
     ] = "automatic"
     seed: Annotated[
-        int | None,
+        Int | None,
         Field(ge=0, le=2**63 - 1, description="Simulator seed; set it to reproduce counts exactly."),
     ] = None
     noise_model: Annotated[
-        str | None,
+        Str | None,
         Field(
             pattern=r"^Fake[A-Za-z0-9]+$",
             description="Name of a qiskit-ibm-runtime fake backend (e.g. FakeManilaV2) whose noise model to use.",
@@ -239,22 +274,22 @@ class BackendSpec(_Model):
 class Backoff(_Model):
     """Argo retry backoff: wait ``duration``, multiplied by ``factor`` each retry, up to ``maxDuration``."""
 
-    duration: Annotated[str, Field(pattern=_DURATION.pattern, description="First wait, e.g. 10s.")] = "10s"
-    factor: Annotated[int, Field(ge=1, le=10, description="Multiplier per retry.")] = 2
+    duration: Annotated[Str, Field(pattern=_DURATION.pattern, description="First wait, e.g. 10s.")] = "10s"
+    factor: Annotated[Int, Field(ge=1, le=10, description="Multiplier per retry.")] = 2
     max_duration: Annotated[
-        str, Field(pattern=_DURATION.pattern, description="Longest total backoff, e.g. 5m.")
+        Str, Field(pattern=_DURATION.pattern, description="Longest total backoff, e.g. 5m.")
     ] = "5m"
 
 
 class RetryPolicy(_Model):
     """How often Argo retries a step that failed transiently (never a permanent failure)."""
 
-    limit: Annotated[int, Field(ge=0, le=20, description="Retries per step after the first attempt.")] = 2
+    limit: Annotated[Int, Field(ge=0, le=20, description="Retries per step after the first attempt.")] = 2
     backoff: Backoff = Backoff()
 
 
 QuantityValue = Annotated[
-    str | int,
+    Str | Int,
     Field(description="A Kubernetes quantity such as 500m, 2 or 4Gi."),
 ]
 
@@ -262,8 +297,8 @@ QuantityValue = Annotated[
 class ResourceRequirements(_Model):
     """CPU and memory for the execute step's pod."""
 
-    requests: dict[str, QuantityValue] | None = None
-    limits: dict[str, QuantityValue] | None = None
+    requests: Annotated[dict[str, QuantityValue] | None, Field(max_length=3)] = None
+    limits: Annotated[dict[str, QuantityValue] | None, Field(max_length=3)] = None
 
     @field_validator("requests", "limits")
     @classmethod
@@ -285,17 +320,18 @@ class QiskitJobSpec(_Model):
         Field(description="sampler returns counts; estimator returns expectation values of observables."),
     ] = Primitive.SAMPLER
     shots: Annotated[
-        int | None,
+        Int | None,
         Field(ge=1, le=10_000_000, description="Shots per parameter binding (sampler; default 1024)."),
     ] = None
     precision: Annotated[
-        float | None,
+        Number | None,
         Field(gt=0, le=1, description="Target standard error of each expectation value (estimator)."),
     ] = None
     observables: Annotated[
         list[PauliSum] | None,
         Field(
             min_length=1,
+            max_length=MAX_OBSERVABLES,
             description=(
                 "Estimator observables, each a map from Pauli string (qubit 0 rightmost) to coefficient: "
                 "{ZZ: 1} or {ZZ: 0.5, XX: 0.5}."
@@ -303,9 +339,10 @@ class QiskitJobSpec(_Model):
         ),
     ] = None
     parameter_values: Annotated[
-        list[list[float]] | None,
+        list[Annotated[list[Number], Field(max_length=MAX_PARAMETERS)]] | None,
         Field(
             min_length=1,
+            max_length=MAX_INLINE_BINDINGS,
             description=(
                 "Parameter bindings, one row per binding (more than one is a sweep), each row in the "
                 "circuit's parameter order (Qiskit's: by name, ParameterVector elements by index)."
@@ -314,17 +351,17 @@ class QiskitJobSpec(_Model):
     ] = None
     backend: Annotated[BackendSpec, Field(description="Where to run; Qiskit Aer by default.")] = BackendSpec()
     optimization_level: Annotated[
-        int, Field(ge=0, le=3, description="Transpiler optimization level (0-3).")
+        Int, Field(ge=0, le=3, description="Transpiler optimization level (0-3).")
     ] = 1
     retry: Annotated[RetryPolicy, Field(description="Argo retries for transient failures.")] = RetryPolicy()
     active_deadline_seconds: Annotated[
-        int, Field(ge=1, le=7 * 24 * 3600, description="Wall-clock limit for the whole Workflow.")
+        Int, Field(ge=1, le=7 * 24 * 3600, description="Wall-clock limit for the whole Workflow.")
     ] = 3600
     resources: Annotated[
         ResourceRequirements | None, Field(description="CPU/memory for the execute step.")
     ] = None
     suspend: Annotated[
-        bool, Field(description="Pause the job; set back to false to resume. The only field editable once started.")
+        Bool, Field(description="Pause the job; set back to false to resume. The only field editable once started.")
     ] = False
 
     @model_validator(mode="after")
@@ -433,23 +470,6 @@ class QiskitJobStatus(_Model):
 # --------------------------------------------------------------------------- resource
 
 
-class ObjectMeta(BaseModel):
-    """The subset of metav1.ObjectMeta the project reads; everything else is kept as-is."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    name: Annotated[
-        str,
-        Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
-    ]
-    namespace: str = "default"
-    uid: str | None = None
-    generation: int | None = None
-    resource_version: Annotated[str | None, Field(alias="resourceVersion")] = None
-    labels: dict[str, str] = {}
-    annotations: dict[str, str] = {}
-
-
 class QiskitJob(_Model):
     """A QiskitJob resource as stored in the API server or read from a file."""
 
@@ -458,6 +478,16 @@ class QiskitJob(_Model):
     metadata: ObjectMeta
     spec: QiskitJobSpec
     status: QiskitJobStatus | None = None
+
+    @model_validator(mode="after")
+    def _job_name(self) -> QiskitJob:
+        name = self.metadata.name
+        if len(name) > MAX_NAME_LENGTH or not re.fullmatch(DNS1123_LABEL, name):
+            raise ValueError(
+                f"metadata.name {name[:70]!r} must be a DNS label of at most {MAX_NAME_LENGTH} characters "
+                "(lowercase letters, digits, '-'): it becomes a label value and the stem of the Workflow name"
+            )
+        return self
 
     @property
     def name(self) -> str:

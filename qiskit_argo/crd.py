@@ -45,6 +45,7 @@ __all__ = [
     "cel_invisible_fields",
     "immutability_rule",
     "openapi_schema",
+    "prune_nulls",
     "qiskitjob_crd",
 ]
 
@@ -134,6 +135,20 @@ def _primitive_rules() -> list[Rule]:
     ]
 
 
+def _circuit_bytes_rule() -> Rule:
+    # maxLength counts characters; etcd and the Workflow that carries the job count bytes.
+    limit = api.MAX_INLINE_CIRCUIT
+    return Rule(
+        path="spec.circuit",
+        rule=f"!has(self.openqasm) || size(bytes(self.openqasm)) <= {limit}",
+        message=(
+            f"circuit.openqasm holds more than {limit} bytes of UTF-8; "
+            "put a bigger circuit in a ConfigMap (circuit.configMapKeyRef)"
+        ),
+        field_path=".openqasm",
+    )
+
+
 def _resource_name_rules() -> list[Rule]:
     allowed = ", ".join(f"'{name}'" for name in _RESOURCE_NAMES)
     return [
@@ -147,9 +162,7 @@ def _resource_name_rules() -> list[Rule]:
 
 
 def _name_rule() -> Rule:
-    pattern = api.ObjectMeta.model_fields["name"].metadata
-    regex = next(item.pattern for item in pattern if getattr(item, "pattern", None))
-    limit = next(item.max_length for item in pattern if getattr(item, "max_length", None))
+    regex, limit = api.NAME_PATTERN, api.MAX_NAME_LENGTH
     return Rule(
         path="",
         rule=f"size(self.metadata.name) <= {limit} && self.metadata.name.matches('{regex}')",
@@ -199,7 +212,14 @@ def immutability_rule() -> Rule:
 
 
 def _rules() -> list[Rule]:
-    return [_name_rule(), immutability_rule(), *_primitive_rules(), _exactly_one_circuit(), *_resource_name_rules()]
+    return [
+        _name_rule(),
+        immutability_rule(),
+        *_primitive_rules(),
+        _exactly_one_circuit(),
+        _circuit_bytes_rule(),
+        *_resource_name_rules(),
+    ]
 
 
 #: Every CEL rule of the CRD; ``tests/unit/test_crd.py`` evaluates them against fixtures.
@@ -243,7 +263,9 @@ def _convert(node: dict[str, Any], defs: dict[str, Any], path: str, defaults: bo
         if types == {"string", "integer"}:
             out.update({"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]})
             if path.rsplit(".", 1)[0] in _QUANTITY_MAPS:
+                # pattern checks the string form, minimum the integer form: neither may be negative.
                 out["pattern"] = api.QUANTITY_PATTERN
+                out["minimum"] = 0
             return out
         forms = " or ".join(sorted(str(t) for t in types))
         out["description"] = (out.get("description", "") + f" (accepts {forms})").strip()
@@ -336,6 +358,39 @@ def _schema(with_rules: bool) -> dict[str, Any]:
         for rule in _rules():
             _at(schema, rule.path).setdefault("x-kubernetes-validations", []).append(rule.entry())
     return schema
+
+
+def _schema_for_field(key: str, node: dict[str, Any] | None) -> dict[str, Any] | None:
+    if node is None:
+        return None
+    properties = node.get("properties", {})
+    if key in properties:
+        child: dict[str, Any] = properties[key]
+        return child
+    extra = node.get("additionalProperties")
+    return extra if isinstance(extra, dict) else None
+
+
+def prune_nulls(document: Any, node: dict[str, Any] | None = None) -> Any:
+    """``document`` without the ``null`` values the API server removes before defaulting: a null
+    field whose schema is neither nullable nor defaulted is dropped, a defaulted one takes its
+    default (``PruneNonNullableNullsWithoutDefaults`` and ``Default`` in apiextensions-apiserver's
+    ``pkg/apiserver/schema/defaulting``). Nulls where the schema says nothing (``metadata``'s
+    fields, unknown fields) stay, for the checks that follow. Works on a copy of the containers."""
+    node = _schema(False) if node is None else node
+    if isinstance(document, dict):
+        pruned = {}
+        for key, value in document.items():
+            child = _schema_for_field(key, node)
+            if value is None and child is not None and not child.get("nullable"):
+                if "default" in child:
+                    pruned[key] = copy.deepcopy(child["default"])
+                continue
+            pruned[key] = prune_nulls(value, child) if child is not None else value
+        return pruned
+    if isinstance(document, list) and isinstance(node.get("items"), dict):
+        return [prune_nulls(item, node["items"]) for item in document]
+    return document
 
 
 def openapi_schema(*, with_rules: bool = True) -> dict[str, Any]:

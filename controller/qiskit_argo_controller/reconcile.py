@@ -29,11 +29,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from qiskit_argo import workflows
 from qiskit_argo.api import TERMINAL_PHASES, Phase, QiskitJob, QiskitJobStatus
-from qiskit_argo.manifests import describe_validation_error
+from qiskit_argo.errors import InvalidJobError
+from qiskit_argo.manifests import parse_job
 from qiskit_argo.naming import LABEL_JOB, LABEL_JOB_UID, workflow_name
 from qiskit_argo.request import Limits
 from qiskit_argo.status import (
@@ -106,11 +105,10 @@ def _meta(raw: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def read_job(raw: Mapping[str, Any]) -> QiskitJob:
     """The job as the models read it (status leniently); ``ValueError`` with one line if it cannot be read."""
-    document = {key: value for key, value in raw.items() if key != "status"}
     try:
-        job = QiskitJob.model_validate(document)
-    except ValidationError as error:
-        raise ValueError(describe_validation_error(error)) from None
+        job = parse_job(dict(raw), source="")
+    except InvalidJobError as error:
+        raise ValueError(str(error)) from None
     job.status = parse_status(raw.get("status"))
     return job
 

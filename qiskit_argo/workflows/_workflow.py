@@ -73,9 +73,23 @@ def job_document(job: QiskitJob) -> dict[str, Any]:
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": job.spec.dump()}
 
 
+#: What opens an Argo template tag (``{{workflow.name}}``, ``{{=expression}}``).
+_ARGO_TAG = "{{"
+#: The same two characters with the second one a JSON escape: the same JSON value, no tag.
+_ESCAPED_TAG = "{\\u007b"
+
+
 def job_json(job: QiskitJob) -> str:
-    """``job_document(job)`` as the compact JSON the validate step receives (the ``job`` artifact)."""
-    return json.dumps(job_document(job), separators=(",", ":"), sort_keys=True)
+    """``job_document(job)`` as the compact JSON the validate step receives (the ``job`` artifact).
+
+    Argo substitutes ``{{...}}`` in a Workflow's templates, arguments and parameter values, and
+    evaluates ``{{=...}}``; a circuit or any other user text must reach the step byte for byte
+    whatever it holds. Compact JSON has no ``{{`` of its own (an object starts with ``{"``), so
+    every ``{{`` is inside a string, where ``{\\u007b`` is the same two characters to any JSON
+    reader and no tag to Argo.
+    """
+    text = json.dumps(job_document(job), separators=(",", ":"), sort_keys=True)
+    return text.replace(_ARGO_TAG, _ESCAPED_TAG)
 
 
 def quantity(value: str | int) -> Decimal:

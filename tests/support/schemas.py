@@ -248,6 +248,10 @@ def _json_schema(node: dict[str, Any]) -> dict[str, Any]:
             out[key] = [_json_schema(child) for child in value]
         elif key == "not":
             out[key] = _json_schema(value)
+        elif key == "pattern":
+            # The API server matches with Go's RE2, whose '$' is the end of the text; Python's also
+            # matches before a final newline.
+            out[key] = value[:-1] + r"\Z" if value.endswith("$") else value
         elif not key.startswith("x-kubernetes-") and key not in ("nullable", "default", "example"):
             out[key] = value
     if node.get("nullable") and "type" in out:
