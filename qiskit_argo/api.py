@@ -142,9 +142,7 @@ class ConditionType(StrEnum):
 class ConfigMapKeyRef(_Model):
     """A circuit stored under one key of a ConfigMap in the job's namespace."""
 
-    name: Annotated[
-        Str, Field(max_length=253, pattern=f"^{DNS1123_SUBDOMAIN}$", description="ConfigMap name.")
-    ]
+    name: Annotated[Str, Field(max_length=253, pattern=f"^{DNS1123_SUBDOMAIN}$", description="ConfigMap name.")]
     key: Annotated[
         Str, Field(max_length=253, pattern=f"^{CONFIG_MAP_KEY}$", description="Key holding OpenQASM or base64 QPY.")
     ]
@@ -227,8 +225,8 @@ def _check_pauli_labels(terms: dict[str, float]) -> dict[str, float]:
 #: one binding: bounds that keep the API server's CEL cost estimates of the CRD's rules finite.
 MAX_PAULI_TERMS = 10_000
 MAX_OBSERVABLES = 1_000
-MAX_INLINE_BINDINGS = 100_000
-MAX_PARAMETERS = 10_000
+MAX_INLINE_BINDINGS = 20_000
+MAX_PARAMETERS = 1_000
 
 #: One observable in a job: Pauli string -> coefficient, e.g. ``{ZZ: 1}`` or ``{ZZ: 0.5, XX: 0.5}``.
 #: That each key is a Pauli string of the circuit's width is the validate step's check (as on a
@@ -276,9 +274,7 @@ class Backoff(_Model):
 
     duration: Annotated[Str, Field(pattern=_DURATION.pattern, description="First wait, e.g. 10s.")] = "10s"
     factor: Annotated[Int, Field(ge=1, le=10, description="Multiplier per retry.")] = 2
-    max_duration: Annotated[
-        Str, Field(pattern=_DURATION.pattern, description="Longest total backoff, e.g. 5m.")
-    ] = "5m"
+    max_duration: Annotated[Str, Field(pattern=_DURATION.pattern, description="Longest total backoff, e.g. 5m.")] = "5m"
 
 
 class RetryPolicy(_Model):
@@ -350,16 +346,12 @@ class QiskitJobSpec(_Model):
         ),
     ] = None
     backend: Annotated[BackendSpec, Field(description="Where to run; Qiskit Aer by default.")] = BackendSpec()
-    optimization_level: Annotated[
-        Int, Field(ge=0, le=3, description="Transpiler optimization level (0-3).")
-    ] = 1
+    optimization_level: Annotated[Int, Field(ge=0, le=3, description="Transpiler optimization level (0-3).")] = 1
     retry: Annotated[RetryPolicy, Field(description="Argo retries for transient failures.")] = RetryPolicy()
     active_deadline_seconds: Annotated[
         Int, Field(ge=1, le=7 * 24 * 3600, description="Wall-clock limit for the whole Workflow.")
     ] = 3600
-    resources: Annotated[
-        ResourceRequirements | None, Field(description="CPU/memory for the execute step.")
-    ] = None
+    resources: Annotated[ResourceRequirements | None, Field(description="CPU/memory for the execute step.")] = None
     suspend: Annotated[
         Bool, Field(description="Pause the job; set back to false to resume. The only field editable once started.")
     ] = False

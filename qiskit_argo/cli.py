@@ -1,7 +1,9 @@
 """The ``qiskit-argo`` command line: validate, render, run locally, print CRDs, run the controller.
 
 Exit codes: 0 success, 1 the job failed while running, 2 bad input (the manifest, the circuit, a
-limit). Bad input is reported as one line naming the file/field/line and what to do; never a traceback.
+limit, a results directory that is not ours). Bad input is reported as one line naming the
+file/field/line and what to do; never a traceback. Everything printed that came from a user goes
+through ``qiskit_argo.terminal`` (never rich markup, control characters escaped, bounded).
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,6 +24,7 @@ import typer
 from rich.console import Console
 
 from qiskit_argo.errors import EXIT_PERMANENT, EXIT_TRANSIENT, QiskitArgoError
+from qiskit_argo.terminal import clean, error_line, plain
 
 if TYPE_CHECKING:
     from qiskit_argo.api import QiskitJob
@@ -40,7 +46,8 @@ JobFile = Annotated[Path, typer.Argument(help="A QiskitJob YAML file (it may als
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print ``error: <message>`` as one bounded line (user text, never markup); the exit to raise."""
+    err.print(error_line(message), soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -51,6 +58,15 @@ def _load(path: Path) -> tuple[QiskitJob, dict[str, dict[str, bytes]]]:
         return load_job(path)
     except QiskitArgoError as error:
         raise _fail(str(error), EXIT_PERMANENT) from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # noqa: BLE001 - a loader bug on odd input: one line, never a traceback
+        raise _fail(_crashed(f"{path}: the file could not be read", error), EXIT_PERMANENT) from None
+
+
+def _crashed(what: str, error: BaseException) -> str:
+    """The line for an error qiskit-argo did not expect (a bug, or a library's panic on odd input)."""
+    return f"{what} ({type(error).__name__}: {error}); check the file, and please report this to qiskit-argo"
 
 
 @app.command()
@@ -61,6 +77,7 @@ def validate(job_file: JobFile) -> None:
     """
     job, config_maps = _load(job_file)
     from qiskit_argo import validation
+    from qiskit_argo.safeio import join_key
 
     with tempfile.TemporaryDirectory(prefix="qiskit-argo-validate-") as tmp:
         work = Path(tmp)
@@ -70,7 +87,10 @@ def validate(job_file: JobFile) -> None:
         if ref is not None:
             circuit_dir.mkdir()
             for key, content in config_maps.get(ref.name, {}).items():
-                (circuit_dir / key).write_bytes(content)
+                try:
+                    join_key(circuit_dir, key, f"ConfigMap {ref.name!r} key").write_bytes(content)
+                except QiskitArgoError as error:
+                    raise _fail(f"{job_file}: {error}", EXIT_PERMANENT) from None
         try:
             validation.run_step(
                 job_file=work / "job.json",
@@ -80,14 +100,19 @@ def validate(job_file: JobFile) -> None:
             )
         except QiskitArgoError as error:
             raise _fail(f"{job_file}: {error}", EXIT_PERMANENT) from None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:  # noqa: BLE001 - a crash (even a Rust panic): one line, never a traceback
+            raise _fail(_crashed(f"{job_file}: the job could not be validated", error), EXIT_PERMANENT) from None
         metrics = json.loads((work / "out" / "metrics.json").read_text())
 
     from rich.table import Table
 
-    table = Table(title=f"QiskitJob {job.namespace}/{job.name} is valid", show_header=False)
-    table.add_row("primitive", str(job.spec.primitive))
+    title = plain("QiskitJob ") + plain(job.namespace) + plain("/") + plain(job.name) + plain(" is valid")
+    table = Table(title=title, show_header=False)
+    table.add_row("primitive", plain(job.spec.primitive))
     for key, value in metrics.items():
-        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
+        table.add_row(plain(key), plain(json.dumps(value) if isinstance(value, dict) else value))
     out.print(table)
 
 
@@ -134,29 +159,45 @@ def run(
     job_file: JobFile,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Results directory (default: results/<job name>)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Results directory (default: results/<job name>): a new path, an empty directory, or one an "
+            "earlier run made (only the files a run writes are replaced there).",
+        ),
     ] = None,
 ) -> None:
     """Run a QiskitJob on this machine, no cluster: the same Workflow DAG and steps as in Argo.
 
     Writes result.json, metrics.json, histogram.png and workflow.yaml to the results directory;
-    each step's files stay under steps/ (also when a step fails).
+    each step's files stay under steps/ (also when a step fails). A directory that is not empty
+    and was not made by `qiskit-argo run` (it has no .qiskit-argo-results) is refused, never emptied.
 
     Example: qiskit-argo run examples/bell.yaml --out results/bell
     """
     job, config_maps = _load(job_file)
     from qiskit_argo.local import LocalRunError, render_and_preload, run_workflow
+    from qiskit_argo.safeio import prepare_results_dir
 
     target = out_dir or Path("results") / job.name
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
+    try:
+        # Before anything else is done: a directory that is not ours is refused, never emptied.
+        prepare_results_dir(target, protect=[job_file])
+    except QiskitArgoError as error:
+        raise _fail(str(error), EXIT_PERMANENT) from None
     rendered = render_and_preload(job)
     workflow = rendered.workflow
-    (target / "workflow.yaml").write_text(rendered.workflow_yaml)
+    try:
+        with open(target / "workflow.yaml", "x") as stream:  # "x": never through a link a person left there
+            stream.write(rendered.workflow_yaml)
+    except OSError as error:
+        raise _fail(
+            f"results directory {target}: cannot write workflow.yaml ({error.strerror})", EXIT_PERMANENT
+        ) from None
 
     started = time.perf_counter()
-    with _Progress(workflow) as progress:
+    deadline = float(job.spec.active_deadline_seconds)
+    with _Progress(workflow) as progress, _watchdog(deadline, _deadline_exceeded(progress, deadline)):
         try:
             result = run_workflow(
                 workflow,
@@ -169,11 +210,17 @@ def run(
             raise _fail(f"{job_file}: {error}", EXIT_PERMANENT) from None
     wall = time.perf_counter() - started
 
-    _publish_results(result, target)
+    try:
+        _publish_results(result, target)
+    except (OSError, QiskitArgoError) as error:
+        raise _fail(f"results directory {target}: cannot publish the results ({error})", EXIT_TRANSIENT) from None
     _print_summary(job, result, target, wall)
     failed = result.failed_task
     if failed is not None:
-        code = EXIT_PERMANENT if failed.exit_code == EXIT_PERMANENT else EXIT_TRANSIENT
+        # "Error": the runner could not run the step as the Workflow says (a missing ConfigMap, an
+        # unsafe key or path); like a step's own permanent failure, trying again cannot help.
+        permanent = failed.exit_code == EXIT_PERMANENT or failed.phase == "Error"
+        code = EXIT_PERMANENT if permanent else EXIT_TRANSIENT
         raise _fail(f"step {failed.name} failed: {failed.message}", code)
 
 
@@ -197,38 +244,94 @@ def controller(
     os.execv(command, args)
 
 
+# --------------------------------------------------------------------------- deadline
+
+
+@contextmanager
+def _watchdog(seconds: float, expired: Callable[[], None]) -> Iterator[None]:
+    """Call ``expired`` (from another thread) if the block is still running after ``seconds``.
+
+    A local run has no Argo controller to enforce ``activeDeadlineSeconds``, and a step runs in
+    this interpreter where nothing can interrupt it; the runner checks the deadline between
+    steps, and this ends the process when a step itself runs past it, as the kubelet would.
+    """
+    timer = threading.Timer(seconds, expired)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _deadline_exceeded(progress: _Progress, seconds: float) -> Callable[[], None]:
+    def expired() -> None:
+        with suppress(Exception):  # the process is about to end; nothing may stop that
+            progress.progress.stop()
+        with suppress(Exception):
+            err.print(
+                error_line(
+                    f"the job ran past spec.activeDeadlineSeconds ({seconds:g} s) and was stopped; "
+                    "raise spec.activeDeadlineSeconds or make the job smaller"
+                ),
+                soft_wrap=True,
+            )
+        os._exit(EXIT_TRANSIENT)
+
+    return expired
+
+
 # --------------------------------------------------------------------------- presentation
 
 
 class _Progress:
     """A live table of the DAG's steps, updated by the local runner's listener."""
 
+    #: phase -> (what the state column says, its style, the mark that says how the step ended)
+    PHASES = {
+        "Pending": ("pending", "dim", "·"),
+        "Running": ("running", "yellow", ""),
+        "Succeeded": ("succeeded", "green", "✓"),
+        "Failed": ("failed", "red", "✗"),
+        "Error": ("error", "red", "✗"),
+        "Omitted": ("skipped", "dim", "–"),
+    }
+
     def __init__(self, workflow: dict[str, Any]) -> None:
-        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-        from rich.text import Text
+        from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         class _StateColumn(SpinnerColumn):
             """A spinner while a step runs, then a mark that says how it ended."""
 
             def render(self, task: Any) -> Any:
                 mark = task.fields.get("mark")
-                return Text.from_markup(mark) if mark else super().render(task)
+                return mark if mark is not None else super().render(task)
+
+        class _FieldColumn(ProgressColumn):
+            """A task field that already is a ``Text`` (so never read as markup)."""
+
+            def render(self, task: Any) -> Any:
+                return task.fields["state"]
 
         entry = next(t for t in workflow["spec"]["templates"] if t["name"] == workflow["spec"]["entrypoint"])
         self.names = [task["name"] for task in entry["dag"]["tasks"]]
         self.progress = Progress(
             _StateColumn(),
-            TextColumn("{task.description:<14}"),
+            TextColumn("{task.description:<14}", markup=False),
             BarColumn(bar_width=20),
-            TextColumn("{task.fields[state]}"),
+            _FieldColumn(),
             TimeElapsedColumn(),
             console=err,
             transient=False,
         )
         self.rows = {
-            name: self.progress.add_task(name, total=1, start=False, state="[dim]pending", mark="[dim]·")
+            name: self.progress.add_task(clean(name, 60), total=1, start=False, **self._fields("Pending"))
             for name in self.names
         }
+
+    def _fields(self, phase: str) -> dict[str, Any]:
+        label, style, mark = self.PHASES.get(phase, (phase, "", ""))
+        return {"state": plain(label, style, 40), "mark": plain(mark, style) if mark else None}
 
     def __enter__(self) -> _Progress:
         self.progress.start()
@@ -241,35 +344,30 @@ class _Progress:
         row = self.rows.get(task.name)
         if row is None:
             return
-        styles = {
-            "Running": "[yellow]running",
-            "Succeeded": "[green]succeeded",
-            "Failed": "[red]failed",
-            "Error": "[red]error",
-            "Omitted": "[dim]skipped",
-        }
-        marks = {"Running": "", "Succeeded": "[green]✓", "Failed": "[red]✗", "Error": "[red]✗", "Omitted": "[dim]–"}
         if task.phase == "Running":
             self.progress.start_task(row)
         done = task.phase in ("Succeeded", "Failed", "Error", "Omitted")
-        self.progress.update(
-            row,
-            state=styles.get(task.phase, task.phase),
-            mark=marks.get(task.phase, ""),
-            completed=1 if task.phase == "Succeeded" else 0,
-        )
+        self.progress.update(row, completed=1 if task.phase == "Succeeded" else 0, **self._fields(task.phase))
         if done:
             self.progress.stop_task(row)
 
 
 def _publish_results(result: WorkflowRun, target: Path) -> None:
-    """Copy the store-results artifact's files to the top of the results directory."""
+    """Copy the store-results artifact's files to the top of the results directory.
+
+    Only into names that are free: the run's own were removed before it started, and a file a
+    person keeps beside them (or a link they left) is never overwritten or followed.
+    """
+    from qiskit_argo.safeio import join_key
+
     for task in result.tasks.values():
         folder = task.artifacts.get("results")
         if folder is not None and folder.is_dir():
-            for item in folder.iterdir():
-                if item.is_file():
-                    shutil.copyfile(item, target / item.name)
+            for item in sorted(folder.iterdir()):
+                if item.is_file() and not item.is_symlink():
+                    destination = join_key(target, item.name, "result file")
+                    if not os.path.lexists(destination):
+                        shutil.copyfile(item, destination)
 
 
 def _print_summary(job: QiskitJob, result: WorkflowRun, target: Path, wall: float) -> None:
@@ -288,37 +386,45 @@ def _print_summary(job: QiskitJob, result: WorkflowRun, target: Path, wall: floa
 
     backend, summary, metrics = parsed("backend"), parsed("summary"), parsed("metrics")
     colour = "green" if result.phase == "Succeeded" else "red"
-    table = Table(title=f"QiskitJob {job.name}", show_header=False, title_justify="left")
-    table.add_row("phase", f"[{colour}]{result.phase}")
+    table = Table(title=plain(f"QiskitJob {job.name}"), show_header=False, title_justify="left")
+    row = table.add_row
+    row("phase", plain(result.phase, colour))
     if backend:
         method = f" ({backend['method']})" if backend.get("method") else ""
-        table.add_row("backend", f"{backend.get('name', '?')}{method}")
+        row("backend", plain(f"{backend.get('name', '?')}{method}"))
         if backend.get("reason"):
-            table.add_row("why", str(backend["reason"]))
+            row("why", plain(backend["reason"]))
     if metrics:
-        table.add_row(
+        row(
             "circuit",
-            f"{metrics.get('numQubits')} qubits, depth {metrics.get('depth')}, "
-            f"{metrics.get('numBindings', 1)} binding(s)",
+            plain(
+                f"{metrics.get('numQubits')} qubits, depth {metrics.get('depth')}, "
+                f"{metrics.get('numBindings', 1)} binding(s)"
+            ),
         )
     if summary.get("shots"):
-        table.add_row("shots", str(summary["shots"]))
-    if summary.get("topCounts"):
-        table.add_row("top counts", "  ".join(f"{k}: {v}" for k, v in summary["topCounts"].items()))
-    if summary.get("expectationValues"):
+        row("shots", plain(summary["shots"]))
+    top = summary.get("topCounts")
+    if top and isinstance(top, dict):
+        row("top counts", plain("  ".join(f"{k}: {v}" for k, v in top.items())))
+    values = summary.get("expectationValues")
+    if values and isinstance(values, list):
         stds = summary.get("standardErrors") or []
-        values = [
-            f"{v:.4f} ± {stds[i]:.4f}" if i < len(stds) else f"{v:.4f}"
-            for i, v in enumerate(summary["expectationValues"])
-        ]
-        table.add_row("expectation values", "  ".join(values))
+        row("expectation values", plain("  ".join(_value_with_error(v, stds, i) for i, v in enumerate(values))))
     for task in result.tasks.values():
         seconds = f"{task.seconds:.2f} s" if task.seconds is not None else "-"
-        table.add_row(f"step {task.name}", f"{task.phase}  {seconds}")
+        row(plain(f"step {task.name}"), plain(f"{task.phase}  {seconds}"))
     failed = result.failed_task
     if failed is not None:
-        table.add_row("[red]failed", f"{failed.name}: {failed.message}")
-    table.add_row("wall time", f"{wall:.2f} s")
+        row(plain("failed", "red"), plain(f"{failed.name}: {failed.message}"))
+    row("wall time", f"{wall:.2f} s")
     out.print(table)
-    # On its own line, never cut by the table's width: people copy this path.
-    out.print(f"results: {target}", soft_wrap=True, highlight=False)
+    # On its own line, never cut by the table's width nor shortened: people copy this path.
+    out.print(plain("results: ") + plain(target, limit=None), soft_wrap=True)
+
+
+def _value_with_error(value: Any, stds: list[Any], index: int) -> str:
+    try:
+        return f"{value:.4f} ± {stds[index]:.4f}" if index < len(stds) else f"{value:.4f}"
+    except (TypeError, ValueError, LookupError):  # not numbers: shown as they are (cleaned by the caller)
+        return str(value)

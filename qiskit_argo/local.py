@@ -8,6 +8,13 @@ as ``argo submit --from`` makes it: its spec is joined over the template's), sub
 directories under a work directory, and running each container's command in this interpreter
 through its console-script entry point (no new interpreter per step).
 A wrong parameter reference or artifact name fails here exactly as it would in Argo.
+
+Whatever a Workflow says, the runner writes only under its work directory: step and volume
+names and ConfigMap keys must be single file names (``qiskit_argo.safeio.join_key``); container
+paths (artifacts, output parameters, volume mounts, absolute arguments) are normalised as the
+container would see them and must land on a volume, inside that step's directory, links
+resolved; only qiskit-argo's own step commands run. ``activeDeadlineSeconds`` is checked before
+each step (the CLI also stops a step that runs past it).
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ import contextlib
 import importlib
 import io
 import multiprocessing
+import posixpath
 import re
 import shutil
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -42,7 +51,9 @@ __all__ = [
     "Listener",
 ]
 
-_EXPRESSION = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+#: ``{{ name }}``; the name is stripped in Python. (No lazy ``+?`` beside ``\s*``: that backtracks
+#: quadratically on a long run of spaces after ``{{`` -- in a circuit, minutes.)
+_EXPRESSION = re.compile(r"\{\{([^{}]*)\}\}")
 
 
 class LocalRunError(Exception):
@@ -109,23 +120,29 @@ def topological_order(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The DAG's tasks, each after the tasks it depends on (Argo's order for a sequential run)."""
     by_name = {task["name"]: task for task in tasks}
     order: list[dict[str, Any]] = []
-    state: dict[str, int] = {}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
 
-    def visit(name: str, chain: tuple[str, ...]) -> None:
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            raise LocalRunError(f"DAG cycle: {' -> '.join((*chain, name))}")
-        if name not in by_name:
-            raise LocalRunError(f"task {chain[-1]!r} depends on unknown task {name!r}")
-        state[name] = 1
-        for dependency in _dependencies(by_name[name]):
-            visit(dependency, (*chain, name))
-        state[name] = 2
-        order.append(by_name[name])
-
+    # Depth first without recursion: a long chain of tasks cannot exhaust Python's stack.
     for task in tasks:
-        visit(task["name"], ())
+        if state.get(task["name"]) == 2:
+            continue
+        state[task["name"]] = 1
+        path: list[tuple[str, Iterator[str]]] = [(task["name"], iter(_dependencies(task)))]
+        while path:
+            name, pending = path[-1]
+            dependency = next(pending, None)
+            if dependency is None:
+                state[name] = 2
+                order.append(by_name[name])
+                path.pop()
+            elif state.get(dependency) == 1:
+                chain = [step for step, _ in path]
+                raise LocalRunError(f"DAG cycle: {' -> '.join((*chain[chain.index(dependency) :], dependency))}")
+            elif state.get(dependency) != 2:
+                if dependency not in by_name:
+                    raise LocalRunError(f"task {name!r} depends on unknown task {dependency!r}")
+                state[dependency] = 1
+                path.append((dependency, iter(_dependencies(by_name[dependency]))))
     return order
 
 
@@ -133,7 +150,9 @@ def substitute(text: str, scope: dict[str, str], where: str) -> str:
     """Replace every ``{{name}}`` in ``text`` from ``scope``; an unknown name is an error, as in Argo."""
 
     def value(match: re.Match[str]) -> str:
-        key = match.group(1)
+        key = match.group(1).strip()
+        if not key:
+            return match.group(0)
         if key not in scope:
             raise LocalRunError(f"{where}: unresolved reference {{{{{key}}}}}")
         return scope[key]
@@ -144,7 +163,7 @@ def substitute(text: str, scope: dict[str, str], where: str) -> str:
 def substitute_known(text: str, scope: dict[str, str]) -> str:
     """Replace the ``{{name}}``s that ``scope`` knows and keep the others as written, as Argo does
     when it substitutes a DAG task (e.g. in a ``raw`` artifact's data)."""
-    return _EXPRESSION.sub(lambda match: scope.get(match.group(1), match.group(0)), text)
+    return _EXPRESSION.sub(lambda match: scope.get(match.group(1).strip(), match.group(0)), text)
 
 
 def _merge(base: Any, override: Any) -> Any:
@@ -199,9 +218,19 @@ class _Mount:
     local_path: Path
 
 
+def _container_path(value: Any, where: str) -> PurePosixPath:
+    """An absolute container path as the container resolves it: ``..`` and ``.`` folded away."""
+    if not isinstance(value, str) or not value.startswith("/") or "\0" in value:
+        raise LocalRunError(f"{where}: {value!r} is not an absolute path")
+    return PurePosixPath("/" + posixpath.normpath(value).lstrip("/"))
+
+
 def _reroot(container_path: str, mounts: list[_Mount], where: str) -> Path:
-    """Where a container path lives on this machine: under the deepest mount that holds it."""
-    path = PurePosixPath(container_path)
+    """Where a container path lives on this machine: under the deepest mount that holds it, and
+    never outside that mount's directory (``..`` cannot climb out, nor can a symbolic link)."""
+    from qiskit_argo.safeio import is_inside
+
+    path = _container_path(container_path, where)
     best: _Mount | None = None
     for mount in mounts:
         if path == mount.container_path or mount.container_path in path.parents:
@@ -209,24 +238,41 @@ def _reroot(container_path: str, mounts: list[_Mount], where: str) -> Path:
                 best = mount
     if best is None:
         raise LocalRunError(f"{where}: {container_path} is on no writable volume (the root filesystem is read-only)")
-    return best.local_path.joinpath(*path.relative_to(best.container_path).parts)
+    local = best.local_path.joinpath(*path.relative_to(best.container_path).parts)
+    if not is_inside(local, best.local_path):
+        raise LocalRunError(f"{where}: {container_path} leaves its volume through a symbolic link")
+    return local
 
 
-def _reroot_args(args: list[str], mounts: list[_Mount]) -> list[str]:
+def _reroot_args(args: list[str], mounts: list[_Mount], where: str) -> list[str]:
+    """Absolute paths in ``args`` (``/p`` or ``--flag=/p``) moved onto the step's volumes.
+
+    A path on no volume is an error: in a pod it would be on the read-only root filesystem, and
+    here it would be a path on this machine, outside the work directory.
+    """
     rerooted = []
     for arg in args:
-        if arg.startswith("/"):
-            with contextlib.suppress(LocalRunError):
-                arg = str(_reroot(arg, mounts, ""))
+        flag, equals, value = arg.partition("=") if arg.startswith("-") else ("", "", arg)
+        if value.startswith("/"):
+            arg = flag + equals + str(_reroot(value, mounts, f"{where} args"))
         rerooted.append(arg)
     return rerooted
 
 
+#: Console scripts that are not steps: the command line itself (no run inside a run).
+_NOT_STEPS = {"qiskit-argo"}
+
+
 def _entry_point(command: str, where: str) -> Callable[[], Any]:
+    """A step's command: a console script of qiskit-argo's own (never pip, pytest or another tool
+    that happens to be installed: a Workflow must not run arbitrary programs on this machine)."""
     found = entry_points(group="console_scripts", name=command)
     if not found:
         raise LocalRunError(f"{where}: command {command!r} is not a console script installed here")
-    return next(iter(found)).load()
+    entry = next(iter(found))
+    if not entry.value.startswith("qiskit_argo.") or command in _NOT_STEPS:
+        raise LocalRunError(f"{where}: command {command!r} is not a qiskit-argo step; only those run locally")
+    return entry.load()
 
 
 @contextlib.contextmanager
@@ -249,7 +295,16 @@ def _call(command: list[str], args: list[str], log: Path, where: str) -> int:
             result = function()
             code = int(result or 0)
         except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+            if isinstance(exit_.code, int) or exit_.code is None:
+                code = exit_.code or 0
+            else:  # sys.exit("message"): Python prints it and exits 1
+                print(exit_.code, file=sys.stderr)
+                code = 1
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # noqa: BLE001 - a crash (even a Rust panic) ends the step as in a pod: exit 1, traceback in the log
+            traceback.print_exc()
+            code = 1
     log.write_text(stderr.getvalue())
     return code
 
@@ -306,7 +361,7 @@ class _Runner:
         if name not in volumes:
             raise LocalRunError(f"{where}: volumeMount {name!r} has no volume in the template or the Workflow")
         volume = volumes[name]
-        local = step_dir / "volumes" / name
+        local = _safe_join(step_dir / "volumes", name, f"{where}: volume")
         local.mkdir(parents=True, exist_ok=True)
         if "configMap" in volume:
             source = volume["configMap"]
@@ -319,7 +374,7 @@ class _Runner:
                     "(as a second document) or create it in the cluster"
                 )
             for key, content in data.items():
-                (local / key).write_bytes(content)
+                _safe_join(local, key, f"{where}: ConfigMap {source['name']!r} key").write_bytes(content)
         elif "emptyDir" not in volume:
             raise LocalRunError(f"{where}: volume {name!r} kind is not supported locally (emptyDir, configMap)")
         return local
@@ -330,13 +385,16 @@ class _Runner:
         container = template.get("container")
         if container is None:
             raise LocalRunError(f"{where}: template {template['name']!r} has no container; not supported locally")
-        step_dir = self.workdir / "steps" / task["name"]
+        step_dir = _safe_join(self.workdir / "steps", task["name"], "task name")  # never a link
         if step_dir.exists():
             shutil.rmtree(step_dir)
         step_dir.mkdir(parents=True)
 
         mounts = [
-            _Mount(PurePosixPath(m["mountPath"]), self._volume(m["name"], template, step_dir, where))
+            _Mount(
+                _container_path(m.get("mountPath"), f"{where} volumeMount {m.get('name')!r}"),
+                self._volume(m["name"], template, step_dir, where),
+            )
             for m in container.get("volumeMounts", [])
         ]
 
@@ -383,7 +441,9 @@ class _Runner:
         args = [substitute(arg, scope, f"{where} args") for arg in container.get("args", [])]
         command = [substitute(arg, scope, f"{where} command") for arg in container.get("command", [])]
         run.log = step_dir / "stderr.log"
-        run.exit_code = _call(command, _reroot_args(args, mounts), run.log, where)
+        if not command:
+            raise LocalRunError(f"{where}: the container has no command")
+        run.exit_code = _call(command, _reroot_args(args, mounts, where), run.log, where)
         if run.exit_code != 0:
             run.phase = "Failed"
             run.message = _last_line(run.log.read_text()) or f"Error (exit code {run.exit_code})"
@@ -392,7 +452,7 @@ class _Runner:
         outputs = template.get("outputs", {})
         for parameter in outputs.get("parameters", []):
             path = _reroot(parameter["valueFrom"]["path"], mounts, f"{where} output parameter {parameter['name']}")
-            if not path.exists():
+            if not path.is_file():  # a regular file only: a FIFO or a device would never end
                 run.phase, run.message = "Failed", f"output parameter {parameter['name']!r}: {path} was not written"
                 return
             run.parameters[parameter["name"]] = path.read_text().strip()
@@ -422,6 +482,7 @@ class _Runner:
             for task in ordered
         }
         result = WorkflowRun(name=self.name, workdir=self.workdir, tasks=tasks)
+        deadline = _deadline(self.spec.get("activeDeadlineSeconds"))
         for task in ordered:
             run = tasks[task["name"]]
             if any(tasks[d].phase != "Succeeded" for d in _dependencies(task)):
@@ -431,9 +492,14 @@ class _Runner:
             run.phase, run.started_at = "Running", time.perf_counter()
             self.listener(run)
             try:
-                self.run_task(task, run)
+                if deadline is not None and time.monotonic() > deadline:
+                    run.phase, run.message = "Failed", "Step exceeded its deadline (spec.activeDeadlineSeconds)"
+                else:
+                    self.run_task(task, run)
             except LocalRunError as error:
                 run.phase, run.message = "Error", str(error)
+            except OSError as error:  # the work directory: unwritable, full, a name too long
+                run.phase, run.message = "Error", f"{error.filename or self.workdir}: {error.strerror or error}"
             run.finished_at = time.perf_counter()
             self.publish(run)
             self.listener(run)
@@ -441,6 +507,25 @@ class _Runner:
                 result.message = f"step {run.name} failed: {run.message}"
         result.phase = "Succeeded" if all(t.phase == "Succeeded" for t in tasks.values()) else "Failed"
         return result
+
+
+def _deadline(seconds: Any) -> float | None:
+    """When a run that starts now must end, from ``activeDeadlineSeconds`` (None: no deadline)."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        return None
+    return time.monotonic() + value if value == value and value > 0 else None  # value == value: not NaN
+
+
+def _safe_join(directory: Path, key: Any, what: str) -> Path:
+    """``safeio.join_key`` with the runner's error."""
+    from qiskit_argo.safeio import UnsafePathError, join_key
+
+    try:
+        return join_key(directory, key, what)
+    except UnsafePathError as error:
+        raise LocalRunError(str(error)) from None
 
 
 def run_workflow(

@@ -215,4 +215,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - a step must end with one line, never a traceback
         return _report_failure(error)
     return EXIT_OK
-

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from qiskit_argo import crd
+from qiskit_argo import api, crd
 from qiskit_argo.api import CircuitSource, QiskitJob, QiskitJobSpec
 from tests.support.schemas import cel_available, cel_errors, crd_schema
 
@@ -195,9 +195,15 @@ def test_rules_only_mention_fields_cel_can_see() -> None:
 def test_observables_and_bindings_are_typed_for_cel() -> None:
     """Kubernetes checks the shape of observables and bindings at apply time, as pydantic does."""
     spec = crd_schema(crd.qiskitjob_crd())["properties"]["spec"]["properties"]
-    observable = {"type": "object", "minProperties": 1, "additionalProperties": {"type": "number"}}
+    observable = {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": api.MAX_PAULI_TERMS,
+        "additionalProperties": {"type": "number"},
+    }
     assert spec["observables"]["items"] == observable
-    assert spec["parameterValues"]["items"] == {"type": "array", "items": {"type": "number"}}
+    row = {"type": "array", "maxItems": api.MAX_PARAMETERS, "items": {"type": "number"}}
+    assert spec["parameterValues"]["items"] == row
     with pytest.raises(ValidationError):
         QiskitJobSpec.model_validate({"circuit": {"openqasm": BELL}, "primitive": "estimator", "observables": ["ZZ"]})
     with pytest.raises(ValidationError):
