@@ -4,9 +4,11 @@ One PUB holds the whole parameter sweep as a bindings array, so Aer runs every b
 call. The Aer ``SamplerV2`` / ``EstimatorV2`` are seeded with ``spec.backend.aer.seed`` and use the
 method the schedule step chose. Circuit preparation:
 
-* ideal simulation: the circuit runs as written (Aer fuses gates itself); instructions Aer does
-  not know (e.g. an OpenQASM ``gate`` definition) are unrolled from their definitions, and only
-  if that is not enough is the circuit transpiled for the simulator at ``optimizationLevel``;
+* ideal simulation: the circuit runs as written (Aer fuses gates itself); custom gates (e.g. an
+  OpenQASM ``gate`` definition) are replaced by their definitions (``circuits.flatten``, memoised,
+  so nested definitions cost their expanded size once, not a transpiler pass per level), other
+  instructions Aer does not know are decomposed, and only if that is not enough is the circuit
+  transpiled for the simulator at ``optimizationLevel``;
 * ``noiseModel: FakeXxx``: the simulator is ``AerSimulator.from_backend(FakeXxx())`` and the
   circuit is transpiled for that device with the preset pass manager at ``optimizationLevel``
   and ``seed_transpiler`` = the Aer seed (level 0 if optimization removed a swept parameter);
@@ -44,6 +46,13 @@ Bitstrings are Qiskit's: clbit 0 rightmost. ``summary.json`` is the bounded ``Re
 top 8 counts of the first binding (all registers joined, as ``SamplerPubResult.join_data``) or the
 first 16 expectation values and standard errors, with ``truncated`` set when anything was cut.
 
+Failures: whatever Aer refuses because of the circuit or the request (unknown instructions, an
+instruction the chosen method cannot simulate, a condition it cannot evaluate, its own memory
+estimate over the limit, observables or parameter values it rejects) is a permanent error worded
+here, naming the field to change; Aer's own text is never passed on. Only failures that may pass
+on a retry (memory allocation failing at run time, an interrupted or failed system call) are
+transient.
+
 Pure logic (``prepare_circuit``, ``run_pub``, ``result_document``, ``summarize``,
 ``counts_per_binding``) is separate from the file wrapper ``run_step``.
 """
@@ -54,6 +63,7 @@ import contextlib
 import json
 import logging
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,12 +72,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qiskit_argo.api import BackendStatus, Primitive, ResultSummary
+from qiskit_argo.circuits import one_line, printable
 from qiskit_argo.errors import (
     ExecutionError,
     InvalidCircuitError,
     InvalidJobError,
     LimitExceededError,
     PermanentError,
+    QiskitArgoError,
 )
 from qiskit_argo.request import ExecutionRequest
 from qiskit_argo.stepio import load_request, parse_parameter, read_artifact
@@ -139,10 +151,10 @@ def simulator(method: str, noise_model: str | None) -> Any:
         if noise_model:
             return AerSimulator.from_backend(fake_backend(noise_model), method=method)
         return AerSimulator(method=method)
-    except AerError as error:
+    except AerError:
         available = ", ".join(AerSimulator().available_methods())
         raise InvalidJobError(
-            f"spec.backend.aer.method={method}: not available in this executor ({_one_line(error)[:200]}); "
+            f"spec.backend.aer.method={method}: not available in this executor (Qiskit Aer was built without it); "
             f"use one of {available}"
         ) from None
 
@@ -179,8 +191,11 @@ def _transpile(circuit: QuantumCircuit, backend: Any, level: int, seed: int | No
         return manager.run(circuit)
     except Exception as error:  # noqa: BLE001 - TranspilerError and friends: the circuit does not fit
         raise InvalidCircuitError(
-            f"spec.circuit: cannot compile the circuit for {backend.name} ({' '.join(str(error).split())[:300]}); "
-            "use gates with definitions, or another backend/method"
+            one_line(
+                f"spec.circuit: cannot compile the circuit for {printable(backend.name, 40)} "
+                f"({printable(str(error) or type(error).__name__, 120)}); "
+                "use gates with definitions, or another backend/method"
+            )
         ) from None
 
 
@@ -193,6 +208,10 @@ def prepare_circuit(
     seed: int | None,
 ) -> Prepared:
     """The circuit as Aer will run it (see the module docstring for the rules)."""
+    from qiskit_argo import circuits
+
+    circuits.check_circuit(circuit, None)  # what Aer cannot run, in our words (validate checked it too)
+    circuit = circuits.flatten(circuit)
     if noisy:
         device_qubits = backend.num_qubits
         if circuit.num_qubits > device_qubits:
@@ -239,10 +258,6 @@ def _values_for(prepared: QuantumCircuit, request: ExecutionRequest) -> np.ndarr
     return values[:, [index[name] for name in order]]
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())
-
-
 @contextlib.contextmanager
 def _quiet_aer() -> Iterator[None]:
     """Aer logs a failed simulation on stderr before raising; the step's reason must be the last line."""
@@ -255,20 +270,94 @@ def _quiet_aer() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _classify(error: Exception, method: str) -> Exception:
-    text = _one_line(error)[:300]
+#: Failures that may pass on a retry: an allocation failing at run time (the node was short of
+#: memory, unlike Aer's own up-front estimate below) or an interrupted or failed system call.
+_TRANSIENT_MARKERS = (
+    "bad_alloc",
+    "cannot allocate",
+    "out of memory",
+    "resource temporarily unavailable",
+    "interrupted",
+    "timed out",
+    "connection reset",
+    "broken pipe",
+)
+_AER_MEMORY = re.compile(r"required memory:\s*(\d+)\s*M,\s*max memory:\s*(\d+)\s*M", re.IGNORECASE)
+_AER_INVALID = re.compile(r'invalid instructions \{"\w+":\s*\{([^}]*)\}\}', re.IGNORECASE)
+_AER_UNKNOWN = re.compile(r"unknown instruction:\s*([^\s'\"]+)", re.IGNORECASE)
+_CONDITION_TODO = "compare bits and registers with ==, !=, <, <=, >, >= and combine them with &, |, ^, ~, &&, ||, !"
+
+
+def _names(listed: str) -> str:
+    names = [printable(name.strip(" '\""), 24) for name in listed.split(",") if name.strip(" '\"")]
+    return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+
+
+def _classify(error: BaseException, method: str) -> QiskitArgoError:
+    """What a failure of an Aer run means for the job, in our words (never Aer's text).
+
+    Permanent unless the failure may pass on a retry (``_TRANSIENT_MARKERS``, ``MemoryError``,
+    ``OSError``): whatever Aer refuses because of the circuit or the request fails the same way
+    every time.
+    """
+    text = " ".join(str(error)[:4096].split())
     lowered = text.lower()
-    if "insufficient memory" in lowered or ("memory" in lowered and "exceed" in lowered):
+    where = f"spec.backend.aer.method={method}"
+    if "insufficient memory" in lowered:
+        found = _AER_MEMORY.search(text)
+        need = (
+            f" needs {int(found.group(1)):,} MiB but the executor has {int(found.group(2)):,} MiB"
+            if found
+            else (" needs more memory than the executor has")
+        )
         return LimitExceededError(
-            f"spec.circuit: Aer ran out of memory with method {method} ({text}); raise spec.resources.limits.memory "
-            "or set spec.backend.aer.method=matrix_product_state"
+            one_line(
+                f"spec.circuit: simulating it with method {method}{need}; raise spec.resources.limits.memory, "
+                "use fewer qubits, or set spec.backend.aer.method=matrix_product_state"
+            )
         )
-    if any(word in lowered for word in ("invalid", "not supported", "unknown instruction", "simulation method")):
+    if isinstance(error, MemoryError | OSError) or any(marker in lowered for marker in _TRANSIENT_MARKERS):
+        return ExecutionError(
+            f"Qiskit Aer ran out of memory or was interrupted while running the circuit ({type(error).__name__}); "
+            "retrying may help; if it keeps failing, raise spec.resources.limits.memory"
+        )
+    invalid = _AER_INVALID.search(text)
+    if invalid or "invalid parameters" in lowered:
+        what = f"instructions {_names(invalid.group(1))}" if invalid else "gates at these angles"
+        if method == "stabilizer":
+            what += " (it runs Clifford gates only: angles that are multiples of pi/2)"
         return InvalidCircuitError(
-            f"spec.backend.aer.method={method}: Aer cannot run this circuit ({text}); "
-            "choose another method, or automatic to let Aer pick one that fits"
+            one_line(
+                f"{where}: the {method} method cannot simulate {what}; "
+                "set spec.backend.aer.method=automatic (or statevector), or change the circuit"
+            )
         )
-    return ExecutionError(f"Aer failed while running the circuit ({type(error).__name__}: {text}); retrying may help")
+    unknown = _AER_UNKNOWN.search(text)
+    if unknown:
+        return InvalidCircuitError(
+            one_line(
+                f"spec.circuit: Qiskit Aer has no instruction {_names(unknown.group(1))} and it has no definition to "
+                "expand; define it as a gate of standard gates, or remove it"
+            )
+        )
+    if "unknown op" in lowered or "unsupported expression" in lowered or "invalid value type" in lowered:
+        return InvalidCircuitError(
+            f"spec.circuit: a condition uses an operation Qiskit Aer cannot evaluate; {_CONDITION_TODO}"
+        )
+    if "observable" in lowered or "hermitian" in lowered:
+        return InvalidCircuitError(
+            "spec.observables: Qiskit Aer cannot use the observables; give every one a finite coefficient per "
+            "Pauli string and one letter per circuit qubit"
+        )
+    if "number of values" in lowered or "parameter" in lowered or "shape" in lowered or "broadcast" in lowered:
+        return InvalidCircuitError(
+            "spec.parameterValues: Qiskit Aer cannot bind the parameter values to the circuit; give one finite "
+            "value per circuit parameter in every binding"
+        )
+    return InvalidCircuitError(
+        f"{where}: Qiskit Aer cannot run this circuit (it raised {printable(type(error).__name__, 40)}); use "
+        "standard gates, measurements and control flow on bits and registers, or another method"
+    )
 
 
 def run_pub(
@@ -287,6 +376,9 @@ def observables_for(prepared: Prepared, request: ExecutionRequest) -> list[Any]:
     """The request's observables as ``SparsePauliOp``, following the transpiled layout."""
     from qiskit_argo import circuits
 
+    for i, observable in enumerate(request.observables or []):
+        if not all(math.isfinite(coefficient) for coefficient in observable.paulis.values()):
+            raise InvalidJobError(f"spec.observables[{i}]: a coefficient is not a finite number; use finite numbers")
     observables = [circuits.sparse_pauli_op(o.paulis) for o in request.observables or []]
     if prepared.layout is not None:
         observables = [o.apply_layout(prepared.layout) for o in observables]
@@ -317,7 +409,7 @@ def _run(
         sampler = SamplerV2.from_backend(backend, seed=seed)
         pub = circuits.sampler_pub(circuit, values, request.shots or 1024)
         return sampler.run([pub]).result()
-    except (InvalidCircuitError, InvalidJobError):
+    except QiskitArgoError:
         raise
     except Exception as error:  # noqa: BLE001 - Aer raises AerError, QiskitError, RuntimeError, ...
         raise _classify(error, method) from None

@@ -37,7 +37,16 @@ class ExecutionRequest(_Model):
 class Limits(_Model):
     """What the platform allows one job to ask for; the validate step enforces these."""
 
-    max_qubits: Annotated[int, Field(ge=1)] = 32
+    max_qubits: Annotated[int, Field(ge=1, description="Most qubits, all registers together.")] = 32
     max_shots: Annotated[int, Field(ge=1)] = 1_000_000
-    max_circuit_size: Annotated[int, Field(ge=1, description="Most instructions in the circuit.")] = 200_000
+    max_circuit_size: Annotated[
+        int,
+        Field(
+            ge=1,
+            description=(
+                "Most instructions in the circuit after expanding gate definitions (a for-loop body counts "
+                "once per iteration); also the most classical bits."
+            ),
+        ),
+    ] = 200_000
     max_bindings: Annotated[int, Field(ge=1, description="Most parameter bindings in one sweep.")] = 100_000

@@ -7,11 +7,18 @@ message names the field (``spec.parameterValues[2]``), the value and what to do:
 * ``InvalidJobError`` — the QiskitJob itself is malformed (field path from pydantic, camelCase).
 * ``InvalidCircuitError`` — the circuit cannot be read or does not fit the job: OpenQASM syntax
   (with the source line), QPY, a missing ConfigMap key, bindings that do not match the circuit's
-  parameters, observables of the wrong width, a sampler circuit without measurements.
-* ``LimitExceededError`` — qubits, shots, instructions or sweep size above the platform ``Limits``.
+  parameters, observables of the wrong width, a sampler circuit without measurements, and what
+  Qiskit Aer cannot run (real-time variables, stretches, opaque gates, angles that are not finite,
+  conditions Aer cannot evaluate; see ``circuits.check_circuit``).
+* ``LimitExceededError`` — qubits, shots, instructions (after expanding gate definitions) or sweep
+  size above the platform ``Limits``; absurd register sizes are refused before any parser runs.
 
-For the estimator, final measurements are stripped (expectation values are computed on the
-state). The metrics describe the circuit that travels on to the execute step.
+Custom gates are replaced by their definitions (``circuits.flatten``), so the circuit that travels
+on as QPY is linear in its size (QPY stores a custom gate's definition once per call: a nested
+gate-definition bomb would otherwise serialise exponentially) and the executor has nothing left to
+unroll. For the estimator, final measurements are stripped (expectation values are computed on the
+state). The metrics describe the circuit that travels on to the execute step. Every message that
+quotes input is one line of at most 300 characters, control characters escaped.
 
 No Aer and no qiskit-ibm-runtime are imported here.
 """
@@ -20,7 +27,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from qiskit_argo.api import CircuitMetrics, CircuitSource, ConfigMapKeyRef, Observable, Primitive, QiskitJob
+from qiskit_argo.circuits import one_line, printable
 from qiskit_argo.errors import InvalidCircuitError, InvalidJobError, LimitExceededError
 from qiskit_argo.request import ExecutionRequest, Limits
 from qiskit_argo.stepio import read_artifact
@@ -44,9 +53,12 @@ __all__ = [
     "analyse",
     "has_measurements",
     "check_spec_limits",
+    "check_backend_method",
     "check_circuit_limits",
+    "check_sampler_bits",
     "prepare_for_primitive",
     "normalize_bindings",
+    "check_observable_terms",
     "check_observables",
     "validate_job",
     "run_step",
@@ -89,7 +101,7 @@ def parse_limits(limits_json: str) -> Limits:
     try:
         return Limits.model_validate(data)
     except ValidationError as error:
-        raise InvalidJobError(describe_validation_error(error, prefix="limits")) from None
+        raise InvalidJobError(one_line(describe_validation_error(error, prefix="limits"))) from None
 
 
 # --------------------------------------------------------------------------- circuit source
@@ -98,43 +110,61 @@ def parse_limits(limits_json: str) -> Limits:
 def read_config_map_key(circuit_dir: Path | None, ref: ConfigMapKeyRef) -> bytes:
     """The content of a ConfigMap key mounted as ``circuit_dir/<key>`` (how the kubelet mounts it)."""
     where = "spec.circuit.configMapKeyRef"
+    name, key = repr(printable(ref.name, 63)), repr(printable(ref.key, 63))
     if "/" in ref.key or ref.key in {".", ".."} or ref.key.startswith(".."):
-        raise InvalidJobError(f"{where}.key: {ref.key!r} is not a ConfigMap key; use letters, digits, '-', '_', '.'")
+        raise InvalidJobError(
+            one_line(f"{where}.key: {key} is not a ConfigMap key; use letters, digits, '-', '_', '.'")
+        )
     if circuit_dir is None or not circuit_dir.is_dir():
         raise InvalidCircuitError(
-            f"{where}: ConfigMap {ref.name!r} is not mounted, so key {ref.key!r} cannot be read; "
-            f"create ConfigMap {ref.name!r} with key {ref.key!r} in the job's namespace"
+            one_line(
+                f"{where}: ConfigMap {name} is not mounted, so key {key} cannot be read; "
+                f"create ConfigMap {name} with key {key} in the job's namespace"
+            )
         )
     path = circuit_dir / ref.key
     if not path.is_file():
         keys = sorted(p.name for p in circuit_dir.iterdir() if not p.name.startswith(".."))
-        shown = ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "") if keys else "none"
+        shown = ", ".join(printable(k, 40) for k in keys[:8]) + (", ..." if len(keys) > 8 else "") if keys else "none"
         raise InvalidCircuitError(
-            f"{where}: ConfigMap {ref.name!r} has no key {ref.key!r} (it has: {shown}); "
-            f"fix spec.circuit.configMapKeyRef.key or add the key to the ConfigMap"
+            one_line(
+                f"{where}: ConfigMap {name} has no key {key} (it has: {shown}); "
+                f"fix spec.circuit.configMapKeyRef.key or add the key to the ConfigMap"
+            )
         )
     return path.read_bytes()
 
 
-def load_circuit(source: CircuitSource, read_key: ReadKey) -> QuantumCircuit:
-    """The circuit of a job's ``spec.circuit``; ``read_key`` reads a ConfigMap key's bytes."""
+def load_circuit(source: CircuitSource, read_key: ReadKey, limits: Limits | None = None) -> QuantumCircuit:
+    """The circuit of a job's ``spec.circuit``; ``read_key`` reads a ConfigMap key's bytes.
+
+    With ``limits`` the circuit is bounded before and after parsing (``circuits.check_circuit``).
+    """
     from qiskit_argo import circuits
 
     if source.openqasm is not None:
-        return circuits.parse_openqasm(source.openqasm, field="spec.circuit.openqasm")
+        return circuits.parse_openqasm(source.openqasm, field="spec.circuit.openqasm", limits=limits)
     if source.qpy is not None:
-        return circuits.circuit_from_qpy_base64(source.qpy, field="spec.circuit.qpy")
+        return circuits.circuit_from_qpy_base64(source.qpy, field="spec.circuit.qpy", limits=limits)
     ref = source.config_map_key_ref
     assert ref is not None  # CircuitSource guarantees exactly one source
-    field = f"spec.circuit.configMapKeyRef (ConfigMap {ref.name!r}, key {ref.key!r})"
-    return circuits.load_circuit_bytes(read_key(ref), field=field)
+    field = f"spec.circuit.configMapKeyRef (ConfigMap {printable(ref.name, 40)!r}, key {printable(ref.key, 40)!r})"
+    return circuits.load_circuit_bytes(read_key(ref), field=field, limits=limits)
 
 
 # --------------------------------------------------------------------------- analysis
 
 
+_CONTROL_FLOW = frozenset({"if_else", "while_loop", "for_loop", "switch_case", "box"})
+
+
 def has_measurements(circuit: QuantumCircuit) -> bool:
     """Whether any instruction (also inside control flow) is a measurement."""
+    names = circuit.count_ops()  # counted in Rust: a 65,536-gate circuit is not walked in Python
+    if "measure" in names:
+        return True
+    if _CONTROL_FLOW.isdisjoint(names):
+        return False
     for instruction in circuit.data:
         operation = instruction.operation
         if operation.name == "measure":
@@ -182,18 +212,44 @@ def check_spec_limits(job: QiskitJob, limits: Limits) -> None:
         )
 
 
+#: Aer methods that cannot serve a primitive: ``unitary`` and ``superop`` compute the circuit's matrix
+#: and run neither ``measure`` (sampler) nor ``save_expval`` (estimator); ``extended_stabilizer``
+#: samples but has no ``save_expval``.
+_METHOD_CANNOT = {
+    ("unitary", Primitive.SAMPLER.value): "measure",
+    ("unitary", Primitive.ESTIMATOR.value): "compute expectation values",
+    ("superop", Primitive.SAMPLER.value): "measure",
+    ("superop", Primitive.ESTIMATOR.value): "compute expectation values",
+    ("extended_stabilizer", Primitive.ESTIMATOR.value): "compute expectation values",
+}
+
+
+def check_backend_method(job: QiskitJob) -> None:
+    """Refuse an Aer method that cannot serve the job's primitive (Aer would fail every time)."""
+    method, primitive = job.spec.backend.aer.method, job.spec.primitive
+    cannot = _METHOD_CANNOT.get((method, primitive))
+    if cannot:
+        raise InvalidJobError(
+            f"spec.backend.aer.method={method}: Qiskit Aer's {method} method cannot {cannot}, which the {primitive} "
+            "needs; use automatic, statevector, density_matrix, matrix_product_state or stabilizer"
+        )
+
+
 def check_circuit_limits(circuit: QuantumCircuit, limits: Limits) -> None:
-    """Limits on the circuit itself: qubits and instructions."""
-    if circuit.num_qubits > limits.max_qubits:
-        raise _over("spec.circuit", "qubits", circuit.num_qubits, limits.max_qubits, "use a smaller circuit")
-    instructions = len(circuit.data)
-    if instructions > limits.max_circuit_size:
-        raise _over(
-            "spec.circuit",
-            "instructions",
-            instructions,
-            limits.max_circuit_size,
-            "use a smaller circuit or a parameter sweep instead of unrolled copies",
+    """Limits on the circuit itself: qubits, clbits and instructions after expanding gate
+    definitions, and what Qiskit Aer cannot run (``circuits.check_circuit``)."""
+    from qiskit_argo import circuits
+
+    circuits.check_circuit(circuit, limits, field="spec.circuit")
+
+
+def check_sampler_bits(circuit: QuantumCircuit) -> None:
+    """The sampler returns classical registers: a bit outside every register would be lost."""
+    loose = [bit for bit in circuit.clbits if not circuit.find_bit(bit).registers]
+    if loose:
+        raise InvalidCircuitError(
+            f"spec.circuit: {len(loose)} classical bits belong to no classical register, so the sampler cannot "
+            "return them; put every classical bit in a register (QuantumCircuit(QuantumRegister, ClassicalRegister))"
         )
 
 
@@ -210,7 +266,7 @@ def prepare_for_primitive(circuit: QuantumCircuit, primitive: str) -> QuantumCir
 
 
 def _names(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:10])
+    shown = ", ".join(printable(name, 24) for name in names[:10])
     return shown + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
 
 
@@ -228,8 +284,10 @@ def normalize_bindings(
     if not parameter_values:
         if count:
             raise InvalidCircuitError(
-                f"spec.parameterValues: the circuit has {count} {plural} ({_names(names)}) but no values were "
-                "given; add spec.parameterValues, e.g. [[0.1, ...]] in that order"
+                one_line(
+                    f"spec.parameterValues: the circuit has {count} {plural} ({_names(names)}) but no values were "
+                    "given; add spec.parameterValues, e.g. [[0.1, ...]] in that order"
+                )
             )
         return []
     if not count:
@@ -242,25 +300,60 @@ def normalize_bindings(
         where = f"spec.parameterValues[{i}]"
         if len(binding) != count:
             raise InvalidCircuitError(
-                f"{where}: {len(binding)} values given but the circuit has {count} {plural} "
-                f"({_names(names)}); give one value per parameter, in that order"
+                one_line(
+                    f"{where}: {len(binding)} values given but the circuit has {count} {plural} "
+                    f"({_names(names)}); give one value per parameter, in that order"
+                )
             )
         row = [float(value) for value in binding]
         for j, value in enumerate(row):
             if not math.isfinite(value):
-                raise InvalidCircuitError(f"{where}: the value for {names[j]!r} is {value}; use a finite number")
+                raise InvalidCircuitError(
+                    one_line(f"{where}: the value for {printable(names[j], 40)!r} is {value}; use a finite number")
+                )
         rows.append(row)
     return rows
 
 
+_PAULI_STRING = re.compile(r"[IXYZ]+")
+
+
+def check_observable_terms(observables: Sequence[Mapping[str, float]]) -> None:
+    """Every key is a Pauli string and every coefficient a finite number.
+
+    The API server cannot check map keys, so a job on a cluster reaches this step with whatever
+    keys it was given; Python's JSON reader accepts ``Infinity`` and ``NaN``.
+    """
+    for i, terms in enumerate(observables):
+        for label, coefficient in terms.items():
+            if not _PAULI_STRING.fullmatch(label):
+                raise InvalidJobError(
+                    one_line(
+                        f"spec.observables[{i}]: {printable(label, 40)!r} is not a Pauli string; write one letter "
+                        "I, X, Y or Z per qubit (qubit 0 rightmost)"
+                    )
+                )
+            if not math.isfinite(coefficient):
+                raise InvalidJobError(
+                    one_line(
+                        f"spec.observables[{i}]: the coefficient of {printable(label, 40)!r} is {coefficient}; "
+                        "use a finite number"
+                    )
+                )
+
+
 def check_observables(observables: Sequence[Observable], num_qubits: int) -> None:
-    """Every Pauli string of every observable has one letter per circuit qubit."""
+    """Every Pauli string of every observable has one letter per circuit qubit, and every
+    coefficient is finite."""
+    check_observable_terms([observable.paulis for observable in observables])
     for i, observable in enumerate(observables):
         for label in observable.paulis:
             if len(label) != num_qubits:
                 raise InvalidCircuitError(
-                    f"spec.observables[{i}]: {label!r} acts on {len(label)} qubits but the circuit has "
-                    f"{num_qubits}; write one Pauli letter per qubit (qubit 0 rightmost, I for none)"
+                    one_line(
+                        f"spec.observables[{i}]: {printable(label, 40)!r} acts on {len(label)} qubits but the circuit "
+                        f"has {num_qubits}; write one Pauli letter per qubit (qubit 0 rightmost, I for none)"
+                    )
                 )
 
 
@@ -273,17 +366,24 @@ def _no_config_maps(ref: ConfigMapKeyRef) -> bytes:
 
 def validate_job(job: QiskitJob, limits: Limits, read_key: ReadKey = _no_config_maps) -> ValidatedJob:
     """Check everything that can be checked before running; return the circuit, request and metrics."""
+    from qiskit_argo import circuits
+
     spec = job.spec
+    is_sampler = spec.primitive == Primitive.SAMPLER.value
     check_spec_limits(job, limits)
-    circuit = load_circuit(spec.circuit, read_key)
-    check_circuit_limits(circuit, limits)
+    check_backend_method(job)
+    if not is_sampler:
+        check_observable_terms(spec.observables or [])
+    observables = [Observable(paulis=terms) for terms in spec.observables or []]
+    circuit = load_circuit(spec.circuit, read_key, limits)  # bounded and checked (circuits.check_circuit)
+    circuit = circuits.flatten(circuit)
     circuit = prepare_for_primitive(circuit, spec.primitive)
+    if is_sampler:
+        check_sampler_bits(circuit)
     names = [parameter.name for parameter in circuit.parameters]
     rows = normalize_bindings(names, spec.parameter_values)
-    observables = [Observable(paulis=terms) for terms in spec.observables or []]
-    if spec.primitive == Primitive.ESTIMATOR.value:
+    if not is_sampler:
         check_observables(observables, circuit.num_qubits)
-    is_sampler = spec.primitive == Primitive.SAMPLER.value
     request = ExecutionRequest(
         job_name=job.name,
         namespace=job.namespace,
@@ -304,7 +404,9 @@ def _read_job_file(job_file: Path) -> Any:
         return json.loads(read_artifact(job_file, "job"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         problem = f"{error.msg} at line {error.lineno}" if isinstance(error, json.JSONDecodeError) else str(error)
-        raise InvalidJobError(f"QiskitJob: not JSON ({problem}); pass the job as JSON") from None
+        raise InvalidJobError(
+            one_line(f"QiskitJob: not JSON ({printable(problem, 120)}); pass the job as JSON")
+        ) from None
 
 
 def run_step(job_file: Path, limits_json: str, circuit_dir: Path | None, out_dir: Path) -> None:

@@ -107,7 +107,9 @@ FIELD_VALUES: list[tuple[tuple[str, ...], list[Any]]] = [
         [{"true": 1}],
         [{"ZZ": 1}] * 1001,
     ]),
-    (("spec", "parameterValues"), [[[0.1]], [], [[]], [["a"]], [[None]], [[True]], {"theta": [1]}, [0.1], [[1, 2], [3]]]),
+    (("spec", "parameterValues"), [
+        [[0.1]], [], [[]], [["a"]], [[None]], [[True]], {"theta": [1]}, [0.1], [[1, 2], [3]], [[0.1] * 1001],
+    ]),
     (("spec", "resources"), [
         {},
         {"requests": {"cpu": "500m"}},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp
 
 from qiskit_argo import circuits
-from qiskit_argo.errors import InvalidCircuitError
+from qiskit_argo.errors import InvalidCircuitError, LimitExceededError
+from qiskit_argo.request import Limits
 
 BELL2 = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0], q[1];\nmeasure q -> c;\n'
 BELL3 = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\nh q[0];\ncx q[0], q[1];\nc = measure q;\n'
@@ -204,3 +206,249 @@ def test_estimator_pub_broadcasts_bindings_against_observables(values, shape) ->
 def test_sparse_pauli_op_keeps_qiskit_order() -> None:
     op = circuits.sparse_pauli_op({"ZI": 0.25, "IZ": 0.75})
     assert op == SparsePauliOp.from_list([("ZI", 0.25), ("IZ", 0.75)])
+
+
+# --------------------------------------------------------------------------- hostile input
+
+_LIMITS = Limits()
+_H2 = 'OPENQASM 2.0;\ninclude "qelib1.inc";\n'
+_H3 = 'OPENQASM 3.0;\ninclude "stdgates.inc";\n'
+
+
+def _bomb(levels: int, version: int, *, param: bool = False, call: str | None = None) -> str:
+    """``g<levels>`` expands to 2^levels instructions: each level calls the one below twice."""
+    if param:
+        gates = ["gate g0(t) a { rx(t) a; }"] + [
+            f"gate g{i}(t) a {{ g{i - 1}(t) a; g{i - 1}(t / 2) a; }}" for i in range(1, levels + 1)
+        ]
+    else:
+        gates = ["gate g0 a { h a; }"] + [f"gate g{i} a {{ g{i - 1} a; g{i - 1} a; }}" for i in range(1, levels + 1)]
+    call = call or (f"g{levels}(0.1) q[0];" if param else f"g{levels} q[0];")
+    if version == 2:
+        return _H2 + "\n".join(gates) + f"\nqreg q[1];\ncreg c[1];\n{call}\nmeasure q -> c;\n"
+    return _H3 + "\n".join(gates) + f"\nqubit[1] q;\nbit[1] c;\n{call}\nc = measure q;\n"
+
+
+def _assert_safe(error: Exception, cls: type[Exception], *needles: str) -> None:
+    """One line of at most 300 characters, no raw control characters, the right class, permanent."""
+    assert type(error) is cls, repr(error)
+    assert getattr(error, "permanent", False), repr(error)
+    message = str(error)
+    assert len(message) <= circuits.MAX_MESSAGE, (len(message), message)
+    assert message.isprintable(), repr(message)
+    for needle in needles:
+        assert needle in message, message
+
+
+@pytest.mark.parametrize(
+    ("source", "cls", "needles"),
+    [
+        # Register sizes that make Qiskit's parsers panic, abort or allocate for minutes: refused first.
+        (_H2 + "qreg q[99999999999999999999];\n", LimitExceededError, ["line 3:", "qreg q", "maxQubits"]),
+        (_H2 + "qreg q[2000000000];\n", LimitExceededError, ["line 3:", "2000000000 qubits", "limit of 32"]),
+        (_H2 + "qreg a[20];\nqreg b[20];\n", LimitExceededError, ["line 4:", "40 qubits", "maxQubits"]),
+        (_H2 + "qreg q[1];\ncreg c[2000000000];\n", LimitExceededError, ["line 4:", "creg c", "maxCircuitSize"]),
+        ("qreg q[2000000000];\n", LimitExceededError, ["line 1:", "maxQubits"]),  # no header: OpenQASM 2
+        (_H3 + "qubit[4000000000] q;\n", LimitExceededError, ["line 3:", "register q", "maxQubits"]),
+        (_H3 + "const uint n = 2000000000;\nqubit[n + 1] q;\n", LimitExceededError, ["line 4:", "maxQubits"]),
+        (_H3 + "qreg q[2000000000];\n", LimitExceededError, ["line 3:", "maxQubits"]),
+        (_H3 + "qubit[1] q;\nbit[4000000000] c;\n", LimitExceededError, ["line 4:", "bits", "maxCircuitSize"]),
+        (_H3 + "qubit[2.5] q;\n", InvalidCircuitError, ["line 3:", "constant integer"]),
+        (_H3 + "qubit[2] q;\nctrl(2000000000) @ x q[0], q[1];\n", LimitExceededError, ["line 4:", "ctrl", "maxQubits"]),
+        (
+            _H3 + "gate w a, b, c, d, e, f, g, h, i, j, k { h a; }\nqubit[11] q;\n"
+            "pow(0.5) @ w q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9], q[10];\n",
+            InvalidCircuitError,
+            ["line 5:", "pow", "2^11"],
+        ),
+        # Numbers the OpenQASM 2 parser reads as 64-bit integers (it panics on longer ones).
+        (_H2 + "qreg q[1];\nrx(99999999999999999999) q[0];\n", InvalidCircuitError, ["line 4:", "too large"]),
+        (_H2 + "qreg q[2];\nh q[99999999999999999999];\n", InvalidCircuitError, ["line 4:", "too large"]),
+        # Angles Aer would run silently.
+        (_H2 + "qreg q[1];\nrx(1e999999) q[0];\n", InvalidCircuitError, ["line 4:", "rx", "inf", "finite"]),
+        # qiskit.qasm2 accepts a call without the parameters its definition uses, then fails lazily.
+        (_H2 + "gate g(a) x { rx(a) x; }\nqreg q[1];\ng q[0];\n", InvalidCircuitError, ["line 5:", "gate g", "g(0.5)"]),
+        (_H2 + "opaque g a;\nqreg q[1];\ng q[0];\n", InvalidCircuitError, ["line 3:", "opaque", "Qiskit Aer"]),
+        ("// only a comment\n", InvalidCircuitError, ["only comments"]),
+    ],
+)
+def test_hostile_openqasm_is_refused_in_one_line(source: str, cls: type[Exception], needles: list[str]) -> None:
+    started = time.perf_counter()
+    with pytest.raises(cls) as caught:
+        circuits.parse_openqasm(source, limits=_LIMITS)
+    assert time.perf_counter() - started < 2
+    _assert_safe(caught.value, cls, "spec.circuit.openqasm: ", *needles)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        _bomb(39, 2),
+        _bomb(39, 3),
+        _bomb(39, 2, param=True),
+        _bomb(39, 3, param=True),
+        _bomb(39, 3, call="inv @ g39 q[0];"),  # the importer inverts the whole definition eagerly
+        _bomb(17, 2, call="g17 q[0];\ng17 q[0];"),  # 2 x 131,072: over 200,000 only together
+        _H3 + "qubit[1] q;\nbit[1] c;\nfor uint i in [0:999999999] { h q[0]; }\nc = measure q;\n",
+    ],
+    ids=["qasm2-2^39", "qasm3-2^39", "qasm2-params", "qasm3-params", "qasm3-inv", "qasm2-two-calls", "for-loop"],
+)
+def test_gate_bombs_are_counted_not_unrolled(source: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(LimitExceededError) as caught:
+        circuits.parse_openqasm(source, limits=_LIMITS)
+    assert time.perf_counter() - started < 1
+    _assert_safe(caught.value, LimitExceededError, "spec.circuit.openqasm: ", "maxCircuitSize", "limit of 200000")
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_a_legal_bomb_is_flattened_in_linear_time(version: int) -> None:
+    """2^16 instructions after expansion: under maxCircuitSize, so it runs; QPY stays linear."""
+    started = time.perf_counter()
+    circuit = circuits.parse_openqasm(_bomb(16, version), limits=_LIMITS)
+    assert circuits.expanded_size(circuit) == 2**16 + 1
+    flat = circuits.flatten(circuit)
+    payload = circuits.circuit_to_qpy(flat)
+    assert time.perf_counter() - started < 2
+    assert flat.count_ops() == {"h": 2**16, "measure": 1}
+    assert len(payload) < 64 * 2**16  # about 43 bytes per instruction
+
+
+def test_a_real_parser_panic_becomes_one_line_and_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    """Qiskit's Rust OpenQASM 2 lexer panics on a 20-digit integer (pyo3 PanicException, a
+    BaseException); the prescan refuses it first, and the guard still has a real panic to turn."""
+    from qiskit import qasm2
+
+    source = _H2 + "qreg q[99999999999999999999];\n"
+    try:
+        with circuits._quiet_native_stderr():
+            qasm2.loads(source)
+    except BaseException as error:  # noqa: BLE001 - pyo3's PanicException is what this test needs
+        panic = error
+    else:
+        pytest.skip("this Qiskit no longer panics on a 20-digit register size")
+    assert not isinstance(panic, Exception) and circuits._is_panic(panic)
+    assert capfd.readouterr().err == ""  # the panic message and backtrace went to /dev/null
+    _assert_safe(circuits._panicked("spec.circuit.openqasm", panic, 2), InvalidCircuitError, "too large")
+    assert not circuits._is_panic(KeyboardInterrupt())
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'include "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n',
+        '// Bell pair from a benchmark suite\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\n'
+        "cx q[0],q[1];\nmeasure q[0] -> c[0];\nmeasure q[1] -> c[1];\n",
+        "qreg q[2];\ncreg c[2];\nU(pi/2,0,pi) q[0];\nCX q[0],q[1];\nmeasure q -> c;\n",
+        '// QASMBench style, one line\ninclude "qelib1.inc"; qreg q[2]; creg c[2]; u2(0,pi) q[0]; cx q[0],q[1];'
+        " measure q -> c;\n",
+    ],
+)
+def test_openqasm2_without_its_header(source: str) -> None:
+    assert circuits.openqasm_version(source) == 2
+    circuit = circuits.parse_openqasm(source, limits=_LIMITS)
+    assert circuit.num_qubits == 2 and circuit.count_ops()["measure"] == 2
+
+
+def test_openqasm3_without_a_header_stays_openqasm3() -> None:
+    assert circuits.openqasm_version('include "stdgates.inc";\nqreg q[2];\nbit[2] c;\nc = measure q;\n') == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("plain", 60, "plain"),
+        ("esc \x1b[31mred\x1b[0m", 60, "esc \\x1b[31mred\\x1b[0m"),
+        ("two\nlines\t tabs", 60, "two lines tabs"),
+        ("bidi \u202eevil", 60, "bidi \\u202eevil"),
+        ("lone \ud800 surrogate", 60, "lone \\ud800 surrogate"),
+        ("x" * 5_000_000, 10, "xxxxxxx..."),
+        ("\x1b" * 20, 10, "\\x1b..."),  # never half an escape
+    ],
+)
+def test_printable(text: str, limit: int, expected: str) -> None:
+    assert circuits.printable(text, limit) == expected
+
+
+def test_one_line_keeps_the_end_that_says_what_to_do() -> None:
+    message = circuits.one_line("spec.circuit: " + "y" * 10_000 + "; fix it")
+    assert len(message) <= circuits.MAX_MESSAGE and message.endswith("; fix it") and "..." in message
+
+
+@pytest.mark.parametrize(
+    ("source", "needles"),
+    [
+        (_Q3 + "h q[0];\n\x1b[31mx q[1];\n", ["line 5:", "\\x1b"]),  # an ESC byte is shown, not sent
+        (_Q3 + "h q[0];\n" + "x" * 250_000 + " q[0];\n", ["line 5:"]),  # a long line is cut
+        (_Q2 + "h q[0];\n" + "y" * 5_000_000 + " q[0];\n", ["line 6:"]),  # a 5 MB line too
+        (_Q2 + "qreg \u202eq[2];\n", ["line 5:", "\\u202e"]),
+    ],
+)
+def test_errors_quoting_the_source_are_bounded(source: str, needles: list[str]) -> None:
+    with pytest.raises(InvalidCircuitError) as caught:
+        circuits.parse_openqasm(source, limits=_LIMITS)
+    _assert_safe(caught.value, InvalidCircuitError, "spec.circuit.openqasm: ", *needles)
+
+
+def _qpy_with_header(**fields: int) -> bytes:
+    """A real QPY Bell circuit whose first circuit header claims other counts."""
+    import struct
+
+    data = bytearray(circuits.circuit_to_qpy(circuits.parse_openqasm(BELL2)))
+    at = data.find(struct.pack("!II", 2, 2)) - 5  # name_size, global_phase_type, global_phase_size first
+    header = list(struct.unpack_from("!H1cHII", data, at))
+    header[3], header[4] = fields.get("num_qubits", header[3]), fields.get("num_clbits", header[4])
+    struct.pack_into("!H1cHII", data, at, *header)
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("payload", "cls", "needles"),
+    [
+        (_qpy_with_header(num_qubits=40_000_000), LimitExceededError, ["40000000 qubits", "maxQubits"]),
+        (_qpy_with_header(num_clbits=4_000_000_000), LimitExceededError, ["clbits", "maxCircuitSize"]),
+        (circuits.circuit_to_qpy(circuits.parse_openqasm(BELL2))[:-9], InvalidCircuitError, ["cannot read"]),
+    ],
+)
+def test_qpy_headers_are_read_before_loading(payload: bytes, cls: type[Exception], needles: list[str]) -> None:
+    started = time.perf_counter()
+    with pytest.raises(cls) as caught:
+        circuits.circuit_from_qpy(payload, limits=_LIMITS)
+    assert time.perf_counter() - started < 1
+    _assert_safe(caught.value, cls, "spec.circuit.qpy: ", *needles)
+    assert "Backtrace" not in str(caught.value) and "x1b" not in str(caught.value)
+
+
+def test_flatten_keeps_what_the_circuit_does() -> None:
+    from qiskit.quantum_info import Operator
+
+    source = (
+        _Q3.replace("qubit[2] q;\n", "") + "input float[64] theta;\ngate rot(a) x { rz(a) x; gphase(a / 2); sx x; }\n"
+        "gate pair(a) x, y { rot(a) x; cx x, y; rot(2 * a) y; }\nqubit[2] q;\npair(theta) q[1], q[0];\n"
+    )
+    circuit = circuits.parse_openqasm(source, limits=_LIMITS)
+    flat = circuits.flatten(circuit)
+    assert set(flat.count_ops()) == {"rz", "sx", "cx"} and [p.name for p in flat.parameters] == ["theta"]
+    for value in (0.0, 0.7):
+        expected = Operator(circuit.assign_parameters([value]))
+        assert Operator(flat.assign_parameters([value])).equiv(expected)
+        assert Operator(flat.assign_parameters([value])) == expected  # global phase included
+
+
+def test_flatten_opens_boxes_and_expands_inside_control_flow() -> None:
+    inner = QuantumCircuit(1, name="inner")
+    inner.h(0)
+    gate = inner.to_gate()
+    circuit = QuantumCircuit(1, 1)
+    with circuit.box():
+        circuit.append(gate, [0])
+    circuit.measure(0, 0)
+    with circuit.if_test((circuit.clbits[0], 1)):
+        circuit.append(gate, [0])
+    with circuit.for_loop(range(3)):
+        circuit.append(gate, [0])
+    flat = circuits.flatten(circuit)
+    assert [i.operation.name for i in flat.data] == ["h", "measure", "if_else", "for_loop"]
+    assert all(b.count_ops() == {"h": 1} for i in flat.data[2:] for b in i.operation.blocks)
+    assert circuits.expanded_size(circuit) == 1 + 1 + 1 + 3
+    assert circuits.flatten(flat) is flat  # nothing left to expand

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +266,180 @@ def test_step_failure_is_one_line_on_stderr(tmp_path: Path, capsys: pytest.Captu
     assert code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("InvalidCircuit: spec.backend.aer.method=stabilizer"), lines
+
+
+# --------------------------------------------------------------------------- what Aer refuses, in our words
+
+
+def test_aer_native_instructions_match_the_installed_aer() -> None:
+    from qiskit_aer import AerSimulator
+
+    installed = set(AerSimulator().configuration().basis_gates) | {"measure"}
+    assert circuits.AER_NATIVE_INSTRUCTIONS == installed
+
+
+def _measured(circuit: QuantumCircuit) -> QuantumCircuit:
+    circuit.measure(range(circuit.num_qubits), range(circuit.num_qubits))
+    return circuit
+
+
+def _t_gate() -> QuantumCircuit:
+    circuit = QuantumCircuit(1, 1)
+    circuit.t(0)
+    return _measured(circuit)
+
+
+def _wide(qubits: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(qubits, qubits)
+    circuit.h(range(qubits))
+    return _measured(circuit)
+
+
+#: Aer's own words that must never reach a user.
+_AER_TEXT = ("Aer simulation failed", "ERROR:", "circuit-", "Required memory", "Traceback", "retrying may help")
+
+
+def _assert_ours(error: Exception, cls: type[Exception], permanent: bool, *needles: str) -> None:
+    assert type(error) is cls, repr(error)
+    message = str(error)
+    assert getattr(error, "permanent", None) is permanent and len(message) <= 300 and message.isprintable(), message
+    for needle in needles:
+        assert needle in message, message
+    if permanent:
+        assert not any(text in message for text in _AER_TEXT), message
+
+
+@pytest.mark.parametrize(
+    ("circuit", "method", "shots", "cls", "needles"),
+    [
+        (_t_gate(), "stabilizer", 10, InvalidCircuitError, ["spec.backend.aer.method=stabilizer:", "Clifford"]),
+        (_wide(2), "unitary", 10, InvalidCircuitError, ["method=unitary:", "instructions measure", "automatic"]),
+        (_wide(40), "statevector", 10, LimitExceededError, ["16,777,216 MiB", "spec.resources.limits.memory"]),
+    ],
+    ids=["stabilizer-t", "unitary-measure", "memory-estimate"],
+)
+def test_aer_refusals_are_permanent(
+    circuit: QuantumCircuit, method: str, shots: int, cls: type, needles: list[str]
+) -> None:
+    request = _request(primitive="sampler", shots=shots, aer=AerOptions(seed=1, method=method))
+    with pytest.raises(cls) as caught:
+        execution.execute(circuit, request, BackendStatus(name="aer", method=method, reason="test"))
+    _assert_ours(caught.value, cls, True, *needles)
+
+
+def test_an_allocation_failing_at_run_time_is_transient() -> None:
+    """Aer raises std::bad_alloc when it cannot allocate the shots' memory: the node may have more later."""
+    request = _request(primitive="sampler", shots=2**40)
+    with pytest.raises(ExecutionError) as caught:
+        execution.execute(_wide(2), request, AER)
+    _assert_ours(caught.value, ExecutionError, False, "retrying may help", "spec.resources.limits.memory")
+
+
+def _aer_failure(circuit: QuantumCircuit) -> Exception:
+    """What Aer itself raises for ``circuit`` (the executor checks these before Aer sees them)."""
+    from qiskit_aer import AerSimulator
+    from qiskit_aer.primitives import SamplerV2
+
+    try:
+        SamplerV2.from_backend(AerSimulator(), seed=1).run([(circuit, None, 4)]).result()
+    except Exception as error:  # noqa: BLE001 - the point is to collect it
+        return error
+    raise AssertionError("Aer ran it")
+
+
+def _opaque() -> QuantumCircuit:
+    from qiskit.circuit import Gate
+
+    circuit = QuantumCircuit(1, 1)
+    circuit.append(Gate("mystery", 1, []), [0])
+    return _measured(circuit)
+
+
+def _shift() -> QuantumCircuit:
+    from qiskit import ClassicalRegister, QuantumRegister
+    from qiskit.circuit.classical import expr
+
+    register = ClassicalRegister(2, "c")
+    circuit = QuantumCircuit(QuantumRegister(1), register)
+    circuit.measure(0, register[0])
+    with circuit.if_test(expr.equal(expr.shift_left(register, 1), 2)):
+        circuit.x(0)
+    return circuit
+
+
+def _var() -> QuantumCircuit:
+    from qiskit.circuit.classical import expr
+
+    circuit = QuantumCircuit(1, 1)
+    circuit.add_var("flag", expr.lift(True))
+    return _measured(circuit)
+
+
+def _stretch() -> QuantumCircuit:
+    circuit = QuantumCircuit(1, 1)
+    circuit.delay(circuit.add_stretch("s"), 0)
+    return _measured(circuit)
+
+
+def _box() -> QuantumCircuit:
+    circuit = QuantumCircuit(1, 1)
+    with circuit.box():
+        circuit.h(0)
+    return _measured(circuit)
+
+
+@pytest.mark.parametrize(
+    ("circuit", "needles"),
+    [
+        (_opaque(), ["Qiskit Aer has no instruction mystery", "define it"]),
+        (_box(), ["Qiskit Aer has no instruction box"]),
+        (_shift(), ["condition", "Qiskit Aer cannot evaluate", "=="]),
+        (_var(), ["Qiskit Aer cannot run this circuit", "AttributeError"]),  # Aer's own AttributeError
+        (_stretch(), ["Qiskit Aer cannot run this circuit", "TypeError"]),
+    ],
+    ids=["opaque", "box", "shift", "var", "stretch"],
+)
+def test_aer_exceptions_are_classified_in_our_words(circuit: QuantumCircuit, needles: list[str]) -> None:
+    error = execution._classify(_aer_failure(circuit), "automatic")
+    _assert_ours(error, InvalidCircuitError, True, "spec.", *needles)
+
+
+@pytest.mark.parametrize(
+    ("circuit", "needles"),
+    [
+        (_opaque(), ["gate mystery has no definition"]),
+        (_shift(), ["operator shift_left"]),
+        (_var(), ["real-time classical variables (flag)"]),
+        (_stretch(), ["stretch durations (s)"]),
+    ],
+    ids=["opaque", "shift", "var", "stretch"],
+)
+def test_the_executor_refuses_what_aer_cannot_run_before_running(circuit: QuantumCircuit, needles: list[str]) -> None:
+    with pytest.raises(InvalidCircuitError) as caught:
+        execution.execute(circuit, _request(primitive="sampler", shots=4), AER)
+    _assert_ours(caught.value, InvalidCircuitError, True, "spec.circuit:", *needles)
+
+
+def test_a_box_runs_opened() -> None:
+    document, _ = execution.execute(_box(), _request(primitive="sampler", shots=4), AER)
+    assert sum(document["pub_results"][0]["data"]["c"]["counts"][0].values()) == 4
+
+
+def test_a_nested_gate_definition_is_unrolled_once_per_definition() -> None:
+    """2^16 instructions behind 16 nested definitions: before, 8 rounds of decompose, then the
+    transpiler on the original (30 s for 2^14); now one memoised expansion."""
+    levels = 16
+    gates = ["gate g0 a { h a; }"] + [f"gate g{i} a {{ g{i - 1} a; g{i - 1} a; }}" for i in range(1, levels + 1)]
+    source = (
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\n' + "\n".join(gates) + f"\nqreg q[1];\ncreg c[1];\ng{levels} q[0];\n"
+    )
+    started = time.perf_counter()
+    prepared = execution.prepare_circuit(
+        circuits.parse_openqasm(source + "measure q -> c;\n"),
+        execution.simulator("automatic", None),
+        noisy=False,
+        optimization_level=1,
+        seed=1,
+    )
+    assert time.perf_counter() - started < 1
+    assert not prepared.transpiled and prepared.circuit.count_ops() == {"h": 2**levels, "measure": 1}

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+from qiskit.circuit import Clbit, Gate, Qubit
+from qiskit.circuit.classical import expr, types
+from qiskit.circuit.library import RXGate
 
 from qiskit_argo import circuits, validation
 from qiskit_argo.api import ConfigMapKeyRef, Observable, QiskitJob
@@ -141,8 +146,8 @@ def _wide(qubits: int) -> str:
 @pytest.mark.parametrize(
     ("spec", "limits", "needles"),
     [
-        ({"circuit": {"openqasm": _wide(40)}}, {}, ["spec.circuit:", "40 qubits", "limit of 32"]),
-        ({"circuit": {"openqasm": _wide(5)}}, {"maxQubits": 4}, ["spec.circuit:", "5 qubits", "limit of 4"]),
+        ({"circuit": {"openqasm": _wide(40)}}, {}, ["spec.circuit.openqasm: line 3:", "40 qubits", "limit of 32"]),
+        ({"circuit": {"openqasm": _wide(5)}}, {"maxQubits": 4}, ["line 3:", "5 qubits", "limit of 4", "maxQubits"]),
         ({"shots": 2_000_000}, {}, ["spec.shots:", "2000000 shots", "limit of 1000000"]),
         ({"shots": 101}, {"maxShots": 100}, ["spec.shots:", "101", "limit of 100"]),
         ({}, {"maxShots": 1000}, ["spec.shots:", "1024"]),  # the default shots count too
@@ -151,7 +156,7 @@ def _wide(qubits: int) -> str:
             {"maxBindings": 10},
             ["spec.parameterValues:", "11 bindings", "limit of 10"],
         ),
-        ({}, {"maxCircuitSize": 3}, ["spec.circuit:", "4 instructions", "limit of 3"]),
+        ({}, {"maxCircuitSize": 3}, ["spec.circuit.openqasm:", "4 instructions", "limit of 3", "maxCircuitSize"]),
     ],
 )
 def test_limits(spec: dict[str, Any], limits: dict[str, Any], needles: list[str]) -> None:
@@ -191,7 +196,6 @@ def test_empty_limits_are_the_defaults() -> None:
         ({"parameterValues": [[0.1], "x"]}, ["spec.parameterValues[1]"]),
         ({"circuit": {"qpy": "this is not base64!"}}, ["spec.circuit.qpy", "base64"]),
         ({"primitive": "estimator"}, ["spec", "observables"]),
-        ({"primitive": "estimator", "observables": [{"ZQ": 1}]}, ["spec.observables[0]"]),
     ],
 )
 def test_invalid_job_names_the_field(spec: dict[str, Any], needles: list[str]) -> None:
@@ -264,7 +268,8 @@ def test_missing_config_map_key(tmp_path: Path, mounted: bool) -> None:
 
 def test_config_map_key_cannot_escape_the_mount(tmp_path: Path) -> None:
     with pytest.raises(InvalidJobError) as caught:
-        validation.read_config_map_key(tmp_path, ConfigMapKeyRef(name="c", key="../etc/passwd"))
+        # The model refuses such a key; the reader must refuse it too (defence in depth).
+        validation.read_config_map_key(tmp_path, ConfigMapKeyRef.model_construct(name="c", key="../etc/passwd"))
     _assert_error(caught.value, InvalidJobError, "InvalidSpec", "configMapKeyRef.key")
 
 
@@ -306,3 +311,180 @@ def test_run_step_rejects_a_job_that_is_not_json(tmp_path: Path) -> None:
     with pytest.raises(InvalidJobError) as caught:
         validation.run_step(tmp_path / "job.json", "{}", None, tmp_path / "out")
     _assert_error(caught.value, InvalidJobError, "InvalidSpec", "not JSON")
+
+
+# --------------------------------------------------------------------------- hostile circuits
+
+
+def _assert_bounded(error: QiskitArgoError, cls: type[QiskitArgoError], *needles: str) -> None:
+    _assert_error(error, cls, cls.reason, *needles)
+    assert len(str(error)) <= 300 and str(error).isprintable(), str(error)
+
+
+def _with_var() -> QuantumCircuit:
+    circuit = QuantumCircuit(1, 1)
+    circuit.add_var("flag", expr.lift(True))
+    circuit.h(0)
+    circuit.measure(0, 0)
+    return circuit
+
+
+def _with_input() -> QuantumCircuit:
+    circuit = QuantumCircuit(1, 1, inputs=[expr.Var.new("b", types.Bool())])
+    circuit.h(0)
+    circuit.measure(0, 0)
+    return circuit
+
+
+def _with_stretch() -> QuantumCircuit:
+    circuit = QuantumCircuit(1, 1)
+    circuit.delay(circuit.add_stretch("s"), 0)
+    circuit.measure(0, 0)
+    return circuit
+
+
+def _with(operation: Any, *params: float) -> QuantumCircuit:
+    circuit = QuantumCircuit(1, 1)
+    circuit.append(operation, [0])
+    circuit.measure(0, 0)
+    return circuit
+
+
+def _with_shift_condition() -> QuantumCircuit:
+    register = ClassicalRegister(3, "c")
+    circuit = QuantumCircuit(QuantumRegister(1, "q"), register)
+    circuit.measure(0, register[0])
+    with circuit.if_test(expr.equal(expr.shift_left(register, 1), 2)):
+        circuit.x(0)
+    circuit.measure(0, register[1])
+    return circuit
+
+
+def _with_loose_clbits() -> QuantumCircuit:
+    circuit = QuantumCircuit([Qubit()], [Clbit()])
+    circuit.h(0)
+    circuit.measure(0, 0)
+    return circuit
+
+
+def _with_long_loop() -> QuantumCircuit:
+    circuit = QuantumCircuit(1, 1)
+    with circuit.for_loop(range(10**12)):
+        circuit.h(0)
+    circuit.measure(0, 0)
+    return circuit
+
+
+@pytest.mark.parametrize(
+    ("circuit", "cls", "needles"),
+    [
+        (_with_var(), InvalidCircuitError, ["real-time classical variables (flag)", "Qiskit Aer cannot run", "bit["]),
+        (_with_input(), InvalidCircuitError, ["real-time classical variables (b)", "input float[64]"]),
+        (_with_stretch(), InvalidCircuitError, ["stretch durations (s)", "fixed duration"]),
+        (_with(Gate("mystery", 1, [])), InvalidCircuitError, ["gate mystery has no definition", "opaque"]),
+        (_with(RXGate(float("inf"))), InvalidCircuitError, ["gate rx has the parameter inf", "finite"]),
+        (_with(RXGate(float("nan"))), InvalidCircuitError, ["gate rx has the parameter nan", "finite"]),
+        (_with_shift_condition(), InvalidCircuitError, ["operator shift_left", "cannot evaluate", "=="]),
+        (_with_loose_clbits(), InvalidCircuitError, ["no classical register", "sampler"]),
+        (_with_long_loop(), LimitExceededError, ["1000000000001 instructions", "maxCircuitSize"]),
+        (QuantumCircuit(40, 40), LimitExceededError, ["40 qubits", "maxQubits"]),
+    ],
+    ids=["var", "input", "stretch", "opaque", "inf-angle", "nan-angle", "shift", "loose-clbits", "loop", "wide"],
+)
+def test_what_aer_cannot_run_is_refused_at_validate(circuit: QuantumCircuit, cls: type, needles: list[str]) -> None:
+    job = _model(circuit={"qpy": circuits.circuit_to_qpy_base64(circuit)})
+    with pytest.raises(cls) as caught:
+        validation.validate_job(job, Limits())
+    _assert_bounded(caught.value, cls, "spec.circuit", *needles)
+
+
+def test_a_box_is_opened_rather_than_refused() -> None:
+    circuit = QuantumCircuit(1, 1)
+    with circuit.box():
+        circuit.h(0)
+    circuit.measure(0, 0)
+    validated = validation.validate_job(_model(circuit={"qpy": circuits.circuit_to_qpy_base64(circuit)}), Limits())
+    assert validated.metrics.count_ops == {"h": 1, "measure": 1}
+
+
+def _bomb(levels: int) -> str:
+    gates = ["gate g0 a { h a; }"] + [f"gate g{i} a {{ g{i - 1} a; g{i - 1} a; }}" for i in range(1, levels + 1)]
+    return (
+        'OPENQASM 3.0;\ninclude "stdgates.inc";\n'
+        + "\n".join(gates)
+        + f"\nqubit[1] q;\nbit[1] c;\ng{levels} q[0];\nc = measure q;\n"
+    )
+
+
+def test_validate_refuses_a_gate_bomb_at_once(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    with pytest.raises(LimitExceededError) as caught:
+        _run(tmp_path, _job(circuit={"openqasm": _bomb(39)}))
+    assert time.perf_counter() - started < 1
+    _assert_bounded(caught.value, LimitExceededError, "spec.circuit.openqasm:", "549755813889 instructions")
+
+
+def test_validate_flattens_a_legal_bomb_quickly(tmp_path: Path) -> None:
+    """2^16 instructions: allowed; the QPY artifact holds them flat (not one definition per call)."""
+    started = time.perf_counter()
+    out = _run(tmp_path, _job(circuit={"openqasm": _bomb(16)}))
+    assert time.perf_counter() - started < 2
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["countOps"] == {"h": 2**16, "measure": 1} and metrics["size"] == 2**16 + 1
+    assert (out / "circuit.qpy").stat().st_size < 64 * 2**16
+
+
+def test_custom_gates_travel_flat_and_the_metrics_show_what_runs() -> None:
+    source = BELL3_NO_MEASURE.replace(
+        "h q[0];\ncx q[0], q[1];\n", "gate bell a, b { h a; cx a, b; }\nbell q[0], q[1];\n"
+    )
+    validated = validation.validate_job(_model(circuit={"openqasm": source + "bit[2] c;\nc = measure q;\n"}), Limits())
+    assert validated.metrics.count_ops == {"h": 1, "cx": 1, "measure": 2}
+
+
+@pytest.mark.parametrize(
+    ("observables", "cls", "needles"),
+    [
+        ([{"ZQ": 1.0}], InvalidJobError, ["spec.observables[0]:", "'ZQ' is not a Pauli string"]),
+        ([{"ZZ": 1.0}, {"zz": 1.0}], InvalidJobError, ["spec.observables[1]:", "I, X, Y or Z"]),
+        ([{"Z\x1bZ": 1.0}], InvalidJobError, ["spec.observables[0]:", "\\x1b"]),
+        ([{"ZZ": float("inf")}], InvalidJobError, ["spec.observables[0]:", "inf", "finite"]),
+        ([{"XX": 0.5, "ZZ": float("nan")}], InvalidJobError, ["spec.observables[0]:", "'ZZ'", "nan"]),
+    ],
+)
+def test_observable_terms(observables: list[dict[str, float]], cls: type, needles: list[str]) -> None:
+    with pytest.raises(cls) as caught:
+        validation.check_observable_terms(observables)
+    _assert_bounded(caught.value, cls, *needles)
+
+
+def test_a_huge_observable_label_is_not_echoed() -> None:
+    job = _model(primitive="estimator", observables=[{"Z" * 100_000: 1.0}])
+    with pytest.raises(InvalidCircuitError) as caught:
+        validation.validate_job(job, Limits())
+    _assert_bounded(caught.value, InvalidCircuitError, "spec.observables[0]:", "100000 qubits", "...")
+
+
+@pytest.mark.parametrize(
+    ("spec", "needles"),
+    [
+        ({"backend": {"aer": {"method": "unitary"}}}, ["method=unitary:", "cannot measure", "sampler"]),
+        ({"backend": {"aer": {"method": "superop"}}}, ["method=superop:", "cannot measure"]),
+        (
+            {"primitive": "estimator", "observables": [{"ZZ": 1}], "backend": {"aer": {"method": "unitary"}}},
+            ["method=unitary:", "expectation values", "estimator"],
+        ),
+        (
+            {
+                "primitive": "estimator",
+                "observables": [{"ZZ": 1}],
+                "backend": {"aer": {"method": "extended_stabilizer"}},
+            },
+            ["method=extended_stabilizer:", "expectation values"],
+        ),
+    ],
+)
+def test_an_aer_method_that_cannot_serve_the_primitive(spec: dict[str, Any], needles: list[str]) -> None:
+    with pytest.raises(InvalidJobError) as caught:
+        validation.validate_job(_model(**spec), Limits())
+    _assert_bounded(caught.value, InvalidJobError, "spec.backend.aer.", *needles)
