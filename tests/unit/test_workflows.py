@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -556,18 +555,6 @@ def test_build_does_not_share_state_between_calls() -> None:
     first["metadata"]["labels"]["x"] = "y"
     second = workflows.build(make_job())
     assert second["spec"]["templates"][0]["dag"]["tasks"] and "x" not in second["metadata"]["labels"]
-
-
-def test_render_throughput() -> None:
-    jobs = [load_job(example)[0] for example in EXAMPLES]
-    workflows.build(jobs[0])  # warm the cache
-    count = 2000
-    started = time.perf_counter()
-    for index in range(count):
-        workflows.build(jobs[index % len(jobs)])
-    rate = count / (time.perf_counter() - started)
-    print(f"\nbuild(): {rate:.0f} Workflows/s")
-    assert rate >= 500
 
 
 # --------------------------------------------------------------------------- argo submit --from
