@@ -25,11 +25,12 @@ MAX_CONFIG_MAP_BYTES = 1024 * 1024
 
 
 def _keys(value: dict[str, str]) -> dict[str, str]:
+    from qiskit_argo.errors import quote
+
     for key in value:
         problem = config_map_key_problem(key)
         if problem:
-            shown = key if len(key) <= 40 else key[:37] + "..."
-            raise ValueError(f"key {shown!r} {problem}")
+            raise ValueError(f"key {quote(key)} {problem}")
     return value
 
 

@@ -1,6 +1,30 @@
-"""The exception tree: every failure a person can act on, permanent or transient."""
+"""The exception tree, and the one-line form every message takes.
+
+Every error qiskit-argo raises on purpose is permanent (retrying cannot help: exit code 2, never
+retried by Argo) or transient (retrying may help: exit code 1)::
+
+    QiskitArgoError
+    ├── PermanentError              reason PermanentFailure
+    │   ├── InvalidJobError         reason InvalidSpec: the manifest itself
+    │   ├── InvalidCircuitError     reason InvalidCircuit: the circuit, or how it fits the job
+    │   └── LimitExceededError      reason LimitExceeded: a platform limit
+    └── TransientError              reason TransientFailure
+        └── ExecutionError          reason ExecutionFailed: the backend failed on valid work
+
+(``qiskit_argo.safeio`` adds ``UnsafePathError`` and ``ResultsDirError`` under ``PermanentError``.)
+
+A message is one line a person can act on: ``<field>: <what is wrong>; <what to do>``. Text
+quoted from input or from a library goes through ``one_line`` (a whole message) or ``quote`` (a
+value inside one): control characters, line and paragraph separators, bidi controls and lone
+surrogates are shown escaped (an ESC byte reads ``\\x1b``), so nothing can move a terminal's cursor,
+reorder what a person reads or split a log line; and the text is bounded, cut where it matters
+least and marked with ``...``.
+"""
 
 from __future__ import annotations
+
+import re
+from typing import Final, Literal
 
 __all__ = [
     "QiskitArgoError",
@@ -13,6 +37,12 @@ __all__ = [
     "EXIT_OK",
     "EXIT_TRANSIENT",
     "EXIT_PERMANENT",
+    "MAX_MESSAGE",
+    "MAX_QUOTE",
+    "ELLIPSIS",
+    "Keep",
+    "one_line",
+    "quote",
 ]
 
 #: Exit codes shared by the CLI and the step runner. Argo's retryStrategy never retries
@@ -20,6 +50,13 @@ __all__ = [
 EXIT_OK = 0
 EXIT_TRANSIENT = 1
 EXIT_PERMANENT = 2
+
+#: The most characters of one message (an error, a printed line).
+MAX_MESSAGE: Final = 300
+#: The most characters of one value quoted inside a message.
+MAX_QUOTE: Final = 40
+#: What marks a cut.
+ELLIPSIS: Final = "..."
 
 
 class QiskitArgoError(Exception):
@@ -77,3 +114,106 @@ class ExecutionError(TransientError):
     """The backend failed while running valid work."""
 
     reason = "ExecutionFailed"
+
+
+# --------------------------------------------------------------------------- one line
+
+#: Where a cut text keeps its characters: ``"both"`` its start and its last ``; what to do``
+#: clause (a message), ``"start"`` its start (a value), ``"end"`` its end (a path).
+Keep = Literal["both", "start", "end"]
+
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+#: A run of whitespace holding anything but a plain space: layout of prose (a wrapped line, a tab).
+_LAYOUT = re.compile(r"\s*[^\S ]\s*")
+
+
+def _escaped(char: str) -> str:
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _pieces(text: str, mark: str = "") -> list[str]:
+    """``text`` one piece per character, a character ``str.isprintable`` refuses as its escape;
+    with a quotation ``mark``, a backslash and the mark escaped too (as ``repr`` does)."""
+    if mark:
+        special = {"\\": "\\\\", mark: "\\" + mark}
+        return [special.get(char) or (char if char.isprintable() else _escaped(char)) for char in text]
+    return [char if char.isprintable() else _escaped(char) for char in text]
+
+
+def _fit(pieces: list[str], room: int) -> str:
+    """The first pieces, whole, that fit in ``room`` characters."""
+    size = 0
+    for count, piece in enumerate(pieces):
+        size += len(piece)
+        if size > room:
+            return "".join(pieces[:count])
+    return "".join(pieces)
+
+
+def _fit_end(pieces: list[str], room: int) -> str:
+    """The last pieces, whole, that fit in ``room`` characters."""
+    size = 0
+    for count, piece in enumerate(reversed(pieces)):
+        size += len(piece)
+        if size > room:
+            return "".join(pieces[len(pieces) - count :])
+    return "".join(pieces)
+
+
+def one_line(text: object, limit: int | None = MAX_MESSAGE, *, prose: bool = True, keep: Keep = "both") -> str:
+    """``text`` as one printable line of at most ``limit`` characters.
+
+    Every character ``str.isprintable`` refuses is escaped (``\\x1b``, ``\\u202e``, ``\\ud800``).
+    ``prose`` (a message, a library's error text): a run of whitespace holding a line break or a
+    tab is layout and becomes one space, and the ends are stripped; without it every character
+    reads as given (``\\n``, ``\\t``, spaces kept). A text over ``limit`` is cut, never inside an
+    escape, where ``keep`` says (``"both"``: the start and the last ``; what to do`` clause when
+    it takes at most half the line, else the start), the cut marked with ``...``.
+    ``limit=None`` only escapes.
+    """
+    return _line(str(text), limit, prose, keep)
+
+
+def quote(value: object, limit: int = MAX_QUOTE) -> str:
+    """A bounded snippet of input to put inside a message, as ``repr`` writes it (``'a\\tb'``,
+    ``"it's"``, ``'a\\\\b'``, ``7``) but with at most ``limit`` characters inside the quotes, cut at
+    the end with ``...``."""
+    if not isinstance(value, str):
+        return _line(repr(value), limit, False, "start")
+    mark = '"' if "'" in value and '"' not in value else "'"
+    return mark + _line(value, limit, False, "start", mark) + mark
+
+
+def _line(raw: str, limit: int | None, prose: bool, keep: Keep, mark: str = "") -> str:
+    """``one_line``; with a quotation ``mark``, the inside of ``quote``."""
+    if limit is None:
+        if prose:
+            raw = _LAYOUT.sub(" ", raw).strip()
+        return raw if raw.isprintable() and not mark else "".join(_pieces(raw, mark))
+    # Only the first and the last ``limit`` characters can be shown (prose may collapse a few).
+    window = 4 * limit + 16
+    cut = len(raw) > 2 * window
+    head_raw, tail_raw = (raw[:window], raw[-window:]) if cut else (raw, raw)
+    if prose:
+        head_raw, tail_raw = _LAYOUT.sub(" ", head_raw).lstrip(), _LAYOUT.sub(" ", tail_raw).rstrip()
+        if not cut:
+            head_raw = tail_raw = head_raw.strip()
+    head = _pieces(head_raw, mark)
+    if not cut and sum(map(len, head)) <= limit:
+        return "".join(head)
+    tail = head if not cut else _pieces(tail_raw, mark)
+    if keep == "end":
+        return ELLIPSIS + _fit_end(tail, limit - len(ELLIPSIS)).lstrip()
+    if keep == "both":
+        ending = "".join(tail[-limit:])
+        clause = ending.rfind("; ")
+        if clause > 0 and len(ending) - clause <= limit // 2:
+            todo = ending[clause:]
+            return _fit(head, limit - len(todo) - len(ELLIPSIS) - 1).rstrip() + " " + ELLIPSIS + todo
+    return _fit(head, limit - len(ELLIPSIS)).rstrip() + ELLIPSIS

@@ -72,7 +72,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qiskit_argo.api import BackendStatus, Primitive, ResultSummary
-from qiskit_argo.circuits import one_line, printable
 from qiskit_argo.errors import (
     ExecutionError,
     InvalidCircuitError,
@@ -80,6 +79,7 @@ from qiskit_argo.errors import (
     LimitExceededError,
     PermanentError,
     QiskitArgoError,
+    one_line,
 )
 from qiskit_argo.request import ExecutionRequest
 from qiskit_argo.stepio import load_request, parse_parameter, read_artifact
@@ -192,8 +192,8 @@ def _transpile(circuit: QuantumCircuit, backend: Any, level: int, seed: int | No
     except Exception as error:  # noqa: BLE001 - TranspilerError and friends: the circuit does not fit
         raise InvalidCircuitError(
             one_line(
-                f"spec.circuit: cannot compile the circuit for {printable(backend.name, 40)} "
-                f"({printable(str(error) or type(error).__name__, 120)}); "
+                f"spec.circuit: cannot compile the circuit for {one_line(backend.name, 40)} "
+                f"({one_line(str(error) or type(error).__name__, 120)}); "
                 "use gates with definitions, or another backend/method"
             )
         ) from None
@@ -289,7 +289,7 @@ _CONDITION_TODO = "compare bits and registers with ==, !=, <, <=, >, >= and comb
 
 
 def _names(listed: str) -> str:
-    names = [printable(name.strip(" '\""), 24) for name in listed.split(",") if name.strip(" '\"")]
+    names = [one_line(name.strip(" '\""), 24) for name in listed.split(",") if name.strip(" '\"")]
     return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
 
 
@@ -355,7 +355,7 @@ def _classify(error: BaseException, method: str) -> QiskitArgoError:
             "value per circuit parameter in every binding"
         )
     return InvalidCircuitError(
-        f"{where}: Qiskit Aer cannot run this circuit (it raised {printable(type(error).__name__, 40)}); use "
+        f"{where}: Qiskit Aer cannot run this circuit (it raised {one_line(type(error).__name__, 40)}); use "
         "standard gates, measurements and control flow on bits and registers, or another method"
     )
 

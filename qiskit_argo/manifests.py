@@ -20,7 +20,7 @@ from pydantic.alias_generators import to_camel
 from qiskit_argo import yamldoc
 from qiskit_argo.api import API_VERSION, KIND, QiskitJob
 from qiskit_argo.configmap import ConfigMap
-from qiskit_argo.errors import InvalidJobError
+from qiskit_argo.errors import InvalidJobError, quote
 from qiskit_argo.wire import integral_floats_to_int, json_type_name
 
 __all__ = [
@@ -36,7 +36,6 @@ __all__ = [
 #: Largest job file read: a few objects of at most the API server's 3 MiB request size.
 MAX_FILE_BYTES = 16 * 1024 * 1024
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-_MAX_SHOWN = 40
 
 
 @dataclass
@@ -56,13 +55,8 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
         elif _IDENTIFIER.fullmatch(part):
             path += f".{part}" if path else part
         else:
-            path += f"[{_shown(part)}]"
+            path += f"[{quote(part)}]"
     return path
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 4] + "...'"
 
 
 _TYPE_ERRORS = {
@@ -92,7 +86,7 @@ def _json_value(value: Any) -> str:
     kind = json_type_name(value)
     if isinstance(value, dict | list):
         return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
-    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} ({_shown(value)})"
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} ({quote(value)})"
 
 
 def _is_union_tag(part: int | str) -> bool:
@@ -133,14 +127,14 @@ def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
         what = f"must be a finite number, not {given}; JSON has no infinities or NaN"
     elif kind == "string_pattern_mismatch":
         pattern = (first.get("ctx") or {}).get("pattern", "")
-        what = f"{_shown(given)} does not match {pattern}; see `kubectl explain qiskitjob.{where}`"
+        what = f"{quote(given)} does not match {pattern}; see `kubectl explain qiskitjob.{where}`"
     elif kind in ("literal_error", "enum"):
-        what = f"{message} (got {_shown(given)})"
+        what = f"{message} (got {quote(given)})"
     else:
         what = message
         scalar = isinstance(given, str | int | float | bool) or given is None
         if kind != "value_error" and scalar and "got" not in what:
-            what += f" (got {_shown(given)})"
+            what += f" (got {quote(given)})"
     if prefix:
         where = f"{prefix}.{where}" if where else prefix
     more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -169,9 +163,9 @@ def parse_job(document: Any, source: str = "manifest") -> QiskitJob:
         raise InvalidJobError(f"{source}: expected a QiskitJob mapping, got {json_type_name(document)}")
     api_version, kind = document.get("apiVersion"), document.get("kind")
     if kind != KIND:
-        raise InvalidJobError(f"{source}: kind is {_shown(kind)}; expected {KIND!r}")
+        raise InvalidJobError(f"{source}: kind is {quote(kind)}; expected {KIND!r}")
     if api_version != API_VERSION:
-        raise InvalidJobError(f"{source}: apiVersion is {_shown(api_version)}; expected {API_VERSION!r}")
+        raise InvalidJobError(f"{source}: apiVersion is {quote(api_version)}; expected {API_VERSION!r}")
     from qiskit_argo.crd import prune_nulls
 
     document = prune_nulls({key: value for key, value in document.items() if key != "status"})
@@ -181,7 +175,7 @@ def parse_job(document: Any, source: str = "manifest") -> QiskitJob:
 
 def _config_map(document: dict[str, Any], source: str) -> ConfigMap:
     if document.get("apiVersion") != "v1":
-        raise InvalidJobError(f"{source}: ConfigMap apiVersion is {_shown(document.get('apiVersion'))}; expected 'v1'")
+        raise InvalidJobError(f"{source}: ConfigMap apiVersion is {quote(document.get('apiVersion'))}; expected 'v1'")
     config_map: ConfigMap = parse_wire(ConfigMap, document, source, prefix="ConfigMap")
     return config_map
 

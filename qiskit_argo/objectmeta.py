@@ -133,8 +133,9 @@ def _check(problem: str | None, value: str) -> None:
 
 
 def _quote(value: str, limit: int = 40) -> str:
-    shown = value if len(value) <= limit else value[: limit - 3] + "..."
-    return repr(shown)
+    from qiskit_argo.errors import quote
+
+    return quote(value, limit)
 
 
 def _namespace(value: str) -> str:

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from qiskit_argo.errors import InvalidJobError, TransientError
+from qiskit_argo.errors import InvalidJobError, TransientError, one_line
 from qiskit_argo.request import ExecutionRequest
 
 __all__ = ["read_artifact", "parse_parameter", "load_request"]
@@ -36,8 +36,7 @@ def parse_parameter(model: type[Model], text: str, what: str) -> Model:
     try:
         return model.model_validate(json.loads(text))
     except (json.JSONDecodeError, ValidationError, TypeError) as error:
-        problem = " ".join(str(error).split())[:200]
-        raise InvalidJobError(f"{what} parameter: not {model.__name__} JSON ({problem})") from None
+        raise InvalidJobError(f"{what} parameter: not {model.__name__} JSON ({one_line(error, 200)})") from None
 
 
 def load_request(path: Path) -> ExecutionRequest:
@@ -45,5 +44,5 @@ def load_request(path: Path) -> ExecutionRequest:
     try:
         return ExecutionRequest.model_validate_json(read_artifact(path, "request"))
     except ValidationError as error:
-        problem = error.errors()[0]["msg"]
+        problem = one_line(error.errors()[0]["msg"], 200)
         raise InvalidJobError(f"request artifact {path}: not an ExecutionRequest ({problem})") from None

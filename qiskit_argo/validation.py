@@ -36,8 +36,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from qiskit_argo.api import CircuitMetrics, CircuitSource, ConfigMapKeyRef, Observable, Primitive, QiskitJob
-from qiskit_argo.circuits import one_line, printable
-from qiskit_argo.errors import InvalidCircuitError, InvalidJobError, LimitExceededError
+from qiskit_argo.errors import InvalidCircuitError, InvalidJobError, LimitExceededError, one_line, quote
 from qiskit_argo.request import ExecutionRequest, Limits
 from qiskit_argo.stepio import read_artifact
 
@@ -110,7 +109,7 @@ def parse_limits(limits_json: str) -> Limits:
 def read_config_map_key(circuit_dir: Path | None, ref: ConfigMapKeyRef) -> bytes:
     """The content of a ConfigMap key mounted as ``circuit_dir/<key>`` (how the kubelet mounts it)."""
     where = "spec.circuit.configMapKeyRef"
-    name, key = repr(printable(ref.name, 63)), repr(printable(ref.key, 63))
+    name, key = quote(ref.name, 63), quote(ref.key, 63)
     if "/" in ref.key or ref.key in {".", ".."} or ref.key.startswith(".."):
         raise InvalidJobError(
             one_line(f"{where}.key: {key} is not a ConfigMap key; use letters, digits, '-', '_', '.'")
@@ -125,7 +124,7 @@ def read_config_map_key(circuit_dir: Path | None, ref: ConfigMapKeyRef) -> bytes
     path = circuit_dir / ref.key
     if not path.is_file():
         keys = sorted(p.name for p in circuit_dir.iterdir() if not p.name.startswith(".."))
-        shown = ", ".join(printable(k, 40) for k in keys[:8]) + (", ..." if len(keys) > 8 else "") if keys else "none"
+        shown = ", ".join(one_line(k, 40) for k in keys[:8]) + (", ..." if len(keys) > 8 else "") if keys else "none"
         raise InvalidCircuitError(
             one_line(
                 f"{where}: ConfigMap {name} has no key {key} (it has: {shown}); "
@@ -148,7 +147,7 @@ def load_circuit(source: CircuitSource, read_key: ReadKey, limits: Limits | None
         return circuits.circuit_from_qpy_base64(source.qpy, field="spec.circuit.qpy", limits=limits)
     ref = source.config_map_key_ref
     assert ref is not None  # CircuitSource guarantees exactly one source
-    field = f"spec.circuit.configMapKeyRef (ConfigMap {printable(ref.name, 40)!r}, key {printable(ref.key, 40)!r})"
+    field = f"spec.circuit.configMapKeyRef (ConfigMap {quote(ref.name)}, key {quote(ref.key)})"
     return circuits.load_circuit_bytes(read_key(ref), field=field, limits=limits)
 
 
@@ -266,7 +265,7 @@ def prepare_for_primitive(circuit: QuantumCircuit, primitive: str) -> QuantumCir
 
 
 def _names(names: Sequence[str]) -> str:
-    shown = ", ".join(printable(name, 24) for name in names[:10])
+    shown = ", ".join(one_line(name, 24) for name in names[:10])
     return shown + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
 
 
@@ -309,7 +308,7 @@ def normalize_bindings(
         for j, value in enumerate(row):
             if not math.isfinite(value):
                 raise InvalidCircuitError(
-                    one_line(f"{where}: the value for {printable(names[j], 40)!r} is {value}; use a finite number")
+                    one_line(f"{where}: the value for {quote(names[j])} is {value}; use a finite number")
                 )
         rows.append(row)
     return rows
@@ -329,14 +328,14 @@ def check_observable_terms(observables: Sequence[Mapping[str, float]]) -> None:
             if not _PAULI_STRING.fullmatch(label):
                 raise InvalidJobError(
                     one_line(
-                        f"spec.observables[{i}]: {printable(label, 40)!r} is not a Pauli string; write one letter "
+                        f"spec.observables[{i}]: {quote(label)} is not a Pauli string; write one letter "
                         "I, X, Y or Z per qubit (qubit 0 rightmost)"
                     )
                 )
             if not math.isfinite(coefficient):
                 raise InvalidJobError(
                     one_line(
-                        f"spec.observables[{i}]: the coefficient of {printable(label, 40)!r} is {coefficient}; "
+                        f"spec.observables[{i}]: the coefficient of {quote(label)} is {coefficient}; "
                         "use a finite number"
                     )
                 )
@@ -351,7 +350,7 @@ def check_observables(observables: Sequence[Observable], num_qubits: int) -> Non
             if len(label) != num_qubits:
                 raise InvalidCircuitError(
                     one_line(
-                        f"spec.observables[{i}]: {printable(label, 40)!r} acts on {len(label)} qubits but the circuit "
+                        f"spec.observables[{i}]: {quote(label)} acts on {len(label)} qubits but the circuit "
                         f"has {num_qubits}; write one Pauli letter per qubit (qubit 0 rightmost, I for none)"
                     )
                 )
@@ -405,7 +404,7 @@ def _read_job_file(job_file: Path) -> Any:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         problem = f"{error.msg} at line {error.lineno}" if isinstance(error, json.JSONDecodeError) else str(error)
         raise InvalidJobError(
-            one_line(f"QiskitJob: not JSON ({printable(problem, 120)}); pass the job as JSON")
+            one_line(f"QiskitJob: not JSON ({one_line(problem, 120)}); pass the job as JSON")
         ) from None
 
 

@@ -53,9 +53,9 @@ from yaml.events import (
     StreamEndEvent,
 )
 
-from qiskit_argo.errors import InvalidJobError
+from qiskit_argo.errors import MAX_QUOTE, InvalidJobError, one_line, quote
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_MESSAGE", "decode", "load_documents", "load_bytes"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "decode", "load_documents", "load_bytes"]
 
 #: Nested collections allowed in one document, aliases included. A QiskitJob is under 10
 #: deep; 100 keeps every consumer's recursion (pydantic, json) far from its limits.
@@ -64,10 +64,9 @@ MAX_DEPTH: Final = 100
 #: size. Every node costs at least one byte of JSON, so a larger document cannot fit the API
 #: server's 3 MiB request limit.
 MAX_NODES: Final = 3 * 1024 * 1024
-#: The longest error message.
-MAX_MESSAGE: Final = 300
 
-_SNIPPET = 40
+#: The most characters of a file name in a message (its end is kept).
+_MAX_SOURCE = 100
 _INT64_MIN, _INT64_MAX, _UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
 _TAG = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + name for name in ("str", "int", "float", "bool", "null"))
@@ -118,28 +117,13 @@ _GO_DOT_FLOAT = re.compile(r"\.[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?"
 
 
 def _fail(message: str) -> InvalidJobError:
-    """The error for one line of at most ``MAX_MESSAGE`` characters."""
-    message = " ".join(message.splitlines())
-    if len(message) > MAX_MESSAGE:
-        message = message[: MAX_MESSAGE - 3] + "..."
-    return InvalidJobError(message)
-
-
-def _escape(text: str) -> str:
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
-
-
-def _show(text: str) -> str:
-    """A bounded, escaped quotation of input text."""
-    shown = _escape(text[: _SNIPPET + 1])
-    if len(shown) > _SNIPPET:
-        shown = shown[: _SNIPPET - 3] + "..."
-    return f"'{shown}'"
+    """The error, its message one line (``qiskit_argo.errors.one_line``)."""
+    return InvalidJobError(one_line(message))
 
 
 def _source(source: str) -> str:
-    shown = _escape(source)
-    return shown if len(shown) <= 100 else "..." + shown[-97:]
+    """The file name as a message shows it: escaped, its end kept."""
+    return one_line(source, _MAX_SOURCE, prose=False, keep="end")
 
 
 def _where(source: str, mark: Any) -> str:
@@ -248,14 +232,14 @@ def _tagged(tag: str, event: Any, source: str) -> Any:
         return value
     short = "!!" + tag[len(_TAG) :]
     raise _fail(
-        f"{_where(source, event.start_mark)}: {_show(text)} is not a valid {short}; remove the tag or fix the value"
+        f"{_where(source, event.start_mark)}: {quote(text)} is not a valid {short}; remove the tag or fix the value"
     )
 
 
 def _tag_error(tag: str, event: Any, source: str) -> InvalidJobError:
     shown = "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
     return _fail(
-        f"{_where(source, event.start_mark)}: tag {_show(shown)} is not allowed; "
+        f"{_where(source, event.start_mark)}: tag {quote(shown)} is not allowed; "
         "a manifest is plain JSON data, so remove the tag"
     )
 
@@ -543,7 +527,7 @@ def _build(get_event: Any, source: str) -> list[Any]:
 
 def _alias(entry: Any, event: Any, source: str) -> Any:
     """The value an alias stands for; its anchor must be complete (decode.go ``alias()``)."""
-    name = _show(event.anchor)[1:-1]
+    name = one_line(event.anchor, MAX_QUOTE, prose=False, keep="start")
     if entry is None:
         raise _fail(f"{_where(source, event.start_mark)}: alias *{name} has no anchor before it; define &{name} first")
     if entry.__class__ is list:
@@ -559,7 +543,7 @@ def _duplicate(key: str, first: Any, mark: Any, source: str) -> InvalidJobError:
         places = f"line {mark.line + 1}, columns {first.column + 1} and {mark.column + 1}"
     else:
         places = f"lines {first.line + 1} and {mark.line + 1}"
-    return _fail(f"{_where(source, mark)}: key {_show(key)} appears twice ({places}); keep one")
+    return _fail(f"{_where(source, mark)}: key {quote(key)} appears twice ({places}); keep one")
 
 
 def _merge_error(mark: Any, source: str) -> InvalidJobError:
@@ -585,7 +569,7 @@ def _syntax_error(error: yaml.YAMLError, text: str, source: str) -> InvalidJobEr
         )
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     problem = getattr(error, "problem", None) or (str(error).splitlines() or ["unknown problem"])[0]
-    problem = _escape(problem)[:120]
+    problem = one_line(problem, 120, prose=False)
     where = f"{source} line {mark.line + 1}, column {mark.column + 1}" if mark is not None else source
     return _fail(f"{where}: malformed YAML: {problem}; fix the indentation or quoting there")
 

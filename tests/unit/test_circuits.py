@@ -12,7 +12,8 @@ from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp
 
 from qiskit_argo import circuits
-from qiskit_argo.errors import InvalidCircuitError, LimitExceededError
+from qiskit_argo.circuits import _native
+from qiskit_argo.errors import MAX_MESSAGE, InvalidCircuitError, LimitExceededError
 from qiskit_argo.request import Limits
 
 BELL2 = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0], q[1];\nmeasure q -> c;\n'
@@ -234,7 +235,7 @@ def _assert_safe(error: Exception, cls: type[Exception], *needles: str) -> None:
     assert type(error) is cls, repr(error)
     assert getattr(error, "permanent", False), repr(error)
     message = str(error)
-    assert len(message) <= circuits.MAX_MESSAGE, (len(message), message)
+    assert len(message) <= MAX_MESSAGE, (len(message), message)
     assert message.isprintable(), repr(message)
     for needle in needles:
         assert needle in message, message
@@ -321,16 +322,16 @@ def test_a_real_parser_panic_becomes_one_line_and_prints_nothing(capfd: pytest.C
 
     source = _H2 + "qreg q[99999999999999999999];\n"
     try:
-        with circuits._quiet_native_stderr():
+        with _native.quiet_native_stderr():
             qasm2.loads(source)
     except BaseException as error:  # noqa: BLE001 - pyo3's PanicException is what this test needs
         panic = error
     else:
         pytest.skip("this Qiskit no longer panics on a 20-digit register size")
-    assert not isinstance(panic, Exception) and circuits._is_panic(panic)
+    assert not isinstance(panic, Exception) and _native.is_panic(panic)
     assert capfd.readouterr().err == ""  # the panic message and backtrace went to /dev/null
-    _assert_safe(circuits._panicked("spec.circuit.openqasm", panic, 2), InvalidCircuitError, "too large")
-    assert not circuits._is_panic(KeyboardInterrupt())
+    _assert_safe(_native.panicked("spec.circuit.openqasm", panic, 2), InvalidCircuitError, "too large")
+    assert not _native.is_panic(KeyboardInterrupt())
 
 
 @pytest.mark.parametrize(
@@ -352,27 +353,6 @@ def test_openqasm2_without_its_header(source: str) -> None:
 
 def test_openqasm3_without_a_header_stays_openqasm3() -> None:
     assert circuits.openqasm_version('include "stdgates.inc";\nqreg q[2];\nbit[2] c;\nc = measure q;\n') == 3
-
-
-@pytest.mark.parametrize(
-    ("text", "limit", "expected"),
-    [
-        ("plain", 60, "plain"),
-        ("esc \x1b[31mred\x1b[0m", 60, "esc \\x1b[31mred\\x1b[0m"),
-        ("two\nlines\t tabs", 60, "two lines tabs"),
-        ("bidi \u202eevil", 60, "bidi \\u202eevil"),
-        ("lone \ud800 surrogate", 60, "lone \\ud800 surrogate"),
-        ("x" * 5_000_000, 10, "xxxxxxx..."),
-        ("\x1b" * 20, 10, "\\x1b..."),  # never half an escape
-    ],
-)
-def test_printable(text: str, limit: int, expected: str) -> None:
-    assert circuits.printable(text, limit) == expected
-
-
-def test_one_line_keeps_the_end_that_says_what_to_do() -> None:
-    message = circuits.one_line("spec.circuit: " + "y" * 10_000 + "; fix it")
-    assert len(message) <= circuits.MAX_MESSAGE and message.endswith("; fix it") and "..." in message
 
 
 @pytest.mark.parametrize(

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from qiskit_argo import yamldoc
-from qiskit_argo.errors import InvalidJobError
-from qiskit_argo.yamldoc import MAX_DEPTH, MAX_MESSAGE, decode, load_bytes, load_documents
+from qiskit_argo.errors import MAX_MESSAGE, InvalidJobError
+from qiskit_argo.yamldoc import MAX_DEPTH, decode, load_bytes, load_documents
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
