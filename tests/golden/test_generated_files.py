@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from qiskit_argo import generate
+from qiskit_argo import api, generate
 
 REPO = Path(__file__).resolve().parents[2]
 GENERATED = generate.generated_files()
@@ -51,7 +51,38 @@ def test_generation_is_deterministic() -> None:
     assert generate.generated_files() == GENERATED
 
 
-@pytest.mark.parametrize("directory", sorted({relative.parent for relative in GENERATED}), ids=str)
+def test_a_file_no_source_makes_is_stale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert generate.main(["--root", str(tmp_path)]) == 0
+    gone = tmp_path / generate.GOLDEN_WORKFLOWS_DIR / "removed-example.yaml"
+    gone.write_text(generate.HEADER + "kind: Workflow\n")
+    handwritten = tmp_path / generate.CRD_DIR / "handwritten.yaml"
+    handwritten.write_text("kind: Namespace\n")
+    capsys.readouterr()
+    assert generate.main(["--check", "--root", str(tmp_path)]) == 1
+    report = capsys.readouterr().err
+    assert "removed-example.yaml: no source generates it" in report and "handwritten" not in report
+
+    assert generate.main(["--root", str(tmp_path)]) == 0
+    assert not gone.exists() and handwritten.exists()
+    assert generate.main(["--check", "--root", str(tmp_path)]) == 0
+
+
+def test_checked_in_generated_directories_hold_nothing_stale() -> None:
+    assert generate.stale_files(REPO, list(GENERATED)) == []
+
+
+def test_one_crd_file_per_kind_listed_in_the_kustomization() -> None:
+    crds = sorted(path for path in GENERATED if path.parent == generate.CRD_DIR and path.name != "kustomization.yaml")
+    assert crds == sorted(generate.crd_file(kind) for kind in api.KINDS)
+    assert generate.CRD_FILE == Path("crds/qiskit-argo.io_qiskitjobs.yaml") and generate.CRD_FILE in crds
+    kustomization = yaml.safe_load(GENERATED[generate.CRD_DIR / "kustomization.yaml"])
+    assert kustomization["resources"] == [path.name for path in crds]
+
+
+_KUSTOMIZED = sorted({relative.parent for relative in GENERATED if relative.name == "kustomization.yaml"})
+
+
+@pytest.mark.parametrize("directory", _KUSTOMIZED, ids=str)
 def test_kustomize_builds_generated_directories(directory: Path) -> None:
     kubectl = shutil.which("kubectl")
     if kubectl is None:

@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 import yaml
 
-from qiskit_argo.generate import CRD_FILE
+from qiskit_argo import api
+from qiskit_argo.generate import CRD_FILE, crd_file
 from tests.support.schemas import (
     SchemaError,
     apply_defaults,
@@ -33,6 +34,13 @@ def crd() -> dict[str, Any]:
     return document
 
 
+@pytest.fixture(params=api.KINDS, ids=lambda kind: kind.kind)
+def kind_crd(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Each registered kind's CRD as checked in."""
+    document: dict[str, Any] = yaml.safe_load((REPO / crd_file(request.param)).read_text())
+    return document
+
+
 def example_jobs() -> list[tuple[str, dict[str, Any]]]:
     return [
         (f"{path.stem}/{doc['metadata']['name']}", doc)
@@ -50,8 +58,8 @@ def bell() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("use_kubernetes_validate", [True, False], ids=["kubernetes-validate", "swagger-1.36"])
-def test_crd_is_a_valid_apiextensions_v1_object(crd: dict[str, Any], use_kubernetes_validate: bool) -> None:
-    validate_k8s(crd, use_kubernetes_validate=use_kubernetes_validate)
+def test_crd_is_a_valid_apiextensions_v1_object(kind_crd: dict[str, Any], use_kubernetes_validate: bool) -> None:
+    validate_k8s(kind_crd, use_kubernetes_validate=use_kubernetes_validate)
 
 
 @pytest.mark.parametrize("use_kubernetes_validate", [True, False], ids=["kubernetes-validate", "swagger-1.36"])
@@ -73,8 +81,8 @@ def _nodes(node: dict[str, Any], path: str = "") -> list[tuple[str, dict[str, An
     return found
 
 
-def test_schema_is_structural(crd: dict[str, Any]) -> None:
-    schema = crd_schema(crd)
+def test_schema_is_structural(kind_crd: dict[str, Any]) -> None:
+    schema = crd_schema(kind_crd)
     assert schema["properties"]["metadata"] == {"type": "object"}
     for path, node in _nodes(schema):
         assert not {"$ref", "$defs", "definitions", "const", "title"} & set(node), path
@@ -94,8 +102,8 @@ def test_schema_is_structural(crd: dict[str, Any]) -> None:
         assert "nullable" not in node, path
 
 
-def test_defaults_are_valid_values(crd: dict[str, Any]) -> None:
-    for path, node in _nodes(crd_schema(crd)):
+def test_defaults_are_valid_values(kind_crd: dict[str, Any]) -> None:
+    for path, node in _nodes(crd_schema(kind_crd)):
         if "default" not in node:
             continue
         bare = {k: v for k, v in node.items() if k not in ("default", "x-kubernetes-validations")}
@@ -104,10 +112,36 @@ def test_defaults_are_valid_values(crd: dict[str, Any]) -> None:
         assert path.startswith(".spec"), f"{path}: status is written whole by the controller; no defaults there"
 
 
-def test_descriptions_are_kept(crd: dict[str, Any]) -> None:
-    spec = crd_schema(crd)["properties"]["spec"]
-    for name, node in spec["properties"].items():
-        assert node.get("description"), f"spec.{name} has no description"
+def _fields(node: dict[str, Any], path: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every field under ``node``: its properties, recursively, also inside list items and map values."""
+    found = []
+    for name, child in node.get("properties", {}).items():
+        found.append((f"{path}.{name}", child))
+        found += _fields(child, f"{path}.{name}")
+    if isinstance(node.get("items"), dict):
+        found += _fields(node["items"], f"{path}[]")
+    if isinstance(node.get("additionalProperties"), dict):
+        found += _fields(node["additionalProperties"], f"{path}.*")
+    return found
+
+
+def test_every_field_has_a_description(kind_crd: dict[str, Any]) -> None:
+    """``kubectl explain <kind>.spec`` and ``<kind>.status`` explain every field, however deep."""
+    schema = crd_schema(kind_crd)
+    assert schema.get("description"), "the kind has no description"
+    undescribed = []
+    for part in ("spec", "status"):
+        node = schema["properties"][part]
+        for path, child in [(part, node), *_fields(node, part)]:
+            if not str(child.get("description", "")).strip():
+                undescribed.append(path)
+    assert not undescribed, f"{len(undescribed)} fields have no description: {', '.join(undescribed)}"
+
+
+def test_a_field_without_a_description_is_found() -> None:
+    schema = {"properties": {"spec": {"properties": {"a": {"description": "A.", "items": {"properties": {"b": {}}}}}}}}
+    undescribed = [path for path, node in _fields(schema["properties"]["spec"], "spec") if not node.get("description")]
+    assert undescribed == ["spec.a[].b"]
 
 
 # --------------------------------------------------------------------------- custom resources against it

@@ -1,0 +1,122 @@
+"""Pydantic models of the qiskit-argo resources, and the registry of their kinds.
+
+These models are the one source of truth: the CRDs in ``crds/`` are generated from them, the CLI
+and the controller parse manifests with them, and the steps read the normalized request from them.
+Field names follow Kubernetes conventions (camelCase on the wire, snake_case in Python).
+
+Layout: the shared parts live in private modules (``_base``: the model base and shared field
+types; ``_conditions``: ``metav1.Condition``; ``_resource``: the apiVersion/kind/metadata
+envelope; ``_kind``: the ``Kind`` descriptor a CRD is made from); each kind has a public module
+(``job``) holding its spec, status, resource and ``Kind``. Adding a kind is a new module beside
+``job.py`` and one entry in ``KINDS``; ``qiskit_argo.crd`` and ``qiskit_argo.generate`` take it
+from there.
+"""
+
+from __future__ import annotations
+
+from qiskit_argo.api import job
+from qiskit_argo.api._base import CRD_KEYWORDS, DURATION_PATTERN, QUANTITY_PATTERN, QuantityValue, crd_keywords
+from qiskit_argo.api._base import _Model as _Model
+from qiskit_argo.api._conditions import Condition
+from qiskit_argo.api._kind import CATEGORIES, Kind, PrinterColumn, Rule
+from qiskit_argo.api._resource import API_VERSION, GROUP, MAX_NAME_LENGTH, NAME_PATTERN, VERSION
+from qiskit_argo.api._resource import _Resource as _Resource
+from qiskit_argo.api.job import (
+    KIND,
+    MAX_INLINE_BINDINGS,
+    MAX_INLINE_CIRCUIT,
+    MAX_OBSERVABLES,
+    MAX_PARAMETERS,
+    MAX_PAULI_TERMS,
+    PLURAL,
+    QISKIT_JOB,
+    SHORT_NAMES,
+    SINGULAR,
+    TERMINAL_PHASES,
+    AerOptions,
+    BackendSpec,
+    BackendStatus,
+    Backoff,
+    CircuitMetrics,
+    CircuitSource,
+    ConditionType,
+    ConfigMapKeyRef,
+    Observable,
+    PauliSum,
+    Phase,
+    Primitive,
+    QiskitJob,
+    QiskitJobSpec,
+    QiskitJobStatus,
+    ResourceRequirements,
+    ResultLocation,
+    ResultSummary,
+    RetryPolicy,
+    StepProgress,
+)
+from qiskit_argo.objectmeta import ObjectMeta
+
+__all__ = [
+    # the registry
+    "KINDS",
+    "kind_named",
+    "Kind",
+    "PrinterColumn",
+    "Rule",
+    "CATEGORIES",
+    # shared
+    "GROUP",
+    "VERSION",
+    "API_VERSION",
+    "MAX_NAME_LENGTH",
+    "NAME_PATTERN",
+    "QUANTITY_PATTERN",
+    "DURATION_PATTERN",
+    "CRD_KEYWORDS",
+    "crd_keywords",
+    "QuantityValue",
+    "ObjectMeta",
+    "Condition",
+    # QiskitJob (qiskit_argo.api.job)
+    "KIND",
+    "PLURAL",
+    "SINGULAR",
+    "SHORT_NAMES",
+    "QISKIT_JOB",
+    "Phase",
+    "Primitive",
+    "ConditionType",
+    "ConfigMapKeyRef",
+    "CircuitSource",
+    "Observable",
+    "PauliSum",
+    "AerOptions",
+    "BackendSpec",
+    "Backoff",
+    "RetryPolicy",
+    "ResourceRequirements",
+    "QiskitJobSpec",
+    "StepProgress",
+    "CircuitMetrics",
+    "BackendStatus",
+    "ResultSummary",
+    "ResultLocation",
+    "QiskitJobStatus",
+    "QiskitJob",
+    "TERMINAL_PHASES",
+    "MAX_INLINE_CIRCUIT",
+    "MAX_PAULI_TERMS",
+    "MAX_OBSERVABLES",
+    "MAX_INLINE_BINDINGS",
+    "MAX_PARAMETERS",
+]
+
+#: Every kind of ours, in the order their CRDs are generated: one line per kind.
+KINDS: tuple[Kind, ...] = (
+    job.QISKIT_JOB,
+)
+
+
+def kind_named(name: object) -> Kind | None:
+    """The registered kind called ``name`` (e.g. ``"QiskitJob"``), or ``None``."""
+    return next((kind for kind in KINDS if kind.kind == name), None)

@@ -1,0 +1,712 @@
+"""QiskitJob: one circuit, run by one primitive on one backend, as an Argo Workflow.
+
+Its spec, its status (computed by ``qiskit_argo.status.next_status``, written by the controller
+only), the resource, and ``QISKIT_JOB``, the kind's CRD declaration: names, printer columns, and
+the CEL rules that restate the validators below with the same messages (kept beside them, so a
+changed validator and its rule are changed together).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from qiskit_argo.api._base import DURATION_PATTERN, QUANTITY_PATTERN, QuantityValue, _Model, crd_keywords
+from qiskit_argo.api._conditions import Condition
+from qiskit_argo.api._kind import Kind, PrinterColumn, Rule
+from qiskit_argo.api._resource import API_VERSION, _Resource
+from qiskit_argo.objectmeta import CONFIG_MAP_KEY, DNS1123_SUBDOMAIN
+from qiskit_argo.wire import Bool, Int, Number, Str
+
+__all__ = [
+    "KIND",
+    "PLURAL",
+    "SINGULAR",
+    "SHORT_NAMES",
+    "MUTABLE_SPEC_FIELDS",
+    "Phase",
+    "TERMINAL_PHASES",
+    "Primitive",
+    "ConditionType",
+    "MAX_INLINE_CIRCUIT",
+    "MAX_PAULI_TERMS",
+    "MAX_OBSERVABLES",
+    "MAX_INLINE_BINDINGS",
+    "MAX_PARAMETERS",
+    "RESOURCE_NAMES",
+    "ConfigMapKeyRef",
+    "CircuitSource",
+    "Observable",
+    "PauliSum",
+    "AerOptions",
+    "BackendSpec",
+    "Backoff",
+    "RetryPolicy",
+    "ResourceRequirements",
+    "QiskitJobSpec",
+    "StepProgress",
+    "CircuitMetrics",
+    "BackendStatus",
+    "ResultSummary",
+    "ResultLocation",
+    "QiskitJobStatus",
+    "QiskitJob",
+    "COLUMNS",
+    "RULES",
+    "QISKIT_JOB",
+]
+
+KIND = "QiskitJob"
+PLURAL = "qiskitjobs"
+SINGULAR = "qiskitjob"
+SHORT_NAMES = ["qj"]
+#: The only spec fields a running job accepts changes to.
+MUTABLE_SPEC_FIELDS = frozenset({"suspend"})
+
+_PAULI = re.compile(r"^[IXYZ]+$")
+# base64.b64decode(validate=True) accepts exactly this: the alphabet in groups of four, padded.
+_BASE64 = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+
+#: Largest inline circuit in bytes of UTF-8 (OpenQASM text or base64 QPY). The job travels inside
+#: its Workflow, which must fit in etcd (which counts bytes) with room to spare; bigger circuits go
+#: in a ConfigMap (``configMapKeyRef``).
+MAX_INLINE_CIRCUIT = 256 * 1024
+#: Most terms in one observable, observables in one job, bindings in one inline sweep and values in
+#: one binding: bounds that keep the API server's CEL cost estimates of the CRD's rules finite.
+MAX_PAULI_TERMS = 10_000
+MAX_OBSERVABLES = 1_000
+MAX_INLINE_BINDINGS = 20_000
+MAX_PARAMETERS = 1_000
+#: The resources a job may ask for its execute step.
+RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
+
+
+class Phase(StrEnum):
+    """The one word ``kubectl get qj`` shows."""
+
+    PENDING = "Pending"
+    VALIDATING = "Validating"
+    SCHEDULING = "Scheduling"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SUSPENDED = "Suspended"
+
+
+TERMINAL_PHASES = frozenset({Phase.SUCCEEDED.value, Phase.FAILED.value})
+
+
+class Primitive(StrEnum):
+    """Which Qiskit primitive runs the circuit."""
+
+    SAMPLER = "sampler"
+    ESTIMATOR = "estimator"
+
+
+class ConditionType(StrEnum):
+    """The conditions a QiskitJob reports."""
+
+    VALIDATED = "Validated"
+    SCHEDULED = "Scheduled"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SUSPENDED = "Suspended"
+
+
+# --------------------------------------------------------------------------- spec
+
+
+class ConfigMapKeyRef(_Model):
+    """A circuit stored under one key of a ConfigMap in the job's namespace."""
+
+    name: Annotated[Str, Field(max_length=253, pattern=f"^{DNS1123_SUBDOMAIN}$", description="ConfigMap name.")]
+    key: Annotated[
+        Str, Field(max_length=253, pattern=f"^{CONFIG_MAP_KEY}$", description="Key holding OpenQASM or base64 QPY.")
+    ]
+
+
+class CircuitSource(_Model):
+    """Exactly one of: inline OpenQASM 2/3, base64 QPY, or a ConfigMap key."""
+
+    openqasm: Annotated[
+        Str | None,
+        Field(
+            max_length=MAX_INLINE_CIRCUIT,
+            description="Inline OpenQASM 2 or 3 source (at most 256 KiB); the version is read from its header.",
+        ),
+    ] = None
+    qpy: Annotated[
+        Str | None,
+        Field(
+            max_length=MAX_INLINE_CIRCUIT,
+            description="Base64-encoded QPY holding one circuit (at most 256 KiB).",
+            json_schema_extra=crd_keywords(pattern=_BASE64),
+        ),
+    ] = None
+    config_map_key_ref: Annotated[
+        ConfigMapKeyRef | None,
+        Field(description="A ConfigMap key holding OpenQASM source or base64 QPY."),
+    ] = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CircuitSource:
+        given = [name for name in ("openqasm", "qpy", "config_map_key_ref") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "set exactly one of circuit.openqasm, circuit.qpy or circuit.configMapKeyRef"
+                + (f" (got {', '.join(to_camel(g) for g in given)})" if given else "")
+            )
+        return self
+
+    @field_validator("openqasm")
+    @classmethod
+    def _bytes(cls, value: str | None) -> str | None:
+        if value is not None:
+            size = len(value.encode("utf-8", "surrogatepass"))
+            if size > MAX_INLINE_CIRCUIT:
+                raise ValueError(
+                    f"{size} bytes of UTF-8, over the limit of {MAX_INLINE_CIRCUIT} bytes; "
+                    "put a bigger circuit in a ConfigMap (circuit.configMapKeyRef)"
+                )
+        return value
+
+    @field_validator("qpy")
+    @classmethod
+    def _base64(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("circuit.qpy must be base64-encoded QPY") from None
+        return value
+
+
+class Observable(_Model):
+    """A weighted sum of Pauli strings (the normalized form the steps pass on)."""
+
+    paulis: Annotated[
+        dict[str, Number],
+        Field(min_length=1, description="Pauli string (I/X/Y/Z, qubit 0 rightmost) to its coefficient."),
+    ]
+
+    @field_validator("paulis")
+    @classmethod
+    def _pauli_strings(cls, value: dict[str, float]) -> dict[str, float]:
+        return _check_pauli_labels(value)
+
+
+def _check_pauli_labels(terms: dict[str, float]) -> dict[str, float]:
+    for label in terms:
+        if not _PAULI.match(label):
+            raise ValueError(f"observable term {label!r} is not a Pauli string of I, X, Y and Z")
+    return terms
+
+
+#: One observable in a job: Pauli string -> coefficient, e.g. ``{ZZ: 1}`` or ``{ZZ: 0.5, XX: 0.5}``.
+#: That each key is a Pauli string of the circuit's width is the validate step's check (as on a
+#: cluster, where the API server cannot check map keys).
+PauliSum = Annotated[dict[str, Number], Field(min_length=1, max_length=MAX_PAULI_TERMS)]
+
+
+class AerOptions(_Model):
+    """How Qiskit Aer simulates the circuit."""
+
+    method: Annotated[
+        Literal[
+            "automatic",
+            "statevector",
+            "density_matrix",
+            "stabilizer",
+            "matrix_product_state",
+            "extended_stabilizer",
+            "unitary",
+            "superop",
+        ],
+        Field(description="Aer simulation method; automatic lets the schedule step choose."),
+    ] = "automatic"
+    seed: Annotated[
+        Int | None,
+        Field(ge=0, le=2**63 - 1, description="Simulator seed; set it to reproduce counts exactly."),
+    ] = None
+    noise_model: Annotated[
+        Str | None,
+        Field(
+            pattern=r"^Fake[A-Za-z0-9]+$",
+            description="Name of a qiskit-ibm-runtime fake backend (e.g. FakeManilaV2) whose noise model to use.",
+        ),
+    ] = None
+
+
+class BackendSpec(_Model):
+    """Where the circuit runs. Only Qiskit Aer for now."""
+
+    aer: Annotated[AerOptions, Field(description="Run on the Qiskit Aer simulator.")] = AerOptions()
+
+
+class Backoff(_Model):
+    """Argo retry backoff: wait ``duration``, multiplied by ``factor`` each retry, up to ``maxDuration``."""
+
+    duration: Annotated[Str, Field(pattern=DURATION_PATTERN, description="First wait, e.g. 10s.")] = "10s"
+    factor: Annotated[Int, Field(ge=1, le=10, description="Multiplier per retry.")] = 2
+    max_duration: Annotated[Str, Field(pattern=DURATION_PATTERN, description="Longest total backoff, e.g. 5m.")] = "5m"
+
+
+class RetryPolicy(_Model):
+    """How often Argo retries a step that failed transiently (never a permanent failure)."""
+
+    limit: Annotated[Int, Field(ge=0, le=20, description="Retries per step after the first attempt.")] = 2
+    backoff: Backoff = Backoff()
+
+
+class ResourceRequirements(_Model):
+    """CPU and memory for the execute step's pod."""
+
+    requests: Annotated[
+        dict[str, QuantityValue] | None,
+        Field(
+            max_length=3,
+            description=(
+                "What the execute step's pod is guaranteed, by resource (cpu, memory, ephemeral-storage), "
+                "e.g. {cpu: 500m, memory: 2Gi}; unset resources keep the step's defaults."
+            ),
+        ),
+    ] = None
+    limits: Annotated[
+        dict[str, QuantityValue] | None,
+        Field(
+            max_length=3,
+            description=(
+                "The most the execute step's pod may use, by resource (cpu, memory, ephemeral-storage), "
+                "e.g. {memory: 8Gi}; raise memory if the job fails with OutOfMemory."
+            ),
+        ),
+    ] = None
+
+    @field_validator("requests", "limits")
+    @classmethod
+    def _quantities(cls, value: dict[str, str | int] | None) -> dict[str, str | int] | None:
+        for name, quantity in (value or {}).items():
+            if name not in RESOURCE_NAMES:
+                raise ValueError(f"resource {name!r} is not one of {', '.join(RESOURCE_NAMES)}")
+            if not re.match(QUANTITY_PATTERN, str(quantity)):
+                raise ValueError(f"{name}: {quantity!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)")
+        return value
+
+
+class QiskitJobSpec(_Model):
+    """What to run, on what, how often, and for how long."""
+
+    circuit: Annotated[CircuitSource, Field(description="The circuit to run.")]
+    primitive: Annotated[
+        Primitive,
+        Field(description="sampler returns counts; estimator returns expectation values of observables."),
+    ] = Primitive.SAMPLER
+    shots: Annotated[
+        Int | None,
+        Field(ge=1, le=10_000_000, description="Shots per parameter binding (sampler; default 1024)."),
+    ] = None
+    precision: Annotated[
+        Number | None,
+        Field(gt=0, le=1, description="Target standard error of each expectation value (estimator)."),
+    ] = None
+    observables: Annotated[
+        list[PauliSum] | None,
+        Field(
+            min_length=1,
+            max_length=MAX_OBSERVABLES,
+            description=(
+                "Estimator observables, each a map from Pauli string (qubit 0 rightmost) to coefficient: "
+                "{ZZ: 1} or {ZZ: 0.5, XX: 0.5}."
+            ),
+        ),
+    ] = None
+    parameter_values: Annotated[
+        list[Annotated[list[Number], Field(max_length=MAX_PARAMETERS)]] | None,
+        Field(
+            min_length=1,
+            max_length=MAX_INLINE_BINDINGS,
+            description=(
+                "Parameter bindings, one row per binding (more than one is a sweep), each row in the "
+                "circuit's parameter order (Qiskit's: by name, ParameterVector elements by index)."
+            ),
+        ),
+    ] = None
+    backend: Annotated[BackendSpec, Field(description="Where to run; Qiskit Aer by default.")] = BackendSpec()
+    optimization_level: Annotated[Int, Field(ge=0, le=3, description="Transpiler optimization level (0-3).")] = 1
+    retry: Annotated[RetryPolicy, Field(description="Argo retries for transient failures.")] = RetryPolicy()
+    active_deadline_seconds: Annotated[
+        Int, Field(ge=1, le=7 * 24 * 3600, description="Wall-clock limit for the whole Workflow.")
+    ] = 3600
+    resources: Annotated[ResourceRequirements | None, Field(description="CPU/memory for the execute step.")] = None
+    suspend: Annotated[
+        Bool, Field(description="Pause the job; set back to false to resume. The only field editable once started.")
+    ] = False
+
+    @model_validator(mode="after")
+    def _primitive_fields(self) -> QiskitJobSpec:
+        if self.primitive == Primitive.ESTIMATOR.value:
+            if not self.observables:
+                raise ValueError("primitive estimator needs spec.observables (e.g. [{ZZ: 1}, {XX: 1}])")
+            if self.shots is not None:
+                raise ValueError("spec.shots is for the sampler; the estimator takes spec.precision")
+        else:
+            if self.observables is not None:
+                raise ValueError("spec.observables is only for primitive estimator")
+            if self.precision is not None:
+                raise ValueError("spec.precision is only for primitive estimator; the sampler takes spec.shots")
+        return self
+
+    @property
+    def effective_shots(self) -> int:
+        return self.shots if self.shots is not None else 1024
+
+
+# --------------------------------------------------------------------------- status
+
+
+class StepProgress(_Model):
+    """One DAG step as Argo last reported it."""
+
+    name: Annotated[
+        str,
+        Field(
+            description=(
+                "The step, e.g. validate, schedule, execute-aer or store-results: the DAG task of that name in "
+                "the Workflow (`argo logs <workflowName>` shows its output)."
+            )
+        ),
+    ]
+    phase: Annotated[
+        str,
+        Field(
+            description=(
+                "Argo's phase of the step: Pending, Running, Succeeded, Failed, Error, Skipped, or Omitted "
+                "when it never ran because the job ended first."
+            )
+        ),
+    ]
+    started_at: Annotated[datetime | None, Field(description="When the step started (RFC 3339).")] = None
+    finished_at: Annotated[datetime | None, Field(description="When the step finished (RFC 3339).")] = None
+    message: Annotated[
+        str | None,
+        Field(description="What the step reported, e.g. why it failed and which field to fix; unset if nothing."),
+    ] = None
+
+
+class CircuitMetrics(_Model):
+    """What the validate step measured."""
+
+    num_qubits: Annotated[int, Field(description="Qubits the circuit uses.")]
+    num_clbits: Annotated[int, Field(description="Classical bits the circuit measures into.")] = 0
+    depth: Annotated[
+        int, Field(description="Circuit depth as written (before transpilation): the longest chain of operations.")
+    ]
+    size: Annotated[int, Field(description="Operations in the circuit as written (before transpilation).")]
+    num_parameters: Annotated[
+        int,
+        Field(description="Unbound parameters; each row of spec.parameterValues must give this many values."),
+    ] = 0
+    count_ops: Annotated[
+        dict[str, int],
+        Field(description="How often each operation occurs, by name, e.g. {h: 1, cx: 1, measure: 2}."),
+    ] = {}
+    has_measurements: Annotated[
+        bool,
+        Field(
+            description="Whether the circuit measures; the sampler needs measurements, the estimator drops final ones."
+        ),
+    ] = False
+    num_bindings: Annotated[
+        int,
+        Field(description="Parameter bindings the job runs: rows of spec.parameterValues, 1 without parameters."),
+    ] = 1
+
+
+class BackendStatus(_Model):
+    """What the schedule step chose, and why."""
+
+    name: Annotated[str, Field(description="The backend that runs the circuit: aer is the Qiskit Aer simulator.")]
+    method: Annotated[
+        str | None,
+        Field(description="The Aer simulation method; automatic leaves the choice to Aer (see reason)."),
+    ] = None
+    reason: Annotated[
+        str | None,
+        Field(
+            description=(
+                "Why this backend and method, and what to set in spec.backend to change them "
+                "(e.g. matrix_product_state for a circuit too wide for a statevector)."
+            )
+        ),
+    ] = None
+
+
+class ResultSummary(_Model):
+    """A small, bounded digest of the result; the full result is where ``status.resultLocation`` says."""
+
+    primitive: Annotated[str, Field(description="The primitive that produced the result: sampler or estimator.")]
+    num_pubs: Annotated[
+        int, Field(description="How many primitive unified blocs (PUBs: a circuit with its parameters) ran.")
+    ]
+    num_bindings: Annotated[int, Field(description="Parameter bindings run per PUB.")] = 1
+    shots: Annotated[int | None, Field(description="Shots per binding (sampler).")] = None
+    top_counts: Annotated[
+        dict[str, int] | None,
+        Field(
+            description=(
+                "Sampler: the most frequent bitstrings of the first binding (clbit 0 rightmost) and how often each "
+                "was measured; at most 8, the rest is in the full result."
+            )
+        ),
+    ] = None
+    expectation_values: Annotated[
+        list[float] | None,
+        Field(description="Estimator: the expectation values, in the full result's order; at most the first 16."),
+    ] = None
+    standard_errors: Annotated[
+        list[float] | None,
+        Field(description="Estimator: the standard error of each of expectationValues, in the same order."),
+    ] = None
+    truncated: Annotated[
+        bool,
+        Field(
+            description=(
+                "True when this digest leaves something out (more bitstrings, bindings or values); "
+                "read the full result from status.resultLocation."
+            )
+        ),
+    ] = False
+
+
+class ResultLocation(_Model):
+    """Where the full result artifact lives (Argo artifact repository key, or a local path)."""
+
+    artifact: Annotated[
+        str,
+        Field(
+            description=(
+                "The Workflow's output artifact holding results/ (result.json, metrics.json, histogram.png); "
+                "`argo cp <workflowName> <dir>` downloads it."
+            )
+        ),
+    ]
+    key: Annotated[
+        str | None,
+        Field(description="Its key in the Argo artifact repository (S3/GCS/OSS key, Azure blob, HDFS path or URL)."),
+    ] = None
+    path: Annotated[
+        str | None,
+        Field(description="Where the step wrote it inside its container (not a path on your machine)."),
+    ] = None
+
+
+class QiskitJobStatus(_Model):
+    """Computed by ``qiskit_argo.status.next_status``; written by the controller only."""
+
+    phase: Annotated[
+        Phase,
+        Field(
+            description=(
+                "Where the job is: Pending, Validating, Scheduling, Running, Suspended, or the final Succeeded or "
+                "Failed. `kubectl get qj` shows it; message says more."
+            )
+        ),
+    ] = Phase.PENDING
+    reason: Annotated[
+        str | None,
+        Field(
+            description=(
+                "Why the job is in its phase, one CamelCase word to match on, e.g. Succeeded, InvalidCircuit, "
+                "DeadlineExceeded, OutOfMemory, WorkflowDeleted; unset while it runs normally."
+            )
+        ),
+    ] = None
+    message: Annotated[
+        str | None,
+        Field(
+            description=(
+                "One line for a person: what is happening now, the result when it succeeded, or what went wrong "
+                "and what to change when it failed."
+            )
+        ),
+    ] = None
+    conditions: Annotated[
+        list[Condition],
+        Field(
+            description=(
+                "One condition per type: Validated, Scheduled, Running, Succeeded, Failed, Suspended. "
+                "`kubectl wait --for=condition=Succeeded qj/<name>` waits for the result."
+            )
+        ),
+    ] = []
+    observed_generation: Annotated[
+        int | None,
+        Field(
+            description=(
+                "The metadata.generation this status describes; lower than metadata.generation means the "
+                "controller has not caught up with the latest edit yet."
+            )
+        ),
+    ] = None
+    workflow_name: Annotated[
+        str | None,
+        Field(
+            description=(
+                "The Argo Workflow running the job, in the job's namespace (`argo get <name>`, `argo logs <name>`). "
+                "Once set, the spec can no longer change except spec.suspend."
+            )
+        ),
+    ] = None
+    start_time: Annotated[datetime | None, Field(description="When the Workflow started running (RFC 3339).")] = None
+    completion_time: Annotated[
+        datetime | None,
+        Field(description="When the job succeeded or failed (RFC 3339); unset until then."),
+    ] = None
+    steps: Annotated[
+        list[StepProgress],
+        Field(description="Each step of the Workflow in the order they run, with its phase, times and message."),
+    ] = []
+    circuit: Annotated[
+        CircuitMetrics | None,
+        Field(description="What the validate step measured in the circuit: width, depth, operations, bindings."),
+    ] = None
+    backend: Annotated[
+        BackendStatus | None,
+        Field(description="The backend and simulation method the schedule step chose, and why."),
+    ] = None
+    result: Annotated[
+        ResultSummary | None,
+        Field(
+            description=(
+                "A small digest of the result (top counts or expectation values); the whole is at resultLocation."
+            )
+        ),
+    ] = None
+    result_location: Annotated[
+        ResultLocation | None,
+        Field(description="Where the full result is: the store-results step's output artifact."),
+    ] = None
+
+
+# --------------------------------------------------------------------------- resource
+
+
+class QiskitJob(_Resource):
+    """A QiskitJob resource as stored in the API server or read from a file."""
+
+    name_reason: ClassVar[str] = "it becomes a label value and the stem of the Workflow name"
+
+    api_version: Annotated[Literal["qiskit-argo.io/v1alpha1"], Field(alias="apiVersion")] = API_VERSION  # type: ignore[assignment]
+    kind: Literal["QiskitJob"] = "QiskitJob"
+    spec: QiskitJobSpec
+    status: Annotated[
+        QiskitJobStatus | None,
+        Field(
+            description=(
+                "What the job is doing or did, kept up to date by the controller from the job's Workflow; "
+                "edits are overwritten."
+            )
+        ),
+    ] = None
+
+
+# --------------------------------------------------------------------------- the CRD
+
+
+def _alias(model: type[_Model], name: str) -> str:
+    return model.model_fields[name].alias or name
+
+
+def _exactly_one_circuit() -> Rule:
+    fields = [_alias(CircuitSource, name) for name in CircuitSource.model_fields]
+    count = " + ".join(f"(has(self.{name}) ? 1 : 0)" for name in fields)
+    names = [f"circuit.{name}" for name in fields]  # the words of CircuitSource._exactly_one
+    message = f"set exactly one of {', '.join(names[:-1])} or {names[-1]}"
+    return Rule(path="spec.circuit", rule=f"{count} == 1", message=message)
+
+
+_ESTIMATOR = "has(self.primitive) && self.primitive == 'estimator'"
+
+#: ``kubectl get qj`` (priority 1: ``-o wide`` only).
+COLUMNS = (
+    PrinterColumn(name="Phase", type="string", json_path=".status.phase", description="Where the job is."),
+    PrinterColumn(name="Backend", type="string", json_path=".status.backend.name", description="Chosen backend."),
+    PrinterColumn(name="Shots", type="integer", json_path=".spec.shots", description="Shots per binding (sampler)."),
+    PrinterColumn(name="Age", type="date", json_path=".metadata.creationTimestamp"),
+    PrinterColumn(name="Message", type="string", json_path=".status.message", description="What happened."),
+    PrinterColumn(name="Primitive", type="string", json_path=".spec.primitive", priority=1),
+    PrinterColumn(name="Qubits", type="integer", json_path=".status.circuit.numQubits", priority=1),
+    PrinterColumn(name="Workflow", type="string", json_path=".status.workflowName", priority=1),
+)
+
+#: The validators' cross-field checks as CEL, with their messages (the parts CEL can see).
+RULES = (
+    # QiskitJobSpec._primitive_fields
+    Rule(
+        path="spec",
+        rule=f"!({_ESTIMATOR}) || (has(self.observables) && size(self.observables) > 0)",
+        message="primitive estimator needs spec.observables (e.g. [{ZZ: 1}, {XX: 1}])",
+        field_path=".observables",
+    ),
+    Rule(
+        path="spec",
+        rule=f"{_ESTIMATOR} || !has(self.observables)",
+        message="spec.observables is only for primitive estimator",
+        field_path=".observables",
+    ),
+    Rule(
+        path="spec",
+        rule=f"!({_ESTIMATOR}) || !has(self.shots)",
+        message="spec.shots is for the sampler; the estimator takes spec.precision",
+        field_path=".shots",
+    ),
+    Rule(
+        path="spec",
+        rule=f"{_ESTIMATOR} || !has(self.precision)",
+        message="spec.precision is only for primitive estimator; the sampler takes spec.shots",
+        field_path=".precision",
+    ),
+    # CircuitSource._exactly_one
+    _exactly_one_circuit(),
+    # CircuitSource._bytes: maxLength counts characters; etcd and the Workflow that carries the job count bytes.
+    Rule(
+        path="spec.circuit",
+        rule=f"!has(self.openqasm) || size(bytes(self.openqasm)) <= {MAX_INLINE_CIRCUIT}",
+        message=(
+            f"circuit.openqasm holds more than {MAX_INLINE_CIRCUIT} bytes of UTF-8; "
+            "put a bigger circuit in a ConfigMap (circuit.configMapKeyRef)"
+        ),
+        field_path=".openqasm",
+    ),
+    # ResourceRequirements._quantities (the names; the schema checks the quantities)
+    *(
+        Rule(
+            path=f"spec.resources.{field}",
+            rule=f"self.all(name, name in [{', '.join(repr(name) for name in RESOURCE_NAMES)}])",
+            message=f"resource names are {', '.join(RESOURCE_NAMES[:-1])} or {RESOURCE_NAMES[-1]}",
+        )
+        for field in ("requests", "limits")
+    ),
+)
+
+QISKIT_JOB = Kind(
+    kind=KIND,
+    plural=PLURAL,
+    singular=SINGULAR,
+    short_names=tuple(SHORT_NAMES),
+    model=QiskitJob,
+    description="A quantum job: one circuit, run by one primitive on one backend, as an Argo Workflow.",
+    noun="job",
+    printer_columns=COLUMNS,
+    rules=RULES,
+    mutable_spec_fields=MUTABLE_SPEC_FIELDS,
+    started_by="workflowName",
+)

@@ -1,0 +1,41 @@
+"""Golden Workflows: for every example job, the Workflow checked in under tests/golden/workflows/
+is exactly what ``qiskit_argo.workflows.build`` renders now (Hera's golden-file style: a change to
+the rendering is a reviewed diff of these files; ``make generate`` rewrites them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qiskit_argo import generate, workflows
+from qiskit_argo.manifests import load_job
+from qiskit_argo.naming import LABEL_JOB
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+GOLDEN = REPO / generate.GOLDEN_WORKFLOWS_DIR
+
+
+def test_every_example_has_a_golden_workflow_and_nothing_else_does() -> None:
+    assert EXAMPLES, "no examples/*.yaml"
+    assert sorted(path.name for path in GOLDEN.glob("*.yaml")) == [path.name for path in EXAMPLES]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
+def test_golden_workflow_is_what_build_renders(example: Path) -> None:
+    job, _ = load_job(example)
+    rendered = generate.HEADER + workflows.to_yaml(workflows.build(job))
+    golden = GOLDEN / example.name
+    stale = f"{golden.relative_to(REPO)} is stale; run `make generate` and review the diff"
+    assert golden.read_text() == rendered, stale
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
+def test_golden_workflow_is_the_examples_own(example: Path) -> None:
+    job, _ = load_job(example)
+    workflow = yaml.safe_load((GOLDEN / example.name).read_text())
+    assert workflow["apiVersion"] == "argoproj.io/v1alpha1" and workflow["kind"] == "Workflow"
+    assert workflow["metadata"]["namespace"] == job.namespace
+    assert workflow["metadata"]["labels"][LABEL_JOB] == job.name
