@@ -151,7 +151,7 @@ def crds() -> None:
     """
     from qiskit_argo import crd, workflows
 
-    sys.stdout.write(workflows.to_yaml(crd.qiskitjob_crd()))
+    sys.stdout.write(workflows.to_yaml(crd.all_crds()))
 
 
 @app.command()
