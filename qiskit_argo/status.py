@@ -5,20 +5,19 @@
 the Workflow's ``status.nodes``, the step outputs (circuit metrics, chosen backend, result
 summary, where the full result lives) and a reason a person can act on when something failed.
 It does no I/O and never raises on a strange Workflow: whatever Argo wrote, a status comes out.
+How Argo's node tree and messages are read is ``qiskit_argo.argo_nodes``.
 
 The controller calls it after every change it sees and writes the result only when it differs
 from what is stored, so the function must be idempotent: with unchanged inputs and a later
 ``now`` it returns the same status (a condition's ``lastTransitionTime`` moves only when its
-``status`` changes; start and completion times are taken once).
+``status`` changes; start and completion times are taken once). And it never moves the job
+backwards on an older observation: a Workflow snapshot older than what the status shows (a step
+it shows started or finished is missing or unfinished there), or one that has not caught up with
+the job's ``spec.suspend`` yet, leaves the phase where it is.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import gzip
-import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +37,20 @@ from qiskit_argo.api import (
     ResultLocation,
     ResultSummary,
     StepProgress,
+)
+from qiskit_argo.argo_nodes import (
+    NODE_DONE,
+    NODE_FAILED,
+    classify_message,
+    get,
+    step_failure,
+    step_message,
+    task_nodes,
+    workflow_completed,
+    workflow_failure,
+    workflow_nodes,
+    workflow_phase,
+    workflow_suspended,
 )
 from qiskit_argo.naming import LABEL_JOB, LABEL_JOB_UID, workflow_name
 from qiskit_argo.steps import STEPS
@@ -79,9 +92,9 @@ MAX_MESSAGE = 1024
 
 _M = TypeVar("_M", bound=BaseModel)
 
-_WORKFLOW_DONE = frozenset({"Succeeded", "Failed", "Error"})
-_NODE_FAILED = frozenset({"Failed", "Error"})
-_NODE_DONE = frozenset({"Succeeded", "Skipped", "Omitted"})
+_get = get
+_NODE_FAILED = NODE_FAILED
+_NODE_DONE = NODE_DONE
 
 
 @dataclass(frozen=True)
@@ -95,68 +108,9 @@ class Failure:
 # --------------------------------------------------------------------------- reading a Workflow
 
 
-def _get(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
-def workflow_phase(workflow: Mapping[str, Any] | None) -> str:
-    """``status.phase`` of a Workflow: "" (not yet started), Pending, Running, Succeeded, Failed, Error."""
-    phase = _get(workflow, "status", "phase")
-    return phase if isinstance(phase, str) else ""
-
-
-def workflow_completed(workflow: Mapping[str, Any] | None) -> bool:
-    return workflow_phase(workflow) in _WORKFLOW_DONE
-
-
-def workflow_suspended(workflow: Mapping[str, Any] | None) -> bool:
-    """``spec.suspend`` is set and the Workflow has not finished (Argo keeps phase Running)."""
-    return bool(_get(workflow, "spec", "suspend")) and not workflow_completed(workflow)
-
-
-def workflow_nodes(workflow: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """``status.nodes`` by node id; decodes ``status.compressedNodes`` (gzip+base64) when Argo used it.
-
-    Nodes offloaded to Argo's database (``offloadNodeStatusVersion``) are not readable here: the
-    result is empty and the caller keeps what it knew before.
-    """
-    nodes = _get(workflow, "status", "nodes")
-    if isinstance(nodes, Mapping) and nodes:
-        return {str(key): dict(value) for key, value in nodes.items() if isinstance(value, Mapping)}
-    compressed = _get(workflow, "status", "compressedNodes")
-    if isinstance(compressed, str) and compressed:
-        try:
-            decoded = json.loads(gzip.decompress(base64.b64decode(compressed)))
-        except (binascii.Error, OSError, ValueError, EOFError):
-            return {}
-        if isinstance(decoded, Mapping):
-            return {str(key): dict(value) for key, value in decoded.items() if isinstance(value, Mapping)}
-    return {}
-
-
 def step_nodes(nodes: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The node of each DAG step, keyed by step name.
-
-    A DAG task's node carries the task name as ``displayName`` (with a retryStrategy it is the
-    Retry node, whose pods are ``validate(0)``, ``validate(1)``...). If a name appears more than
-    once, the most recently started node wins.
-    """
-    found: dict[str, dict[str, Any]] = {}
-    for node in nodes.values():
-        name = node.get("displayName")
-        if name not in STEPS:
-            continue
-        current = found.get(name)
-        if current is None or (str(node.get("startedAt") or ""), str(node.get("id") or "")) >= (
-            str(current.get("startedAt") or ""),
-            str(current.get("id") or ""),
-        ):
-            found[name] = dict(node)
-    return found
+    """The task node of each DAG step, keyed by step name (see ``argo_nodes.task_nodes``)."""
+    return task_nodes(nodes, STEP_NAMES)
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -173,24 +127,6 @@ def _parse_time(value: Any) -> datetime | None:
 def _one_line(text: str, limit: int = MAX_MESSAGE) -> str:
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-_UNINFORMATIVE = re.compile(r"^(|No more retries left|child '.*' failed|Error \(exit code \d+\)|retryStrategy.*)$")
-
-
-def _node_message(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]], depth: int = 0) -> str:
-    """The most telling message of a node: its own, or (for a Retry node) its last failed attempt's."""
-    own = str(node.get("message") or "").strip()
-    if not _UNINFORMATIVE.match(own) or depth > 3:
-        return own
-    children = [nodes[child] for child in node.get("children") or [] if child in nodes]
-    children.sort(key=lambda child: (str(child.get("finishedAt") or ""), str(child.get("startedAt") or "")))
-    for child in reversed(children):
-        if child.get("phase") in _NODE_FAILED or child.get("message"):
-            message = _node_message(child, nodes, depth + 1)
-            if message and not _UNINFORMATIVE.match(message):
-                return message
-    return own
 
 
 def _output_parameter(node: Mapping[str, Any] | None, name: str) -> str | None:
@@ -241,64 +177,14 @@ def _result_location(node: Mapping[str, Any] | None) -> ResultLocation | None:
 
 # --------------------------------------------------------------------------- reasons
 
-#: Kubernetes' own waiting/terminated reasons that Argo copies into a node message; normalized.
-_INFRA_PREFIXES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^(ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull)\b"), "ImagePullFailed"),
-    (re.compile(r"^(CreateContainerConfigError|CreateContainerError|RunContainerError)\b"), "ContainerError"),
-    (re.compile(r"^Unschedulable\b"), "Unschedulable"),
-)
-#: ``Reason: one line`` written by a step to its termination log (see ``qiskit_argo.steps``).
-_STEP_REASON = re.compile(r"^([A-Z][A-Za-z0-9]+): (.+)$", re.DOTALL)
-#: Messages the Argo controller or the kubelet write, recognized anywhere in the text.
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"OOMKilled"), "OutOfMemory"),
-    (
-        re.compile(
-            r"exceeded its deadline|longer than the specified deadline|DeadlineExceeded|"
-            r"Max duration limit exceeded|active deadline",
-            re.IGNORECASE,
-        ),
-        "DeadlineExceeded",
-    ),
-    (re.compile(r"Stopped with strategy 'Terminate'|Workflow (was )?terminated", re.IGNORECASE), "WorkflowTerminated"),
-    (re.compile(r"Stopped with strategy 'Stop'|shutdown with strategy", re.IGNORECASE), "WorkflowStopped"),
-    (re.compile(r"pod deleted|pod was deleted|pod .* not found", re.IGNORECASE), "PodDeleted"),
-    (re.compile(r"Evicted|node was low on resource", re.IGNORECASE), "PodEvicted"),
-    (
-        re.compile(r"workflowtemplates?\.argoproj\.io .*not found|template .* not found", re.IGNORECASE),
-        "TemplateNotFound",
-    ),
-    (re.compile(r"^invalid spec", re.IGNORECASE), "InvalidWorkflow"),
-    (
-        re.compile(r"failed to (save|load) (outputs|artifacts?)|artifact .*(not found|failed)", re.IGNORECASE),
-        "ArtifactError",
-    ),
-    (re.compile(r"\(exit code \d+\)"), "StepFailed"),
-)
-
-
-def classify_message(message: str) -> tuple[str | None, str]:
-    """Map one failure message to ``(Reason, detail)``; ``Reason`` is None when nothing matched.
-
-    A step's own ``Reason: text`` wins (``InvalidCircuit: line 3: ...`` → ``InvalidCircuit``),
-    except Kubernetes' container reasons, which are normalized (ImagePullBackOff → ImagePullFailed);
-    then the messages Argo and the kubelet write (deadline, OOM, stop/terminate, pod deleted...).
-    """
-    text = message.strip()
-    for pattern, reason in _INFRA_PREFIXES:
-        if pattern.search(text):
-            return reason, text
-    match = _STEP_REASON.match(text)
-    if match:
-        return match.group(1), match.group(2).strip()
-    for pattern, reason in _PATTERNS:
-        if pattern.search(text):
-            return reason, text
-    return None, text
-
 
 def failure_reason(workflow: Mapping[str, Any]) -> tuple[str, str, str | None]:
-    """Why a Failed/Error Workflow failed: ``(Reason, message for a person, failed step or None)``."""
+    """Why a Failed/Error Workflow failed: ``(Reason, message for a person, failed step or None)``.
+
+    The first failed step decides (``argo_nodes.step_failure``: the step's own reason behind
+    Argo's ``main: Error (exit code N):`` prefix, an OOM kill, a deadline...); without one, the
+    Workflow's own message or any failed node's.
+    """
     nodes = workflow_nodes(workflow)
     by_step = step_nodes(nodes)
     phase = workflow_phase(workflow)
@@ -307,19 +193,12 @@ def failure_reason(workflow: Mapping[str, Any]) -> tuple[str, str, str | None]:
         node = by_step.get(step)
         if node is None or node.get("phase") not in _NODE_FAILED:
             continue
-        reason, detail = classify_message(_node_message(node, nodes))
-        if not detail:
-            detail = f"step {step} ended {str(node.get('phase')).lower()}"
-        return reason or "StepFailed", _one_line(f"{step} failed: {detail}"), step
-    # Not a step (e.g. an exit handler or the DAG itself): the Workflow's own message, then any node's.
-    candidates = [str(_get(workflow, "status", "message") or "")]
-    failed = [node for node in nodes.values() if node.get("phase") in _NODE_FAILED and node.get("message")]
-    failed.sort(key=lambda node: str(node.get("finishedAt") or ""))
-    candidates += [_node_message(node, nodes) for node in failed]
-    for text in candidates:
-        if text and not _UNINFORMATIVE.match(text):
-            reason, detail = classify_message(text)
-            return reason or fallback, _one_line(f"Workflow {phase.lower() or 'failed'}: {detail}"), None
+        failure = step_failure(node, nodes)
+        return failure.reason, _one_line(f"{step} failed: {failure.detail}"), step
+    # Not a step (the template could not be resolved, the Workflow was stopped before a step ran...).
+    reason, detail = workflow_failure(workflow, nodes)
+    if reason is not None or detail:
+        return reason or fallback, _one_line(f"Workflow {phase.lower() or 'failed'}: {detail}"), None
     name = _get(workflow, "metadata", "name") or "the Workflow"
     return fallback, f"Workflow {name} ended {phase or 'Failed'} without a message", None
 
@@ -600,7 +479,7 @@ def _steps(
         if node is None:
             steps.append(StepProgress(name=name, phase="Omitted" if terminal else "Pending"))
             continue
-        message = _node_message(node, nodes)
+        message = step_message(node, nodes)
         steps.append(
             StepProgress(
                 name=name,
@@ -613,19 +492,38 @@ def _steps(
     return steps
 
 
-_FINISHED_STEP = frozenset({"Succeeded", "Failed", "Error", "Skipped"})
+#: How far a step has come, as the status shows it (``Pending`` there may mean "no node yet").
+_STATUS_RANK = {"Running": 1, "Succeeded": 2, "Failed": 2, "Error": 2, "Skipped": 2, "Omitted": 2}
+#: How far a step has come, as a node shows it.
+_NODE_RANK = {"Pending": 0, "Running": 1, "Succeeded": 2, "Failed": 2, "Error": 2, "Skipped": 2, "Omitted": 2}
 
 
-def _older_than_known(previous: QiskitJobStatus, by_step: Mapping[str, Mapping[str, Any]]) -> bool:
-    """Whether a step the status shows finished is still unfinished (or absent) in these nodes."""
-    if not by_step:
-        return False  # nodes unreadable (offloaded): nothing to compare
+def _older_than_known(previous: QiskitJobStatus, workflow: Mapping[str, Any]) -> bool:
+    """Whether this Workflow is older than what the status shows: a step it shows started or
+    finished is absent, or not as far, in its nodes."""
+    nodes = workflow_nodes(workflow)
+    if not nodes:
+        return False  # not started, or nodes unreadable (offloaded): nothing to compare
+    by_step = step_nodes(nodes)
     for step in previous.steps:
-        if step.phase in _FINISHED_STEP:
-            node = by_step.get(step.name)
-            if node is None or node.get("phase") in ("Pending", "Running", None):
-                return True
+        shown = _STATUS_RANK.get(str(step.phase), -1)
+        if shown < 0:
+            continue
+        node = by_step.get(step.name)
+        seen = -1 if node is None else _NODE_RANK.get(str(node.get("phase")), -1)
+        if seen < shown:
+            return True
     return False
+
+
+def _suspended(job: QiskitJob, previous: QiskitJobStatus, workflow: Mapping[str, Any]) -> bool:
+    """Whether the job shows Suspended: when the Workflow is suspended — unless the Workflow has not
+    caught up with the job's ``spec.suspend`` yet (the controller is about to patch it, or this is
+    a snapshot from before its last patch): then the phase stays what it was."""
+    suspended = workflow_suspended(workflow)
+    if suspended != bool(job.spec.suspend) and not workflow_completed(workflow):
+        return previous.phase == Phase.SUSPENDED.value
+    return suspended
 
 
 def next_status(
@@ -687,9 +585,9 @@ def next_status(
             steps=step_list,
         )
 
-    if workflow is not None and _older_than_known(previous, step_nodes(workflow_nodes(workflow))):
+    if workflow is not None and _older_than_known(previous, workflow):
         # A Workflow snapshot older than what the status already shows (a late watch event after a
-        # fresher read): it must not move the job backwards.
+        # fresher read, another replica's older view): it must not move the job backwards.
         return _updated_generation(previous, generation)
 
     status = previous.model_copy(deep=True)
@@ -729,11 +627,14 @@ def next_status(
         phase = Phase.FAILED
         failed = failure_reason(workflow)
         status.reason, status.message = failed[0], failed[1]
-    elif workflow_suspended(workflow):
+    elif _suspended(job, previous, workflow):
         phase = Phase.SUSPENDED
         status.reason = "Suspended"
         at = f" before step {current}" if current else ""
-        status.message = f"Suspended{at} (spec.suspend is true); set it to false to resume"
+        if job.spec.suspend:
+            status.message = f"Suspended{at} (spec.suspend is true); set it to false to resume"
+        else:
+            status.message = f"Suspended{at}; resuming (spec.suspend is false)"
     elif wf_phase == "Running":
         phase = _STEP_PHASE.get(current or "", Phase.RUNNING)
         status.reason = None

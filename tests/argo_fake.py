@@ -1,41 +1,140 @@
-"""Write a Workflow's ``status`` the way the Argo controller does, for tests without Argo.
+"""Write a Workflow's ``status`` exactly as the Argo controller does, for tests without Argo.
 
-The shapes follow Argo's own schema (``io.argoproj.workflow.v1alpha1.WorkflowStatus`` and
-``NodeStatus`` in ``../shared/schemas/argo-workflows.schema.json``): nodes keyed by id, the root
-DAG node named after the Workflow, one node per DAG task whose ``displayName`` is the task name
-(a ``Retry`` node with ``Pod`` children ``validate(0)``... when the step has a retryStrategy),
-``outputs.parameters`` values as strings, ``outputs.artifacts`` with their repository location,
-and a failed pod's termination message as the node ``message``. ``test_status.py`` checks these
-shapes against that schema, so the scenarios drive the controller with what Argo really writes.
+Nothing here is invented: every shape is copied from Argo's source (argoproj/argo-workflows,
+v4.1.2 unless a version is named; cited as ``repo:path``) for the Workflow ``workflows.build``
+makes — a ``main`` DAG with ``retryStrategy: {limit: 0}`` whose four tasks reference the
+ClusterWorkflowTemplate's steps, and ``spec.retryStrategy`` (backoff 10 s, factor 2, expression
+``asInt(lastRetry.exitCode) != 2``) for every step.
+
+The node tree (``workflow/controller/operator.go`` ``executeTemplate``/``initializeNode``,
+``workflow/controller/dag.go``; the same tree as ``workflow/controller/testdata/
+dag-exhausted-retries-xfail.yaml``)::
+
+    <wf>                   Retry  templateName main  (the DAG has a retryStrategy: it is wrapped)
+    └─ <wf>(0)             DAG    templateName main, nodeFlag {retried: true}
+       ├─ <wf>(0).validate Retry  templateRef {qiskit-job-v1, validate, clusterScope}, boundaryID <wf>(0)
+       │  ├─ <wf>(0).validate(0)  Pod, nodeFlag {retried: true}   one per attempt
+       │  └─ <wf>(0).validate(1)  Pod ...
+       │       └─ <wf>(0).schedule  (a task hangs off the last attempt of each task it depends on)
+       ...
+       └─ omitted tasks after a failure: type Skipped, phase Omitted, "omitted: depends condition not met"
+
+* ids: the root's id is the Workflow's name; every other node's is ``<wf>-<fnv32a(node name)>``
+  (``pkg/apis/workflow/v1alpha1/workflow_types.go`` ``Workflow.NodeID``).
+* ``displayName``: the node name less its boundary node's name and the ``.`` (``initializeNode``):
+  ``validate``, ``validate(0)``; the root and the DAG (no boundary) keep their names.
+* ``templateName``/``templateRef``/``templateScope``/``boundaryID``: from the task that made the
+  node (``initializeNode``); Retry nodes carry them too (as in the testdata above).
+* ``finishedAt`` is ``null`` until a node finishes (``metav1.Time`` marshals its zero as null).
+* ``outputs.exitCode``: the main container's exit code as a *string* (``getExitCode``;
+  ``Outputs.ExitCode *string`` in workflow_types.go).
+* ``outputs.parameters``: the template's output parameter with ``value`` set to the file the step
+  wrote, one trailing newline trimmed (``workflow/executor/executor.go`` ``SaveParameters``);
+  the template's ``valueFrom`` stays.
+* ``outputs.artifacts``: the template's artifact with the artifact repository's location and the
+  key ``<keyFormat>/<file>`` (``saveArtifactFromFile``), ``keyFormat`` defaulting to
+  ``{{workflow.name}}/{{pod.name}}``, the file the base name with ``archive: none``, else
+  ``<name>.tgz`` (``stageArchiveFile``); pod names ``<wf>-<template>-<fnv32a(node name)>``
+  (``workflow/util/pod_name.go`` ``GeneratePodName`` v2).
+* A Retry node takes its last attempt's outputs when it succeeds, and one of these messages when
+  it stops (``operator.go`` ``processNodeRetries``): ``Backoff for 10 seconds`` (phase still
+  Running, between attempts; ``util/humanize/humanize.go``), ``No more retries left``,
+  ``retryStrategy.expression evaluated to false`` (exit code 2 — after the backoff: Argo waits
+  before it evaluates the expression), ``Max duration limit exceeded``, ``Backoff would exceed
+  max duration limit``, ``retry exceeded workflow deadline <time>``, ``Stopped with strategy
+  '<Stop|Terminate>'``.
+* A failed pod's node message (``operator.go`` ``inferFailedReason``): the pod's own
+  ``status.message`` when it has one (an eviction); else, for the first failed container,
+  ``<container>: <Reason> (exit code N): <termination message>`` since **v3.7**
+  (``v3.7.0:workflow/controller/operator.go``), ``<Reason> (exit code N): <termination message>``
+  before (``v3.6.0:workflow/controller/operator.go``), without ``: <message>`` when the container
+  wrote none; ``Reason`` is the kubelet's (``Error``, ``OOMKilled``). A container that never
+  started: ``Pod failed before <container> container starts due to <Reason>: <message>``, phase
+  Error. A pod that vanished: ``pod deleted``, phase Error (``podReconciliation``). A pending pod
+  carries its waiting reason (``getPendingReason``: ``ImagePullBackOff: Back-off pulling image
+  ...``). ``init``/``wait`` container failures are phase Error.
+* Deadlines (``workflow/controller/exec_control.go`` ``applyExecutionControl``): running pods →
+  ``Step exceeded its deadline``; pending nodes the same (``failNodesWithoutCreatedPodsAfterDeadlineOrShutdown``).
+  ``argo stop``/``terminate`` set ``spec.shutdown``; running pods → ``workflow shutdown with
+  strategy:  Stop`` (two spaces, as Argo writes it).
+* The Workflow's ``status.message`` is the root node's message (``operator.go`` ``operate``),
+  ``Stopped with strategy '<s>'`` after a shutdown; phase Failed for a failed DAG; a Workflow
+  whose template cannot be resolved fails before any node exists with ``invalid spec: templates.
+  main.tasks.validate template reference qiskit-job-v1.validate not found``
+  (``operator.go`` ``setExecWorkflow``, ``workflow/validate/validate.go``). ``markWorkflowPhase``
+  sets the ``workflows.argoproj.io/phase`` and ``/completed`` labels, ``startedAt``,
+  ``finishedAt`` and the ``Completed`` condition.
+
+Left out because nothing here reads them: ``inputs``, ``estimatedDuration``,
+``taskResultsCompletionStatus``, ``storedTemplates``, ``artifactRepositoryRef`` and the
+``PodRunning`` condition; ``progress`` is counted as Argo counts it (done/total pods below a node)
+but not from its code. ``test_status.py`` validates every status this fake writes against Argo's
+own JSON schema (``../shared/schemas/argo-workflows.schema.json``, strict).
+
+The step outputs below (``METRICS_JSON``...) are the exact files the real steps write for
+``examples/bell.yaml``; ``test_status.py`` runs the steps and checks they still are.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
-import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from qiskit_argo.steps import OUTPUTS_DIR, STEPS
+from qiskit_argo import workflows
+from qiskit_argo.steps import STEPS
 
-__all__ = ["ArgoFake", "METRICS", "BACKEND", "SUMMARY", "ts"]
+__all__ = [
+    "ArgoFake",
+    "METRICS",
+    "BACKEND",
+    "SUMMARY",
+    "METRICS_JSON",
+    "BACKEND_JSON",
+    "SUMMARY_JSON",
+    "ARTIFACT_REPOSITORY",
+    "ts",
+    "fnv32a",
+    "node_id",
+    "pod_name",
+    "argo_time",
+]
 
-#: Outputs a Bell job's steps publish (the JSON shapes of the api models).
-METRICS = {
-    "numQubits": 2,
-    "numClbits": 2,
-    "depth": 3,
-    "size": 4,
-    "numParameters": 0,
-    "countOps": {"h": 1, "cx": 1, "measure": 2},
-    "hasMeasurements": True,
-    "numBindings": 1,
+#: The files the real steps write for examples/bell.yaml (validate, schedule, execute-aer).
+METRICS_JSON = (
+    '{"numQubits": 2, "numClbits": 2, "depth": 3, "size": 4, "numParameters": 0, '
+    '"countOps": {"measure": 2, "h": 1, "cx": 1}, "hasMeasurements": true, "numBindings": 1}'
+)
+BACKEND_JSON = (
+    '{"name": "aer", "method": "automatic", '
+    '"reason": "spec.backend.aer.method=automatic: Clifford-only circuit, Aer will use the stabilizer method"}'
+)
+SUMMARY_JSON = (
+    '{"primitive": "sampler", "numPubs": 1, "numBindings": 1, "shots": 1024, '
+    '"topCounts": {"00": 529, "11": 495}, "truncated": false}'
+)
+METRICS: dict[str, Any] = json.loads(METRICS_JSON)
+BACKEND: dict[str, Any] = json.loads(BACKEND_JSON)
+SUMMARY: dict[str, Any] = json.loads(SUMMARY_JSON)
+
+#: An S3 artifact repository as Argo's quick-start configures it (``ArtifactRepository.ToArtifactLocation``
+#: copied into each saved artifact by ``saveArtifactFromFile``, as in the testdata above).
+ARTIFACT_REPOSITORY: dict[str, Any] = {
+    "accessKeySecret": {"key": "accesskey", "name": "my-minio-cred"},
+    "bucket": "my-bucket",
+    "endpoint": "minio:9000",
+    "insecure": True,
+    "secretKeySecret": {"key": "secretkey", "name": "my-minio-cred"},
 }
-BACKEND = {"name": "aer_simulator", "method": "stabilizer", "reason": "Clifford-only circuit: stabilizer is exact"}
-SUMMARY = {"primitive": "sampler", "numPubs": 1, "shots": 1024, "topCounts": {"00": 517, "11": 507}, "truncated": False}
 
 _EPOCH = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+#: Messages of a Retry node that stopped retrying (``processNodeRetries``).
+NO_MORE_RETRIES = "No more retries left"
+EXPRESSION_FALSE = "retryStrategy.expression evaluated to false"
+OMITTED = "omitted: depends condition not met"
 
 
 def ts(seconds: float) -> str:
@@ -43,26 +142,67 @@ def ts(seconds: float) -> str:
     return (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _node_id(workflow: str, node_name: str) -> str:
-    # Argo derives ids from a hash of the node name; any stable hash keeps the shape.
-    return f"{workflow}-{zlib.crc32(node_name.encode())}"
+def argo_time(seconds: float) -> str:
+    """A ``time.Time`` as Go's ``%s`` prints it (``retry exceeded workflow deadline %s``)."""
+    return (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+
+
+def fnv32a(text: str) -> int:
+    """FNV-1a, 32 bits (Go's ``hash/fnv.New32a``), as Argo hashes node names."""
+    value = 0x811C9DC5
+    for byte in text.encode():
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return value
+
+
+def node_id(workflow: str, node_name: str) -> str:
+    """``Workflow.NodeID``: the root's id is the Workflow's name, the others ``<wf>-<fnv32a>``."""
+    return workflow if node_name == workflow else f"{workflow}-{fnv32a(node_name)}"
+
+
+def pod_name(workflow: str, node_name: str, template: str) -> str:
+    """``GeneratePodName`` (pod names v2): ``<wf>-<template>-<fnv32a(node name)>``."""
+    return f"{workflow}-{template}-{fnv32a(node_name)}"
+
+
+@functools.cache
+def _template_outputs() -> dict[str, dict[str, Any]]:
+    """Each step template's ``outputs`` as the ClusterWorkflowTemplate declares them."""
+    template = workflows.cluster_workflow_template()
+    return {t["name"]: copy.deepcopy(t.get("outputs") or {}) for t in template["spec"]["templates"] if "container" in t}
+
+
+def _depends() -> dict[str, tuple[str, ...]]:
+    return {task.name: tuple(task.depends) for task in workflows.wiring()}
 
 
 class ArgoFake:
     """Mutates one Workflow dict as the Argo controller would, step by step.
 
-    ``retries=True`` models steps with a retryStrategy: the task node is a ``Retry`` node whose
-    attempts are ``Pod`` children. Every method returns the Workflow dict for chaining.
+    ``retries=False`` models a Workflow without any retryStrategy (a DAG root, Pod task nodes);
+    ``workflows.build`` always sets one, so the default is the tree above. ``argo_version``
+    ("3.6" or "3.7"+) chooses the node message format. Every method returns the Workflow dict.
     """
 
-    def __init__(self, workflow: dict[str, Any], *, retries: bool = True, template: str = "qiskit-job-v1") -> None:
+    def __init__(
+        self,
+        workflow: dict[str, Any],
+        *,
+        retries: bool = True,
+        argo_version: str = "4.1",
+        template: str = "qiskit-job-v1",
+        node: str = "worker-1",
+    ) -> None:
         self.workflow = workflow
         self.retries = retries
+        self.argo_version = tuple(int(part) for part in argo_version.split("."))
         self.template = template
+        self.host = node
         self.clock = 0.0
         self.workflow.setdefault("status", {})
+        self.workflow.setdefault("metadata", {}).setdefault("labels", {})
 
-    # -- helpers ---------------------------------------------------------------------------
+    # -- names -----------------------------------------------------------------------------
 
     @property
     def name(self) -> str:
@@ -76,233 +216,477 @@ class ArgoFake:
     def nodes(self) -> dict[str, dict[str, Any]]:
         return self.status.setdefault("nodes", {})  # type: ignore[no-any-return]
 
+    @property
+    def dag_name(self) -> str:
+        """The DAG node's name: ``<wf>(0)`` inside the root Retry node, else the Workflow's."""
+        return f"{self.name}(0)" if self.retries else self.name
+
+    def _id(self, node_name: str) -> str:
+        return node_id(self.name, node_name)
+
+    def _node(self, node_name: str) -> dict[str, Any] | None:
+        return self.nodes.get(self._id(node_name))
+
+    def task(self, step: str) -> dict[str, Any] | None:
+        """The task node of a step (Retry, or Pod without retries, or Skipped when omitted)."""
+        return self._node(f"{self.dag_name}.{step}")
+
+    def attempts(self, step: str) -> list[dict[str, Any]]:
+        task = self.task(step)
+        if task is None:
+            return []
+        if task["type"] != "Retry":
+            return [task] if task["type"] == "Pod" else []
+        prefix = f"{task['name']}("
+        return [self.nodes[c] for c in task.get("children", []) if self.nodes[c]["name"].startswith(prefix)]
+
     def _tick(self) -> str:
         self.clock += 1
         return ts(self.clock)
 
-    def _root(self) -> dict[str, Any]:
-        return self.nodes[self.name]
-
-    def _task(self, step: str) -> dict[str, Any] | None:
-        return self.nodes.get(_node_id(self.name, f"{self.name}.{step}"))
-
-    def _progress(self) -> None:
-        pods = [node for node in self.nodes.values() if node["type"] == "Pod"]
-        done = [node for node in pods if node["phase"] == "Succeeded"]
-        self.status["progress"] = f"{len(done)}/{len(pods)}"
-        self._root()["progress"] = self.status["progress"]
-
     def snapshot(self) -> dict[str, Any]:
         return copy.deepcopy(self.workflow)
 
-    # -- the workflow ----------------------------------------------------------------------
+    def _template_ref(self, step: str) -> dict[str, Any]:
+        return {"name": self.template, "template": step, "clusterScope": True}
+
+    def _scope(self) -> str:
+        return f"local/{self.name}"
+
+    def _progress(self) -> None:
+        """``progress``: done/total pods below each node (pods count themselves)."""
+        pods = {nid: node for nid, node in self.nodes.items() if node["type"] == "Pod"}
+
+        def below(node: dict[str, Any], seen: set[str]) -> tuple[int, int]:
+            if node["type"] == "Pod":
+                return (1 if node["phase"] == "Succeeded" else 0), 1
+            done = total = 0
+            for child in node.get("children", []):
+                if child in seen or child not in self.nodes:
+                    continue
+                seen.add(child)
+                d, t = below(self.nodes[child], seen)
+                done, total = done + d, total + t
+            return done, total
+
+        for node in self.nodes.values():
+            done, total = below(node, set())
+            node["progress"] = f"{done}/{total}"
+        self.status["progress"] = f"{sum(p['phase'] == 'Succeeded' for p in pods.values())}/{len(pods)}"
+
+    # -- the Workflow ------------------------------------------------------------------------
+
+    def _mark_workflow(self, phase: str, message: str | None = None) -> None:
+        """``markWorkflowPhase``."""
+        labels = self.workflow["metadata"].setdefault("labels", {})
+        labels["workflows.argoproj.io/phase"] = phase
+        labels.setdefault("workflows.argoproj.io/completed", "false")
+        now = ts(self.clock)
+        self.status["phase"] = phase
+        if not self.status.get("startedAt") and phase != "Pending":
+            self.status["startedAt"] = now
+        if message is not None:
+            self.status["message"] = message
+        if phase in ("Succeeded", "Failed", "Error"):
+            self.status["finishedAt"] = now
+            labels["workflows.argoproj.io/completed"] = "true"
+            conditions = [c for c in self.status.get("conditions", []) if c.get("type") != "Completed"]
+            self.status["conditions"] = conditions + [{"type": "Completed", "status": "True"}]
+        else:
+            self.status.setdefault("finishedAt", None)
 
     def start(self) -> dict[str, Any]:
-        """Argo picked the Workflow up: phase Running, the root DAG node."""
+        """Argo picks the Workflow up: phase Running, the root node (and the DAG inside its Retry node)."""
         now = self._tick()
-        self.status.update({"phase": "Running", "startedAt": now, "finishedAt": None, "progress": "0/0"})
-        self.nodes[self.name] = {
-            "id": self.name,
-            "name": self.name,
-            "displayName": self.name,
-            "type": "DAG",
+        self._mark_workflow("Running")
+        self.status.setdefault("progress", "0/0")
+        base: dict[str, Any] = {
             "templateName": "main",
-            "templateScope": f"local/{self.name}",
+            "templateScope": self._scope(),
             "phase": "Running",
             "startedAt": now,
             "finishedAt": None,
-            "progress": "0/0",
-            "children": [],
         }
-        self.workflow.setdefault("metadata", {}).setdefault("labels", {})["workflows.argoproj.io/phase"] = "Running"
-        return self.workflow
-
-    def run_step(self, step: str) -> dict[str, Any]:
-        """A DAG task starts: its node (and first attempt's pod) Running."""
-        now = self._tick()
-        task_name = f"{self.name}.{step}"
-        task_id = _node_id(self.name, task_name)
-        task = {
-            "id": task_id,
-            "name": task_name,
-            "displayName": step,
-            "type": "Retry" if self.retries else "Pod",
-            "templateRef": {"name": self.template, "template": step},
-            "templateScope": f"local/{self.name}",
-            "phase": "Running",
-            "boundaryID": self.name,
-            "startedAt": now,
-            "finishedAt": None,
-            "progress": "0/1",
-        }
-        if not self.retries:
-            task["hostNodeName"] = "worker-1"
-        self.nodes[task_id] = task
-        # DAG edges: the next task hangs off the previous task's outbound node (its last attempt).
-        previous = self._previous_task(step)
-        if previous is None:
-            parent = self._root()
-        elif self.retries and previous.get("children"):
-            parent = self.nodes[previous["children"][-1]]
-        else:
-            parent = previous
-        parent.setdefault("children", []).append(task_id)
+        root: dict[str, Any] = {"id": self.name, "name": self.name, "displayName": self.name, "type": "DAG", **base}
+        self.nodes[self.name] = root
         if self.retries:
-            self._attempt(step, 0)
+            root["type"] = "Retry"
+            dag_id = self._id(self.dag_name)
+            root["children"] = [dag_id]
+            self.nodes[dag_id] = {
+                "id": dag_id,
+                "name": self.dag_name,
+                "displayName": self.dag_name,
+                "type": "DAG",
+                **base,
+                "nodeFlag": {"retried": True},
+            }
         self._progress()
         return self.workflow
 
-    def _previous_task(self, step: str) -> dict[str, Any] | None:
-        order = list(STEPS)
-        index = order.index(step)
-        return self._task(order[index - 1]) if index > 0 else None
+    def _dag(self) -> dict[str, Any]:
+        node = self._node(self.dag_name)
+        assert node is not None, "the Workflow has not started"
+        return node
 
-    def _attempt(self, step: str, number: int) -> dict[str, Any]:
-        task = self._task(step)
+    def _outbound(self, step: str) -> list[dict[str, Any]]:
+        """``getOutboundNodes`` of a task: a Retry node's last attempt, else the node itself."""
+        task = self.task(step)
         assert task is not None
-        name = f"{self.name}.{step}({number})"
-        pod_id = _node_id(self.name, name)
-        pod = {
-            "id": pod_id,
+        if task["type"] == "Retry":
+            tried = self.attempts(step)
+            return [tried[-1]] if tried else [task]
+        return [task]
+
+    def _add_task(self, step: str, node_type: str, phase: str, message: str | None = None) -> dict[str, Any]:
+        """``executeDAGTask``: a task node, linked from its dependencies' outbound nodes."""
+        now = self._tick()
+        name = f"{self.dag_name}.{step}"
+        task: dict[str, Any] = {
+            "id": self._id(name),
+            "name": name,
+            "displayName": step,
+            "type": node_type,
+            "templateRef": self._template_ref(step),
+            "templateScope": self._scope(),
+            "phase": phase,
+            "boundaryID": self._dag()["id"],
+            "startedAt": now,
+            "finishedAt": now if phase in ("Omitted", "Skipped") else None,
+        }
+        if message:
+            task["message"] = message
+        self.nodes[task["id"]] = task
+        depends = _depends()[step]
+        parents = [self._dag()] if not depends else [n for dep in depends for n in self._outbound(dep)]
+        for parent in parents:
+            children = parent.setdefault("children", [])
+            if task["id"] not in children:
+                children.append(task["id"])
+        return task
+
+    def _add_attempt(self, step: str, phase: str = "Running", message: str | None = None) -> dict[str, Any]:
+        task = self.task(step)
+        assert task is not None and task["type"] == "Retry"
+        number = len(self.attempts(step))
+        name = f"{task['name']}({number})"
+        pod: dict[str, Any] = {
+            "id": self._id(name),
             "name": name,
             "displayName": f"{step}({number})",
             "type": "Pod",
-            "templateRef": {"name": self.template, "template": step},
-            "templateScope": f"local/{self.name}",
-            "phase": "Running",
-            "boundaryID": self.name,
+            "templateRef": self._template_ref(step),
+            "templateScope": self._scope(),
+            "phase": phase,
+            "boundaryID": task["boundaryID"],
             "startedAt": self._tick(),
             "finishedAt": None,
-            "hostNodeName": "worker-1",
-            "progress": "0/1",
+            "nodeFlag": {"retried": True},
+            "taskResultSynced": False,
         }
-        self.nodes[pod_id] = pod
-        task.setdefault("children", []).append(pod_id)
+        if phase == "Running":
+            pod["hostNodeName"] = self.host
+        if message:
+            pod["message"] = message
+        self.nodes[pod["id"]] = pod
+        task.setdefault("children", []).append(pod["id"])
+        task.pop("message", None)  # markNodePhase(..., "") once the backoff is over
         return pod
 
-    def _current_pod(self, step: str) -> dict[str, Any]:
-        task = self._task(step)
-        assert task is not None, f"step {step} never started"
-        if not self.retries:
-            return task
-        attempts = [self.nodes[child] for child in task.get("children", []) if child in self.nodes]
-        attempts = [node for node in attempts if node["displayName"].startswith(f"{step}(")]
-        return attempts[-1]
+    def _pod(self, step: str) -> dict[str, Any]:
+        tried = self.attempts(step)
+        assert tried, f"step {step} never started"
+        return tried[-1]
 
-    def _outputs(self, step: str, values: dict[str, Any]) -> dict[str, Any]:
-        spec = STEPS[step]
-        parameters = []
-        for name, filename in spec.output_parameters.items():
-            if name in values:
-                value = values[name]
-                parameters.append(
-                    {
-                        "name": name,
-                        "value": value if isinstance(value, str) else json.dumps(value),
-                        "valueFrom": {"path": f"{OUTPUTS_DIR}/{filename}"},
-                    }
-                )
-        artifacts = []
-        for name, filename in spec.output_artifacts.items():
-            artifacts.append(
-                {
-                    "name": name,
-                    "path": f"{OUTPUTS_DIR}/{filename}",
-                    "s3": {"key": f"{self.name}/{self.name}-{step}/{name}.tgz"},
-                }
-            )
-        outputs: dict[str, Any] = {"exitCode": "0"}
-        if parameters:
-            outputs["parameters"] = parameters
-        if artifacts:
-            outputs["artifacts"] = artifacts
-        return outputs
-
-    def succeed_step(self, step: str, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The step's pod exits 0; Argo records its outputs on the pod and the task node."""
-        now = self._tick()
-        pod = self._current_pod(step)
-        result = self._outputs(step, outputs or {})
-        pod.update({"phase": "Succeeded", "finishedAt": now, "outputs": result, "progress": "1/1"})
-        pod["resourcesDuration"] = {"cpu": 1, "memory": 1}
-        task = self._task(step)
-        assert task is not None
-        task.update({"phase": "Succeeded", "finishedAt": now, "outputs": copy.deepcopy(result), "progress": "1/1"})
+    def run_step(self, step: str) -> dict[str, Any]:
+        """A DAG task starts: its Retry node and first attempt's pod, Running."""
+        task = self.task(step)
+        if task is None:
+            if self.retries:
+                self._add_task(step, "Retry", "Running")
+                self._add_attempt(step)
+            else:
+                task = self._add_task(step, "Pod", "Running")
+                task["hostNodeName"] = self.host
+                task["taskResultSynced"] = False
+        else:
+            self.retry_step(step)
         self._progress()
         return self.workflow
 
-    def fail_attempt(self, step: str, message: str, *, phase: str = "Failed", exit_code: str = "2") -> dict[str, Any]:
-        """One attempt fails with ``message`` (a step writes ``Reason: text`` to its termination log)."""
-        now = self._tick()
-        pod = self._current_pod(step)
-        pod.update({"phase": phase, "finishedAt": now, "message": message, "outputs": {"exitCode": exit_code}})
+    def pending_step(self, step: str, message: str) -> dict[str, Any]:
+        """The task starts but its pod waits (``getPendingReason``): Pending with the waiting reason."""
+        self._add_task(step, "Retry" if self.retries else "Pod", "Running" if self.retries else "Pending")
+        if self.retries:
+            self._add_attempt(step, "Pending", message)
+        else:
+            task = self.task(step)
+            assert task is not None
+            task["message"] = message
+        self._progress()
         return self.workflow
 
     def retry_step(self, step: str) -> dict[str, Any]:
-        """Argo's retryStrategy starts the next attempt."""
-        task = self._task(step)
-        assert task is not None and self.retries
-        attempts = [child for child in task.get("children", []) if self.nodes[child]["displayName"].startswith(step)]
-        self._attempt(step, len(attempts))
+        """The backoff is over: the next attempt ``<task>(n)`` starts."""
+        assert self.retries
+        self._add_attempt(step)
         self._progress()
         return self.workflow
 
-    def fail_step(self, step: str, message: str, *, phase: str = "Failed", retried: bool = True) -> dict[str, Any]:
-        """The step fails for good: its last attempt fails, the task node gives up, so does the DAG.
+    # -- outputs ---------------------------------------------------------------------------
 
-        With retries Argo leaves ``No more retries left`` on the Retry node; the reason is on the pod.
+    def _outputs(self, step: str, pod: dict[str, Any], files: dict[str, str]) -> dict[str, Any]:
+        """``SaveParameters`` + ``SaveArtifacts`` + the exit code, as the pod's node records them."""
+        declared = _template_outputs()[step]
+        outputs: dict[str, Any] = {}
+        parameters = []
+        for parameter in declared.get("parameters", []):
+            saved = copy.deepcopy(parameter)
+            text = files.get(parameter["name"])
+            if text is not None:
+                saved["value"] = text[:-1] if text.endswith("\n") else text
+            parameters.append(saved)
+        if parameters:
+            outputs["parameters"] = parameters
+        artifacts = []
+        key_format = f"{self.name}/{pod_name(self.name, pod['name'], step)}"
+        for artifact in declared.get("artifacts", []):
+            saved = copy.deepcopy(artifact)
+            base = artifact["path"].rsplit("/", 1)[-1]
+            file = base if "none" in (artifact.get("archive") or {}) else f"{artifact['name']}.tgz"
+            saved["s3"] = {**ARTIFACT_REPOSITORY, "key": f"{key_format}/{file}"}
+            artifacts.append(saved)
+        if artifacts:
+            outputs["artifacts"] = artifacts
+        outputs["exitCode"] = "0"
+        return outputs
+
+    def succeed_step(self, step: str, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The step's pod exits 0 and its outputs are saved; the Retry node takes them and succeeds.
+
+        ``outputs`` maps an output parameter to the value the step wrote: a str is the file's text
+        as it is, anything else is written as the step writes it (``json.dumps``). Missing: the
+        Bell job's real outputs.
         """
-        self.fail_attempt(step, message, phase=phase)
+        defaults = {
+            "validate": {"metrics": METRICS_JSON},
+            "schedule": {"backend": BACKEND_JSON},
+            "execute-aer": {"summary": SUMMARY_JSON},
+            "store-results": {"summary": SUMMARY_JSON},
+        }[step]
+        given = outputs if outputs is not None else defaults
+        files = {key: value if isinstance(value, str) else json.dumps(value) for key, value in given.items()}
         now = self._tick()
-        task = self._task(step)
+        pod = self._pod(step)
+        result = self._outputs(step, pod, files)
+        pod.update({"phase": "Succeeded", "finishedAt": now, "outputs": result, "taskResultSynced": True})
+        pod["resourcesDuration"] = {"cpu": 1, "memory": 1}
+        task = self.task(step)
         assert task is not None
+        if task is not pod:
+            task.update({"phase": "Succeeded", "finishedAt": now, "outputs": copy.deepcopy(result)})
+        self._progress()
+        return self.workflow
+
+    # -- failures --------------------------------------------------------------------------
+
+    def container_message(
+        self, *, reason: str = "Error", exit_code: int = 2, termination: str | None = None, container: str = "main"
+    ) -> str:
+        """``inferFailedReason``: ``[<container>: ]<Reason> (exit code N)[: <termination message>]``."""
+        message = f"{reason} (exit code {exit_code})"
+        if termination:
+            message = f"{message}: {termination}"
+        if self.argo_version >= (3, 7):
+            message = f"{container}: {message}"
+        return message
+
+    def fail_attempt(
+        self,
+        step: str,
+        termination: str | None = None,
+        *,
+        exit_code: int = 2,
+        reason: str = "Error",
+        container: str = "main",
+        pod_message: str | None = None,
+        phase: str | None = None,
+        message: str | None = None,
+        backoff: str | None = "10 seconds",
+    ) -> dict[str, Any]:
+        """One attempt's pod fails.
+
+        ``termination`` is what the step wrote to its termination log (``Reason: one line``);
+        the node message is built from it as Argo does, unless ``pod_message`` (the pod's own
+        ``status.message``, e.g. an eviction) or ``message`` (the whole node message) is given.
+        ``init``/``wait`` container failures are phase Error. With retries, the Retry node then
+        shows ``Backoff for <backoff>`` while it waits (None: it gives up at once).
+        """
+        now = self._tick()
+        pod = self._pod(step)
+        if message is None:
+            message = pod_message or self.container_message(
+                reason=reason, exit_code=exit_code, termination=termination, container=container
+            )
+        if phase is None:
+            phase = "Error" if container in ("init", "wait") and not pod_message else "Failed"
+        main_code = 0 if container in ("init", "wait") else exit_code
+        pod.update({"phase": phase, "finishedAt": now, "message": message, "taskResultSynced": True})
+        pod["outputs"] = {"exitCode": str(main_code)}
+        pod["resourcesDuration"] = {"cpu": 1, "memory": 1}
+        task = self.task(step)
+        if self.retries and backoff and task is not None and task is not pod:
+            task["message"] = f"Backoff for {backoff}"
+        self._progress()
+        return self.workflow
+
+    def give_up(self, step: str, why: str = NO_MORE_RETRIES) -> dict[str, Any]:
+        """The Retry node stops with ``why`` and the last attempt's phase; the DAG fails."""
+        now = self._tick()
+        task = self.task(step)
+        assert task is not None
+        last = self._pod(step)
+        if task is not last:
+            task.update({"phase": last["phase"], "finishedAt": now, "message": why})
+            if "outputs" in last:
+                task["outputs"] = copy.deepcopy(last["outputs"])
+        return self._fail_dag()
+
+    def _fail_dag(self, why: str = NO_MORE_RETRIES, *, workflow_message: str | None = None) -> dict[str, Any]:
+        """Tasks left behind are omitted, the DAG fails (no message), the root Retry node gives up,
+        and the Workflow fails with the root's message (``operate``)."""
+        for step in STEPS:
+            if self.task(step) is None:
+                self._add_task(step, "Skipped", "Omitted", OMITTED)
+        now = self._tick()
+        dag = self._dag()
+        dag.update({"phase": "Failed", "finishedAt": now})
+        dag["outboundNodes"] = [node["id"] for node in self._outbound(list(STEPS)[-1])]
+        message = None
         if self.retries:
-            task.update({"phase": phase, "finishedAt": now, "message": "No more retries left" if retried else message})
-        root = self._root()
-        root.update({"phase": "Failed", "finishedAt": now, "message": f"child '{task['id']}' failed"})
-        return self.finish("Failed", f"child '{task['id']}' failed")
+            self.nodes[self.name].update({"phase": "Failed", "finishedAt": now, "message": why})
+            message = why
+        self._progress()
+        self._mark_workflow("Failed", workflow_message if workflow_message is not None else message)
+        return self.workflow
+
+    def fail_step(
+        self,
+        step: str,
+        termination: str | None = None,
+        *,
+        exit_code: int = 2,
+        reason: str = "Error",
+        container: str = "main",
+        pod_message: str | None = None,
+        phase: str | None = None,
+        message: str | None = None,
+        retried: int = 0,
+    ) -> dict[str, Any]:
+        """The step fails for good: ``retried`` transient attempts first, then the last one.
+
+        Exit code 2 (permanent) ends with ``retryStrategy.expression evaluated to false`` after
+        the backoff; any other code after the retry limit with ``No more retries left``.
+        """
+        for _ in range(retried if self.retries else 0):  # no retryStrategy, no retries
+            self.fail_attempt(step, termination, exit_code=1 if exit_code == 2 else exit_code, reason=reason)
+            self.retry_step(step)
+        self.fail_attempt(
+            step,
+            termination,
+            exit_code=exit_code,
+            reason=reason,
+            container=container,
+            pod_message=pod_message,
+            phase=phase,
+            message=message,
+        )
+        if not self.retries:
+            return self._fail_dag()
+        return self.give_up(step, EXPRESSION_FALSE if exit_code == 2 and not pod_message else NO_MORE_RETRIES)
 
     def finish(self, phase: str = "Succeeded", message: str | None = None) -> dict[str, Any]:
-        """The Workflow completes (Succeeded, Failed or Error)."""
+        """The DAG completes: ``Succeeded`` after every step succeeded (else use ``give_up``)."""
+        if phase != "Succeeded":
+            return self._fail_dag(workflow_message=message)
         now = self._tick()
-        root = self._root() if self.name in self.nodes else None
-        if root is not None and root["phase"] == "Running":
-            root.update({"phase": phase if phase != "Error" else "Error", "finishedAt": now})
-        self.status.update({"phase": phase, "finishedAt": now})
-        if message is not None:
-            self.status["message"] = message
-        self.workflow["metadata"].setdefault("labels", {})["workflows.argoproj.io/completed"] = "true"
-        self.workflow["metadata"]["labels"]["workflows.argoproj.io/phase"] = phase
+        dag = self._dag()
+        dag.update({"phase": "Succeeded", "finishedAt": now})
+        dag["outboundNodes"] = [node["id"] for node in self._outbound(list(STEPS)[-1])]
+        if self.retries:
+            self.nodes[self.name].update({"phase": "Succeeded", "finishedAt": now})
+        self._progress()
+        self.status["resourcesDuration"] = {"cpu": 4, "memory": 4}
+        self._mark_workflow("Succeeded", message)
         return self.workflow
 
     def succeed_all(self, *, summary: dict[str, Any] | None = None) -> dict[str, Any]:
         """The whole happy path: every step succeeds with the Bell outputs, the Workflow succeeds."""
         if not self.status.get("phase"):
             self.start()
-        outputs = {
-            "validate": {"metrics": METRICS},
-            "schedule": {"backend": BACKEND},
-            "execute-aer": {"summary": summary or SUMMARY},
-            "store-results": {"summary": summary or SUMMARY},
-        }
         for step in STEPS:
-            if self._task(step) is None:
+            if self.task(step) is None:
                 self.run_step(step)
-            if self._task(step)["phase"] == "Running":  # type: ignore[index]
-                self.succeed_step(step, outputs[step])
+            if self._pod(step)["phase"] in ("Running", "Pending"):
+                summarizes = summary is not None and step in ("execute-aer", "store-results")
+                self.succeed_step(step, {"summary": summary} if summarizes else None)
         return self.finish("Succeeded")
 
     def exceed_deadline(self) -> dict[str, Any]:
-        """activeDeadlineSeconds passed: running steps fail with Argo's deadline message."""
-        now = self._tick()
-        for node in self.nodes.values():
-            if node["phase"] in ("Running", "Pending") and node["type"] != "DAG":
-                node.update({"phase": "Failed", "finishedAt": now, "message": "Step exceeded its deadline"})
-        return self.finish("Failed", "Step exceeded its deadline")
+        """``activeDeadlineSeconds`` passed: running pods and pending nodes fail with ``Step exceeded
+        its deadline`` (exec_control.go), their Retry nodes with ``retry exceeded workflow deadline``."""
+        deadline = argo_time(self.clock)
+        self._tick()
+        for step in STEPS:
+            task = self.task(step)
+            if task is None or task["phase"] not in ("Running", "Pending"):
+                continue
+            for pod in self.attempts(step):
+                if pod["phase"] in ("Running", "Pending"):
+                    message = "Step exceeded its deadline"
+                    pod.update({"phase": "Failed", "finishedAt": ts(self.clock), "message": message})
+            if task["type"] == "Retry":
+                task.update(
+                    {
+                        "phase": "Failed",
+                        "finishedAt": ts(self.clock),
+                        "message": f"retry exceeded workflow deadline {deadline}",
+                    }
+                )
+        return self._fail_dag(f"retry exceeded workflow deadline {deadline}")
+
+    def shutdown(self, strategy: str = "Stop") -> dict[str, Any]:
+        """``argo stop`` (Stop) / ``argo terminate`` (Terminate): ``spec.shutdown``; running pods are
+        stopped with ``workflow shutdown with strategy:  <s>``; the Workflow fails with
+        ``Stopped with strategy '<s>'``."""
+        self.workflow.setdefault("spec", {})["shutdown"] = strategy
+        stopped = f"Stopped with strategy '{strategy}'"
+        self._tick()
+        for step in STEPS:
+            task = self.task(step)
+            if task is None or task["phase"] not in ("Running", "Pending"):
+                continue
+            for pod in self.attempts(step):
+                if pod["phase"] in ("Running", "Pending"):
+                    message = f"workflow shutdown with strategy:  {strategy}"
+                    pod.update({"phase": "Failed", "finishedAt": ts(self.clock), "message": message})
+            if task["type"] == "Retry":
+                task.update({"phase": "Failed", "finishedAt": ts(self.clock), "message": stopped})
+        return self._fail_dag(stopped, workflow_message=stopped)
+
+    def template_missing(self) -> dict[str, Any]:
+        """The ClusterWorkflowTemplate is not installed: validation fails before any node exists."""
+        self._tick()
+        self.status.pop("nodes", None)
+        message = f"invalid spec: templates.main.tasks.validate template reference {self.template}.validate not found"
+        self._mark_workflow("Failed", message)
+        return self.workflow
 
     def error(self, message: str) -> dict[str, Any]:
-        """Argo could not run the Workflow at all (e.g. its WorkflowTemplate is missing)."""
-        self.status.pop("nodes", None)
-        now = self._tick()
-        self.status.update({"phase": "Error", "startedAt": self.status.get("startedAt") or now, "message": message})
-        return self.finish("Error", message)
+        """Argo could not operate the Workflow at all (``markWorkflowError``): phase Error."""
+        self._tick()
+        root = self.nodes.get(self.name)
+        if root is not None and root["phase"] == "Running":
+            root.update({"phase": "Error", "message": "Workflow operation error"})
+        self._mark_workflow("Error", message)
+        return self.workflow

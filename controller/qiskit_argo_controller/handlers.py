@@ -1,36 +1,40 @@
-"""The kopf wiring: thin handlers that hand the job or Workflow body to ``Reconciler``.
+"""The kopf wiring: thin handlers that hand every job and Workflow event to ``Reconciler``.
 
 ``operator(options)`` returns everything ``kopf.operator``/``kopf.run`` needs (a registry with the
 handlers, settings, the memo carrying the reconciler, namespaces, peering), so the CLI, the tests
 and the benchmark run exactly the same operator.
 
-Handlers:
+Handlers, both kopf *event* handlers (``@kopf.on.event``):
 
-* QiskitJob created / updated (``spec``) / found at startup → ``reconcile_job``; failures that may
-  pass (API down, conflicts that kept coming) are retried by kopf with backoff; an unreadable spec
-  is written as Failed/InvalidSpec and never retried.
+* QiskitJob listed / created / changed / deleted → ``Reconciler.job_event``. Transient failures
+  (API down, conflicts that kept coming) are retried here with backoff (``Options.backoff``
+  doubling to a minute) for as long as the job exists; a 403 is retried every minute (someone
+  has to fix the RBAC); a 422 on a write the controller makes is a bug and is not retried.
 * Workflow event (server-side label selector ``app.kubernetes.io/managed-by=qiskit-argo``) →
-  ``workflow_event``: the status follows the Workflow as soon as Argo writes it; DELETED → the
-  job fails with WorkflowDeleted unless the Workflow had finished. kopf does not retry event
-  handlers, so this one retries transient failures itself, with backoff, for up to
-  ``Options.event_retry_seconds``; a newer event of the same Workflow is processed right after.
+  ``Reconciler.workflow_event``: the status follows the Workflow as soon as Argo writes it.
+  Transient failures are retried with backoff for up to ``Options.event_retry_seconds``; the
+  next event of that Workflow or of its job, or a restart, catches up after that.
+
+Why event handlers and not kopf's create/update/resume handlers: those need a *diff base*, a
+copy of the spec kopf keeps on the object — in an annotation here (the CRD's structural schema
+prunes anything kopf would put in ``status``). A job's spec holds its circuit (up to 256 KiB), so
+that copy alone can exceed the API server's 256 KiB limit on all annotations together: every
+kopf patch then fails with 422 and kopf backs off, further each time. And kopf writes that
+annotation once per job it lists for the first time. Event handlers need neither a diff base nor
+progress records: **kopf writes nothing on a job**, and the reconciler decides from the job
+itself (its ``resourceVersion``, generation and status) what, if anything, is left to do.
 
 There is deliberately no per-job timer or daemon: kopf would put a finalizer on every running
 job for it (blocking ``kubectl delete`` whenever the controller is down) and write it twice per
 job. At startup kopf lists every job and Workflow again, so a restart re-reads everything.
-
-kopf keeps its own bookkeeping in annotations under ``qiskit-argo.io/`` on the job (never in
-``status``, which the CRD defines); no handler returns a value, so kopf writes nothing into
-``status`` either.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -55,7 +59,7 @@ class Options:
     #: Namespaces to serve; empty means all of them (cluster-wide).
     namespaces: tuple[str, ...] = ()
     #: How long a Workflow event keeps retrying transient API failures before it gives up (the
-    #: next event of that Workflow, or a restart, catches up).
+    #: next event of that Workflow or its job, or a restart, catches up). Job events never give up.
     event_retry_seconds: float = 300.0
     #: Platform limits passed to every job's validate step (None: the step's built-in limits).
     limits: Limits | None = None
@@ -68,7 +72,7 @@ class Options:
     liveness: str | None = None
     #: kopf's per-object event batching window (seconds); kopf's default when None.
     batch_window: float | None = None
-    #: First retry delay of a failing job handler (seconds); doubles up to a minute.
+    #: First retry delay after a transient API failure (seconds); doubles up to a minute.
     backoff: float = 1.0
 
 
@@ -103,34 +107,45 @@ def login(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo | None:
     return kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(settings=settings)
 
 
-def _raw(body: Mapping[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy({key: body[key] for key in body})
-
-
-async def _run_job_handler(
-    reconciler: Reconciler, body: Mapping[str, Any], logger: Any, retry: int, backoff: float
+async def _retrying(
+    what: str,
+    attempt: Callable[[], Awaitable[None]],
+    logger: Any,
+    *,
+    backoff: float,
+    give_up_after: float | None,
 ) -> None:
-    try:
-        await reconciler.reconcile_job(_raw(body), logger)
-    except Forbidden as error:
-        raise kopf.TemporaryError(f"not allowed ({error.message}); check the controller's RBAC", delay=60) from error
-    except Invalid as error:
-        # The API server refuses what this controller writes: a bug or a CRD/controller version
-        # mismatch. Retrying the same request cannot help.
-        raise kopf.PermanentError(f"the API server rejected a request: {error}") from error
-    except Transient as error:
-        delay = min(60.0, backoff * 2**retry)
-        raise kopf.TemporaryError(f"{error}; retrying in {delay:g}s", delay=delay) from error
+    """Run ``attempt`` until it succeeds: transient failures back off (doubling to a minute), a
+    403 waits a minute, a 422 is reported and dropped. kopf does not retry event handlers."""
+    loop = asyncio.get_running_loop()
+    deadline = None if give_up_after is None else loop.time() + give_up_after
+    delay = backoff
+    while True:
+        try:
+            await attempt()
+            return
+        except Forbidden as error:
+            wait = 60.0
+            logger.error(f"Not allowed to {what} ({error.message}); check the controller's RBAC; retrying in 60s")
+        except Invalid as error:
+            # The API server refuses what this controller writes: a bug or a CRD/controller version
+            # mismatch. Retrying the same request cannot help.
+            logger.error(f"Could not {what}: the API server rejected a request: {error}")
+            return
+        except Transient as error:
+            wait = delay
+            delay = min(delay * 2, 60.0)
+            logger.info(f"Retrying in {wait:g}s to {what}: {error}")
+        if deadline is not None and loop.time() + wait > deadline:
+            logger.warning(f"Gave up trying to {what}; the next change or a restart catches up")
+            return
+        await asyncio.sleep(wait)
 
 
 def operator(options: Options, *, kube: Kube | None = None) -> Operator:
     """A registry with the controller's handlers, settings and memo, ready for ``kopf.operator``."""
     registry = kopf.OperatorRegistry()
     settings = kopf.OperatorSettings()
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
-    )
     settings.posting.level = logging.WARNING  # handler chatter stays in the logs; Events are ours
     settings.scanning.disabled = True  # fixed resources: no cluster-wide CRD/namespace watching
     settings.watching.label_selectors[ARGO_GROUP, WORKFLOWS] = WORKFLOW_SELECTOR
@@ -163,37 +178,27 @@ def operator(options: Options, *, kube: Kube | None = None) -> Operator:
     def jobs_by_phase(**_: Any) -> dict[str, int]:
         return reconciler.book.counts()
 
-    @kopf.on.resume(**jobs, backoff=options.backoff)
-    @kopf.on.create(**jobs, backoff=options.backoff)
-    @kopf.on.update(**jobs, field="spec", backoff=options.backoff)
-    async def job_changed(body: kopf.Body, retry: int, **_: Any) -> None:
-        await _run_job_handler(reconciler, body, job_logger(body), retry, options.backoff)
-
     @kopf.on.event(**jobs)
-    async def job_event(event: kopf.RawEvent, **_: Any) -> None:
-        if event.get("type") == "DELETED":
-            reconciler.job_deleted(event["object"])
+    async def job_changed(event: kopf.RawEvent, logger: Any, **_: Any) -> None:
+        raw = event["object"]  # read, never changed: no copy of a body that may hold a 256 KiB circuit
+        await _retrying(
+            "bring the job and its Workflow up to date",
+            lambda: reconciler.job_event(event.get("type"), raw, logger),
+            logger,
+            backoff=options.backoff,
+            give_up_after=None,
+        )
 
     @kopf.on.event(ARGO_GROUP, ARGO_VERSION, WORKFLOWS, labels={LABEL_MANAGED_BY: MANAGED_BY}, registry=registry)
     async def workflow_changed(event: kopf.RawEvent, logger: Any, **_: Any) -> None:
-        # kopf does not retry event handlers: retry transient failures here, with backoff.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + options.event_retry_seconds
-        delay = options.backoff
-        while True:
-            try:
-                await reconciler.workflow_event(event.get("type"), event["object"], job_logger)
-                return
-            except Transient as error:
-                if loop.time() + delay > deadline:
-                    logger.warning(f"Gave up copying the Workflow's status to its job: {error}")
-                    return
-                logger.info(f"Retrying in {delay:g}s to copy the Workflow's status to its job: {error}")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-            except (Forbidden, Invalid) as error:
-                logger.error(f"Could not copy the Workflow's status to its job: {error}")
-                return
+        workflow = event["object"]
+        await _retrying(
+            "copy the Workflow's status to its job",
+            lambda: reconciler.workflow_event(event.get("type"), workflow, job_logger),
+            logger,
+            backoff=options.backoff,
+            give_up_after=options.event_retry_seconds,
+        )
 
     op.memo["book"] = reconciler.book
     return op

@@ -55,6 +55,7 @@ __all__ = [
     "EnvTest",
     "eventually",
     "bell_spec",
+    "big_circuit",
     "write_kubeconfig",
 ]
 
@@ -88,6 +89,16 @@ def bell_spec(**overrides: Any) -> dict[str, Any]:
     """The spec of examples/bell.yaml, with overrides."""
     document = yaml.safe_load((REPO / "examples" / "bell.yaml").read_text())
     return {**document["spec"], **overrides}
+
+
+def big_circuit(size: int = 244 * 1024) -> str:
+    """A valid OpenQASM 2 circuit of ``size`` bytes, short gate lines as real ones have (the cap is
+    256 KiB; JSON-escaped, as a copy of the spec in an annotation would be, it is over 256 KiB)."""
+    head = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\n'
+    tail = "measure q -> c;\n"
+    line = "cx q[0], q[1];\n"
+    text = head + line * ((size - len(head) - len(tail)) // len(line)) + tail
+    return text + "\n" * (size - len(text))
 
 
 async def eventually(
@@ -315,12 +326,17 @@ class Controller:
 
 
 class Argo:
-    """Plays the Argo controller for one Workflow: read it, change its status, write it back (PUT)."""
+    """Plays the Argo controller for one Workflow: read it, change its status, write it back (PUT).
 
-    def __init__(self, cluster: Cluster, name: str, *, retries: bool = True) -> None:
+    ``argo_version`` chooses the node message format (``main: Error (exit code N): ...`` since
+    v3.7, without ``main: `` before); see ``tests.argo_fake``.
+    """
+
+    def __init__(self, cluster: Cluster, name: str, *, retries: bool = True, argo_version: str = "4.1") -> None:
         self.cluster = cluster
         self.name = name
         self.retries = retries
+        self.argo_version = argo_version
         self.fake: ArgoFake | None = None
 
     async def __call__(self, action: Callable[[ArgoFake], object]) -> dict[str, Any]:
@@ -329,7 +345,7 @@ class Argo:
             current = await self.cluster.api.get(path)
             assert current is not None, f"Workflow {self.name} is gone"
             if self.fake is None:
-                self.fake = ArgoFake(copy.deepcopy(current), retries=self.retries)
+                self.fake = ArgoFake(copy.deepcopy(current), retries=self.retries, argo_version=self.argo_version)
             fresh = copy.deepcopy(current)
             fresh["status"] = copy.deepcopy(self.fake.workflow.get("status") or {})
             ours = {

@@ -17,6 +17,9 @@ noticing. ``StrictEmulator`` serves every Kubernetes request itself instead:
   ``status``.
 * CRD schemas from ``crds/``: unknown fields are pruned and types checked, as the API server
   does for structural schemas (CEL rules are not evaluated).
+* ``metadata.annotations`` of any object: at most 256 KiB in total (keys and values), else **422
+  Invalid** (``FieldValueTooLong``), as ``ValidateAnnotationsSize`` in apimachinery answers —
+  on create, PATCH and PUT alike.
 * lists carry ``kind: <Kind>List``, ``apiVersion`` and the current ``resourceVersion``; items
   carry ``apiVersion``/``kind``.
 * label selectors (``=``, ``==``, ``!=``, ``in``, ``notin``, exists, ``!key``) on list and watch.
@@ -25,6 +28,8 @@ noticing. ``StrictEmulator`` serves every Kubernetes request itself instead:
 * DELETE emits DELETED with the final state (deletionTimestamp while finalizers remain).
 * RBAC: requests with a token given to ``grant`` may do what its rules allow and get 403
   otherwise (the scenarios give the controller exactly ``controller/rbac.yaml``).
+* ``writes``: every write, by whom (the name given to ``grant``), answered or refused, in order,
+  so a test can count exactly what the controller wrote.
 
 ``declare_cluster`` declares what kopf and the controller need: ``v1/namespaces`` (or kopf
 starts no watcher), ``v1/events``, QiskitJobs with their status subresource, Argo Workflows,
@@ -54,7 +59,15 @@ import yaml
 from kmock._internal import apps, enums, rendering
 from kmock._internal.k8s import KubernetesError
 
-__all__ = ["StrictEmulator", "declare_cluster", "load_crd_schemas", "Selector"]
+__all__ = [
+    "StrictEmulator",
+    "declare_cluster",
+    "load_crd_schemas",
+    "Selector",
+    "TOTAL_ANNOTATION_SIZE_LIMIT",
+    "annotations_size",
+    "Write",
+]
 
 _EVENT_LOG = 50_000
 
@@ -199,7 +212,53 @@ def _plain_schema(schema: Any) -> Any:
     return schema
 
 
+# --------------------------------------------------------------------------- ObjectMeta
+
+#: The API server's limit on all of an object's annotations together, keys and values, in bytes
+#: (``TotalAnnotationSizeLimitB`` in k8s.io/apimachinery/pkg/api/validation/objectmeta.go).
+TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
+
+
+def annotations_size(annotations: Mapping[str, Any] | None) -> int:
+    """Bytes the API server counts for ``metadata.annotations``: every key and value, UTF-8."""
+    return sum(len(str(key).encode()) + len(str(value).encode()) for key, value in (annotations or {}).items())
+
+
+def _check_annotations(kind: str, obj: Mapping[str, Any]) -> None:
+    """422 for annotations over 256 KiB in total, as ``ValidateAnnotationsSize`` answers."""
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    size = annotations_size(meta.get("annotations"))
+    if size <= TOTAL_ANNOTATION_SIZE_LIMIT:
+        return
+    problem = f"Too long: must have at most {TOTAL_ANNOTATION_SIZE_LIMIT} bytes"
+    raise _error(
+        422,
+        "Invalid",
+        f"{kind} {meta.get('name')!r} is invalid: metadata.annotations: {problem}",
+        {
+            "name": meta.get("name"),
+            "kind": kind,
+            "causes": [{"reason": "FieldValueTooLong", "message": problem, "field": "metadata.annotations"}],
+        },
+    )
+
+
 # --------------------------------------------------------------------------- the emulator
+
+
+@attrs.frozen
+class Write:
+    """One write request as the emulator saw it, and the status it was answered with."""
+
+    who: str
+    method: str
+    #: ``qiskitjobs``, ``qiskitjobs/status``, ``workflows``, ``events``...
+    resource: str
+    namespace: str | None
+    name: str | None
+    body: Any
+    status: int
 
 
 def _merge(target: Any, patch: Any) -> Any:
@@ -234,6 +293,9 @@ class StrictEmulator(kmock.KubernetesEmulator):
     _builtin: int = attrs.field(default=0, init=False)
     #: (verb, group, resource) of every request the RBAC check refused.
     denied: list[tuple[str, str, str]] = attrs.field(factory=list, init=False)
+    #: Every write (POST, PATCH, PUT, DELETE) to a resource, answered or refused, in order.
+    writes: list[Write] = attrs.field(factory=list, init=False)
+    _names: dict[str, str] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -258,6 +320,19 @@ class StrictEmulator(kmock.KubernetesEmulator):
     # kmock's own _handle tracks writes before any reaction runs (and laxly); ours happen in the
     # fallbacks below, so a reaction injected by a test (e.g. a 409) wins and changes nothing.
     async def _handle(self, request: rendering.Request) -> Any:
+        method = str(request.method.value).upper()
+        logged = method in ("POST", "PATCH", "PUT", "DELETE") and request.resource is not None
+        try:
+            response = await self._answer(request)
+        except KubernetesError as error:
+            if logged:
+                self._log_write(request, method, int(error.status or 0))
+            raise
+        if logged:
+            self._log_write(request, method, int(getattr(response, "status", 0) or 0))
+        return response
+
+    async def _answer(self, request: rendering.Request) -> Any:
         self._authorize(request)
         # kmock matches a request against every reaction by walking the requests each reaction
         # has seen (cost grows with traffic); with no reaction added by a test, answer directly.
@@ -267,11 +342,33 @@ class StrictEmulator(kmock.KubernetesEmulator):
                 return await rendering.Response(payload=serve)(request)
         return await apps.RawHandler._handle(self, request)
 
+    def _log_write(self, request: rendering.Request, method: str, status: int) -> None:
+        header = request.headers.get("Authorization") or ""
+        token = header.removeprefix("Bearer ").strip()
+        plural = request.resource.plural if request.resource is not None else ""
+        self.writes.append(
+            Write(
+                who=self._names.get(token, "anonymous"),
+                method=method,
+                resource=str(plural) + (f"/{request.subresource}" if request.subresource else ""),
+                namespace=request.namespace,
+                name=None if request.name is None else str(request.name),
+                body=copy.deepcopy(request.data),
+                status=status,
+            )
+        )
+
+    def writes_by(self, who: str, *, refused: bool = False) -> list[Write]:
+        """The writes ``who`` made that were answered (or, with ``refused``, that were refused)."""
+        return [write for write in self.writes if write.who == who and (write.status >= 400) == refused]
+
     # -- RBAC for the identities given with grant() --------------------------------------------
 
-    def grant(self, token: str, rules: Iterable[Mapping[str, Any]]) -> None:
-        """Requests bearing ``token`` may do what these (Cluster)Role rules allow, and nothing else."""
+    def grant(self, token: str, rules: Iterable[Mapping[str, Any]], *, who: str = "controller") -> None:
+        """Requests bearing ``token`` may do what these (Cluster)Role rules allow, and nothing else;
+        ``writes`` records them as made by ``who``."""
         self._grants[token] = [dict(rule) for rule in rules]
+        self._names[token] = who
 
     def _authorize(self, request: rendering.Request) -> None:
         header = request.headers.get("Authorization") or ""
@@ -326,6 +423,7 @@ class StrictEmulator(kmock.KubernetesEmulator):
         return self.schemas.get((resource.group, resource.version, resource.plural))
 
     def _admit(self, resource: Any, obj: dict[str, Any]) -> dict[str, Any]:
+        _check_annotations(self._kind(resource), obj)
         schema = self._schema(resource)
         if schema is None:
             return obj

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import gzip
+import io
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -14,12 +16,25 @@ from typing import Any
 import pytest
 import yaml
 
+from qiskit_argo import scheduling
+from qiskit_argo import steps as steps_module
 from qiskit_argo.api import Phase, QiskitJob, QiskitJobStatus
+from qiskit_argo.argo_nodes import parse_container_message
+from qiskit_argo.errors import (
+    ExecutionError,
+    InvalidCircuitError,
+    InvalidJobError,
+    LimitExceededError,
+    PermanentError,
+    TransientError,
+)
 from qiskit_argo.naming import job_labels, workflow_name
+from qiskit_argo.safeio import ResultsDirError, UnsafePathError
 from qiskit_argo.status import (
     REASON_INVALID_SPEC,
     REASON_WORKFLOW_CONFLICT,
     REASON_WORKFLOW_DELETED,
+    STEP_NAMES,
     Failure,
     classify_message,
     failure_reason,
@@ -30,7 +45,19 @@ from qiskit_argo.status import (
     suspend_patch,
     workflow_belongs_to,
 )
-from tests.argo_fake import BACKEND, METRICS, SUMMARY, ArgoFake, ts
+from qiskit_argo.steps import STEPS
+from tests.argo_fake import (
+    BACKEND,
+    BACKEND_JSON,
+    METRICS_JSON,
+    SUMMARY,
+    SUMMARY_JSON,
+    ArgoFake,
+    fnv32a,
+    node_id,
+    pod_name,
+    ts,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO.parent / "shared" / "schemas" / "argo-workflows.schema.json"
@@ -80,6 +107,9 @@ def conditions(status: QiskitJobStatus) -> dict[str, tuple[str, str]]:
 # --------------------------------------------------------------------------- the phase table
 
 Drive = Callable[[ArgoFake], object]
+#: Argo versions whose node message formats differ: ``Error (exit code 2): ...`` before v3.7,
+#: ``main: Error (exit code 2): ...`` since (tests/argo_fake.py cites the source).
+ARGO_VERSIONS = ["3.6", "4.1"]
 
 
 def _nothing(argo: ArgoFake) -> None:
@@ -95,21 +125,26 @@ def _validating(argo: ArgoFake) -> None:
     argo.run_step("validate")
 
 
+def _validate_pending(argo: ArgoFake) -> None:
+    argo.start()
+    argo.pending_step("validate", 'ImagePullBackOff: Back-off pulling image "qiskit-argo/validator:0.1.0"')
+
+
 def _scheduling(argo: ArgoFake) -> None:
     _validating(argo)
-    argo.succeed_step("validate", {"metrics": METRICS})
+    argo.succeed_step("validate")
     argo.run_step("schedule")
 
 
 def _executing(argo: ArgoFake) -> None:
     _scheduling(argo)
-    argo.succeed_step("schedule", {"backend": BACKEND})
+    argo.succeed_step("schedule")
     argo.run_step("execute-aer")
 
 
 def _storing(argo: ArgoFake) -> None:
     _executing(argo)
-    argo.succeed_step("execute-aer", {"summary": SUMMARY})
+    argo.succeed_step("execute-aer")
     argo.run_step("store-results")
 
 
@@ -129,19 +164,27 @@ def _limit(argo: ArgoFake) -> None:
 
 def _execution_failed_after_retries(argo: ArgoFake) -> None:
     _executing(argo)
-    argo.fail_attempt("execute-aer", "ExecutionFailed: Aer ran out of memory", exit_code="1")
-    argo.retry_step("execute-aer")
-    argo.fail_step("execute-aer", "ExecutionFailed: Aer ran out of memory")
+    argo.fail_step("execute-aer", "ExecutionFailed: Aer ran out of memory", exit_code=1, retried=2)
 
 
 def _oom(argo: ArgoFake) -> None:
     _executing(argo)
-    argo.fail_step("execute-aer", "OOMKilled (exit code 137)")
+    argo.fail_step("execute-aer", reason="OOMKilled", exit_code=137, retried=2)
+
+
+def _evicted(argo: ArgoFake) -> None:
+    _executing(argo)
+    argo.fail_step(
+        "execute-aer",
+        pod_message="The node was low on resource: memory. Threshold quantity: 100Mi, available: 52Mi.",
+        retried=2,
+    )
 
 
 def _image_pull(argo: ArgoFake) -> None:
-    _validating(argo)
-    argo.fail_step("validate", 'ImagePullBackOff: Back-off pulling image "qiskit-argo/validator:0.1.0"')
+    _validate_pending(argo)
+    message = 'Pod failed before main container starts due to ImagePullBackOff: Back-off pulling image "x"'
+    argo.fail_step("validate", message=message, phase="Error", exit_code=1)
 
 
 def _deadline(argo: ArgoFake) -> None:
@@ -149,38 +192,60 @@ def _deadline(argo: ArgoFake) -> None:
     argo.exceed_deadline()
 
 
+def _max_duration(argo: ArgoFake) -> None:
+    _executing(argo)
+    argo.fail_attempt("execute-aer", "ExecutionFailed: Aer was interrupted", exit_code=1)
+    argo.give_up("execute-aer", "Max duration limit exceeded")
+
+
 def _pod_deleted(argo: ArgoFake) -> None:
     _executing(argo)
-    argo.fail_step("execute-aer", "pod deleted", phase="Error")
+    argo.fail_step("execute-aer", message="pod deleted", phase="Error", exit_code=1, retried=2)
+
+
+def _outputs_not_saved(argo: ArgoFake) -> None:
+    _storing(argo)
+    argo.fail_step(
+        "store-results",
+        'failed to put file: Put "http://minio:9000/my-bucket/x": dial tcp: lookup minio: no such host; ',
+        container="wait",
+        exit_code=1,
+        retried=2,
+    )
 
 
 def _exit_code_only(argo: ArgoFake) -> None:
     _scheduling(argo)
-    argo.fail_step("schedule", "Error (exit code 1)")
+    argo.fail_step("schedule", exit_code=1, retried=2)
 
 
 def _template_missing(argo: ArgoFake) -> None:
-    argo.error('invalid spec: workflowtemplates.argoproj.io "qiskit-job-v1" not found')
+    argo.template_missing()
 
 
 def _terminated(argo: ArgoFake) -> None:
     _executing(argo)
-    argo.finish("Failed", "Stopped with strategy 'Terminate'")
+    argo.shutdown("Terminate")
 
 
 def _stopped(argo: ArgoFake) -> None:
     _executing(argo)
-    argo.finish("Failed", "Stopped with strategy 'Stop'")
+    argo.shutdown("Stop")
 
 
 def _unknown_error(argo: ArgoFake) -> None:
     argo.start()
-    argo.finish("Error", "something odd happened")
+    argo.error("something odd happened")
+
+
+def _retrying(argo: ArgoFake) -> None:
+    _executing(argo)
+    argo.fail_attempt("execute-aer", "ExecutionFailed: Aer was interrupted", exit_code=1)
 
 
 def _suspended(argo: ArgoFake) -> None:
     _scheduling(argo)
-    argo.succeed_step("schedule", {"backend": BACKEND})
+    argo.succeed_step("schedule")
     argo.workflow["spec"]["suspend"] = True
 
 
@@ -194,8 +259,10 @@ PHASES: list[tuple[str, Drive, str, str | None, dict[str, str]]] = [
     ("created", _nothing, "Pending", "WorkflowPending", {"Running": "False", "Succeeded": "Unknown"}),
     ("started", _started, "Validating", None, {"Running": "True", "Validated": "Unknown"}),
     ("validating", _validating, "Validating", None, {"Running": "True", "Validated": "Unknown"}),
+    ("image-pulling", _validate_pending, "Validating", None, {"Running": "True", "Validated": "Unknown"}),
     ("scheduling", _scheduling, "Scheduling", None, {"Validated": "True", "Scheduled": "Unknown", "Running": "True"}),
     ("executing", _executing, "Running", None, {"Validated": "True", "Scheduled": "True", "Running": "True"}),
+    ("retrying", _retrying, "Running", None, {"Scheduled": "True", "Running": "True", "Failed": "False"}),
     ("storing", _storing, "Running", None, {"Scheduled": "True", "Succeeded": "Unknown", "Failed": "False"}),
     (
         "succeeded",
@@ -214,9 +281,12 @@ PHASES: list[tuple[str, Drive, str, str | None, dict[str, str]]] = [
     ("limit-exceeded", _limit, "Failed", "LimitExceeded", {"Validated": "False", "Failed": "True"}),
     ("execution-retried", _execution_failed_after_retries, "Failed", "ExecutionFailed", {"Scheduled": "True"}),
     ("oom", _oom, "Failed", "OutOfMemory", {"Failed": "True"}),
+    ("evicted", _evicted, "Failed", "PodEvicted", {"Failed": "True"}),
     ("image-pull", _image_pull, "Failed", "ImagePullFailed", {"Validated": "False"}),
     ("deadline", _deadline, "Failed", "DeadlineExceeded", {"Failed": "True", "Succeeded": "False"}),
+    ("max-duration", _max_duration, "Failed", "DeadlineExceeded", {"Failed": "True"}),
     ("pod-deleted", _pod_deleted, "Failed", "PodDeleted", {"Failed": "True"}),
+    ("outputs-not-saved", _outputs_not_saved, "Failed", "ArtifactError", {"Failed": "True"}),
     ("exit-code-only", _exit_code_only, "Failed", "StepFailed", {"Validated": "True", "Scheduled": "False"}),
     ("template-missing", _template_missing, "Failed", "TemplateNotFound", {"Failed": "True"}),
     ("terminated", _terminated, "Failed", "WorkflowTerminated", {"Failed": "True"}),
@@ -227,10 +297,13 @@ PHASES: list[tuple[str, Drive, str, str | None, dict[str, str]]] = [
 ]
 
 
+@pytest.mark.parametrize("version", ARGO_VERSIONS)
 @pytest.mark.parametrize(("drive", "phase", "reason", "want"), [p[1:] for p in PHASES], ids=[p[0] for p in PHASES])
-def test_phase_reason_and_conditions(drive: Drive, phase: str, reason: str | None, want: dict[str, str]) -> None:
-    job = make_job()
-    argo = ArgoFake(make_workflow(job))
+def test_phase_reason_and_conditions(
+    drive: Drive, phase: str, reason: str | None, want: dict[str, str], version: str
+) -> None:
+    job = make_job(suspend=drive in (_suspended, _suspended_but_done))
+    argo = ArgoFake(make_workflow(job), argo_version=version)
     drive(argo)
     status = next_status(job, argo.workflow, T0)
     assert (status.phase, status.reason) == (phase, reason), status.message
@@ -246,9 +319,20 @@ def test_phase_reason_and_conditions(drive: Drive, phase: str, reason: str | Non
 FAILURE_MESSAGES = [
     ("invalid-circuit", _invalid_circuit, "validate failed: line 3: 'qreg' expects a size"),
     ("execution-retried", _execution_failed_after_retries, "execute-aer failed: Aer ran out of memory"),
+    ("oom", _oom, "execute-aer failed: main: OOMKilled (exit code 137)"),
     ("deadline", _deadline, "execute-aer failed: Step exceeded its deadline"),
-    ("template-missing", _template_missing, "Workflow error: invalid spec: workflowtemplates.argoproj.io"),
-    ("terminated", _terminated, "Workflow failed: Stopped with strategy 'Terminate'"),
+    (
+        "max-duration",
+        _max_duration,
+        "execute-aer failed: Max duration limit exceeded; the last attempt failed with ExecutionFailed: Aer was",
+    ),
+    (
+        "template-missing",
+        _template_missing,
+        "Workflow failed: invalid spec: templates.main.tasks.validate template reference qiskit-job-v1.validate",
+    ),
+    ("terminated", _terminated, "execute-aer failed: workflow shutdown with strategy: Terminate"),
+    ("exit-code-only", _exit_code_only, "schedule failed: main: Error (exit code 1)"),
 ]
 
 
@@ -258,35 +342,194 @@ def test_failure_message_tells_a_person_what_happened(drive: Drive, message: str
     argo = ArgoFake(make_workflow(job))
     drive(argo)
     status = next_status(job, argo.workflow, T0)
-    assert status.message is not None and status.message.startswith(message)
+    assert status.message is not None and status.message.startswith(message), status.message
     failed = next(c for c in status.conditions if c.type == "Failed")
     assert failed.message == status.message
 
 
+# --------------------------------------------------------------------------- every reason a step has
+
+
+def _argv(step: str, out: Path) -> list[str]:
+    """Arguments the step's parser accepts (the files need not exist: the step is replaced)."""
+    spec = STEPS[step]
+    argv = [step]
+    for artifact in spec.input_artifacts:
+        argv += [f"--{artifact}", str(out / "missing")]
+    for parameter in spec.input_parameters:
+        argv += [f"--{parameter}", "{}"]
+    return argv + ["--out", str(out)]
+
+
+def _raise(error: BaseException) -> Callable[..., None]:
+    def step(**_: Any) -> None:
+        raise error
+
+    return step
+
+
+#: Every error a step raises on purpose (``qiskit_argo.errors`` and the reasons given in the steps'
+#: modules), plus an unexpected one: (step, the error).
+STEP_ERRORS: list[tuple[str, str, BaseException]] = [
+    ("InvalidSpec", "validate", InvalidJobError("spec.shots: must be at least 1")),
+    ("InvalidCircuit", "validate", InvalidCircuitError("spec.circuit.openqasm: line 4: index 5 is out-of-range")),
+    ("LimitExceeded", "validate", LimitExceededError("spec.circuit.openqasm: 40 qubits exceeds the limit of 32")),
+    ("MissingArtifact", "schedule", TransientError("cannot read the request artifact", reason="MissingArtifact")),
+    ("ExecutionFailed", "execute-aer", ExecutionError("Qiskit Aer ran out of memory; retrying may help")),
+    ("NoiseModelUnavailable", "execute-aer", PermanentError("no qiskit-ibm-runtime", reason="NoiseModelUnavailable")),
+    ("CorruptResult", "store-results", PermanentError("result is not JSON", reason="CorruptResult")),
+    ("UnsafePath", "store-results", UnsafePathError("results/../x is not a file inside results")),
+    ("ResultsDirectory", "store-results", ResultsDirError("results/ holds files that are not ours")),
+    ("PermanentFailure", "execute-aer", PermanentError("cannot go on")),
+    ("TransientFailure", "execute-aer", TransientError("try again")),
+    ("StepError", "schedule", RuntimeError("boom")),
+]
+
+
+def _termination(step: str, error: BaseException, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, int]:
+    """What the real step entry point writes to its termination log, and its exit code."""
+    monkeypatch.setitem(steps_module._FUNCTIONS, step, _raise(error))
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = steps_module.main(_argv(step, tmp_path))
+    return stderr.getvalue().strip().splitlines()[-1], code
+
+
+def _drive_to(argo: ArgoFake, step: str) -> None:
+    argo.start()
+    for earlier in STEP_NAMES[: STEP_NAMES.index(step)]:
+        argo.run_step(earlier)
+        argo.succeed_step(earlier)
+    argo.run_step(step)
+
+
+@pytest.mark.parametrize("version", ARGO_VERSIONS)
+@pytest.mark.parametrize(("reason", "step", "error"), STEP_ERRORS, ids=[e[0] for e in STEP_ERRORS])
+def test_every_step_reason_reaches_the_status(
+    reason: str, step: str, error: BaseException, version: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line, code = _termination(step, error, tmp_path, monkeypatch)
+    assert line.startswith(f"{reason}: ") and code in (1, 2)
+    job = make_job()
+    argo = ArgoFake(make_workflow(job), argo_version=version)
+    _drive_to(argo, step)
+    # Permanent failures (exit code 2) are not retried; transient ones are, up to spec.retry.limit.
+    argo.fail_step(step, line, exit_code=code, retried=0 if code == 2 else 2)
+    pod = argo.attempts(step)[-1]
+    prefix = "main: " if version != "3.6" else ""
+    assert pod["message"] == f"{prefix}Error (exit code {code}): {line}"
+    status = next_status(job, argo.workflow, T0)
+    detail = line.split(": ", 1)[1]
+    assert (status.phase, status.reason) == ("Failed", reason)
+    assert status.message == f"{step} failed: {detail}"
+    assert conditions(status)["Failed"] == ("True", reason)
+    assert {s.name: s.message for s in status.steps}[step] == line
+
+
+def _real_step(argv: list[str]) -> tuple[str, int]:
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = steps_module.main(argv)
+    return stderr.getvalue().strip().splitlines()[-1], code
+
+
+def _job_file(tmp_path: Path, **spec: Any) -> Path:
+    document = yaml.safe_load((REPO / "examples" / "bell.yaml").read_text())
+    document["metadata"]["namespace"] = "lab"
+    document["spec"].update(spec)
+    path = tmp_path / f"job-{len(list(tmp_path.glob('job-*.json')))}.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_real_step_failures_reach_the_status(tmp_path: Path) -> None:
+    """The steps themselves fail (no stand-in): their termination lines, through Argo's shapes."""
+    bad = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nh q[5];\n'
+    cases = [
+        (
+            "validate",
+            ["--job", str(_job_file(tmp_path, circuit={"openqasm": bad})), "--limits", "{}"],
+            "InvalidCircuit",
+        ),
+        ("validate", ["--job", str(_job_file(tmp_path)), "--limits", '{"maxQubits": 1}'], "LimitExceeded"),
+        ("validate", ["--job", str(_job_file(tmp_path, shots=0)), "--limits", "{}"], "InvalidSpec"),
+        ("schedule", ["--request", str(tmp_path / "absent.json"), "--metrics", "{}"], "MissingArtifact"),
+    ]
+    for index, (step, args, reason) in enumerate(cases):
+        line, code = _real_step([step, *args, "--out", str(tmp_path / f"out{index}")])
+        assert line.startswith(f"{reason}: "), line
+        for version in ARGO_VERSIONS:
+            job = make_job()
+            argo = ArgoFake(make_workflow(job), argo_version=version)
+            _drive_to(argo, step)
+            argo.fail_step(step, line, exit_code=code, retried=0 if code == 2 else 2)
+            status = next_status(job, argo.workflow, T0)
+            assert status.reason == reason, (version, status.message)
+            assert status.message == f"{step} failed: {line.split(': ', 1)[1]}"
+
+
+def test_the_fake_publishes_what_the_real_steps_write(tmp_path: Path) -> None:
+    """The Bell outputs in tests/argo_fake.py are byte for byte what validate, schedule and
+    execute-aer write (the parameter value is the file, as Argo's SaveParameters reads it)."""
+    out = tmp_path / "out"
+    assert steps_module.main(["validate", "--job", str(_job_file(tmp_path)), "--limits", "{}", "--out", str(out)]) == 0
+    metrics = (out / "metrics.json").read_text()
+    assert metrics == METRICS_JSON
+    request = str(out / "request.json")
+    assert steps_module.main(["schedule", "--request", request, "--metrics", metrics, "--out", str(out)]) == 0
+    backend = (out / "backend.json").read_text()
+    assert backend == BACKEND_JSON
+    circuit = str(out / "circuit.qpy")
+    argv = ["execute-aer", "--circuit", circuit, "--request", request, "--backend", backend, "--out", str(out)]
+    assert steps_module.main(argv) == 0
+    assert (out / "summary.json").read_text() == SUMMARY_JSON
+    # And the scheduler never names a backend it does not have.
+    assert BACKEND["name"] == scheduling.AER
+
+
 CLASSIFY = [
     ("InvalidCircuit: line 3: bad", "InvalidCircuit", "line 3: bad"),
+    ("main: Error (exit code 2): InvalidCircuit: line 6: bad", "InvalidCircuit", "line 6: bad"),
+    ("Error (exit code 2): InvalidCircuit: line 6: bad", "InvalidCircuit", "line 6: bad"),
+    ("main: Error (exit code 1): ExecutionFailed: Aer died", "ExecutionFailed", "Aer died"),
+    ("main: Error (exit code 1): StepError: ValueError: boom", "StepError", "ValueError: boom"),
     ("LimitExceeded: too many qubits", "LimitExceeded", "too many qubits"),
     ("StepError: ValueError: boom", "StepError", "ValueError: boom"),
-    ("OOMKilled (exit code 137)", "OutOfMemory", "OOMKilled (exit code 137)"),
+    ("OOMKilled (exit code 137)", "OutOfMemory", None),
+    ("main: OOMKilled (exit code 137)", "OutOfMemory", None),
     ("Pod was active on the node longer than the specified deadline", "DeadlineExceeded", None),
     ("Step exceeded its deadline", "DeadlineExceeded", None),
     ("Max duration limit exceeded", "DeadlineExceeded", None),
+    ("Backoff would exceed max duration limit", "DeadlineExceeded", None),
+    ("retry exceeded workflow deadline 2026-01-01 13:00:00 +0000 UTC", "DeadlineExceeded", None),
     ("ErrImagePull: rpc error: not found", "ImagePullFailed", None),
     ("ImagePullBackOff: Back-off pulling image", "ImagePullFailed", None),
+    ("Pod failed before main container starts due to ImagePullBackOff: Back-off", "ImagePullFailed", None),
+    ("Pod failed before main container starts due to CreateContainerConfigError: no", "ContainerError", None),
     ("Unschedulable: 0/3 nodes are available", "Unschedulable", None),
     ("CreateContainerConfigError: secret not found", "ContainerError", None),
     ("pod deleted", "PodDeleted", None),
     ("The node was low on resource: memory.", "PodEvicted", None),
     ("Stopped with strategy 'Stop'", "WorkflowStopped", None),
     ("Stopped with strategy 'Terminate'", "WorkflowTerminated", None),
+    ("workflow shutdown with strategy:  Stop", "WorkflowStopped", None),
+    ("workflow shutdown with strategy:  Terminate", "WorkflowTerminated", None),
     (
         "invalid spec: templates.main.tasks.validate template reference qiskit-job-v1.validate not found",
         "TemplateNotFound",
         None,
     ),
     ("invalid spec: spec.entrypoint is required", "InvalidWorkflow", None),
+    (
+        "wait: Error (exit code 1): failed to put file: no such host",
+        "ArtifactError",
+        "failed to put file: no such host",
+    ),
+    ("init: Error (exit code 1): required artifact 'request' not supplied", "ArtifactError", None),
     ("failed to save outputs: timed out", "ArtifactError", None),
     ("Error (exit code 1)", "StepFailed", None),
+    ("main: Error (exit code 1)", "StepFailed", None),
+    ("main: Error (exit code 1): no reason in this line", "StepFailed", "no reason in this line"),
     ("no idea what went wrong", None, "no idea what went wrong"),
 ]
 
@@ -295,7 +538,10 @@ CLASSIFY = [
 def test_classify_message(message: str, reason: str | None, detail: str | None) -> None:
     got_reason, got_detail = classify_message(message)
     assert got_reason == reason
-    assert got_detail == (detail if detail is not None else message)
+    if detail is not None or reason is None:
+        assert got_detail == (detail if detail is not None else message)
+    elif parse_container_message(message) is None:
+        assert got_detail == message
 
 
 # --------------------------------------------------------------------------- outputs
@@ -308,16 +554,18 @@ def test_outputs_reach_the_status() -> None:
     status = next_status(job, argo.workflow, T0)
     assert status.circuit is not None and status.circuit.num_qubits == 2 and status.circuit.count_ops["cx"] == 1
     assert status.backend is not None
-    assert (status.backend.name, status.backend.method) == ("aer_simulator", "stabilizer")
-    assert status.result is not None and status.result.top_counts == {"00": 517, "11": 507}
+    assert (status.backend.name, status.backend.method) == ("aer", "automatic")
+    assert status.result is not None and status.result.top_counts == {"00": 529, "11": 495}
     assert status.result_location is not None
     assert status.result_location.artifact == "results"
-    assert status.result_location.key == f"{argo.name}/{argo.name}-store-results/results.tgz"
+    # The key Argo's executor gives a directory artifact: <workflow>/<pod name>/<name>.tgz.
+    pod = argo.attempts("store-results")[-1]
+    assert status.result_location.key == f"{argo.name}/{pod_name(argo.name, pod['name'], 'store-results')}/results.tgz"
     assert status.result_location.path == "/tmp/qiskit-argo/outputs/results"
     assert status.start_time == datetime.fromisoformat(ts(1).replace("Z", "+00:00"))
     assert status.completion_time is not None and status.completion_time > status.start_time
     assert [s.phase for s in status.steps] == ["Succeeded"] * 4
-    assert "most frequent 00 (517)" in (status.message or "")
+    assert "most frequent 00 (529)" in (status.message or "")
 
 
 def test_outputs_appear_step_by_step_and_summary_prefers_store_results() -> None:
@@ -326,7 +574,7 @@ def test_outputs_appear_step_by_step_and_summary_prefers_store_results() -> None
     _executing(argo)
     status = next_status(job, argo.workflow, T0)
     assert status.circuit is not None and status.backend is not None and status.result is None
-    assert "aer_simulator (stabilizer)" in (status.message or "")
+    assert "aer (automatic): spec.backend.aer.method=automatic" in (status.message or "")
     argo.succeed_step("execute-aer", {"summary": SUMMARY})
     argo.run_step("store-results")
     final = dict(SUMMARY, topCounts={"00": 1, "11": 1023})
@@ -401,7 +649,7 @@ def test_last_transition_time_moves_only_on_a_real_transition() -> None:
     again = next_status(with_status(job, first), argo.workflow, T0 + timedelta(minutes=5))
     assert again == first
     # validate succeeded: Validated flips Unknown -> True at the new time; Running stays True.
-    argo.succeed_step("validate", {"metrics": METRICS})
+    argo.succeed_step("validate")
     argo.run_step("schedule")
     t1 = T0 + timedelta(minutes=6)
     second = next_status(with_status(job, first), argo.workflow, t1)
@@ -584,21 +832,95 @@ def _drop_nulls(value: Any) -> Any:
     return value
 
 
-@pytest.mark.parametrize("drive", [_succeeded, _execution_failed_after_retries, _deadline, _template_missing])
-def test_fake_workflow_status_matches_argo_schema(drive: Drive) -> None:
+@pytest.fixture(scope="module")
+def workflow_status_schema() -> Any:
+    """A validator for Argo's WorkflowStatus, made strict, built once."""
     jsonschema = pytest.importorskip("jsonschema")
     if not SCHEMA.exists():
         pytest.skip(f"Argo schema not found at {SCHEMA}")
     document = _strict(json.loads(SCHEMA.read_text()))
-    definition = {
-        "$ref": "#/definitions/io.argoproj.workflow.v1alpha1.WorkflowStatus",
-        "definitions": document["definitions"],
-    }
+    status = "#/definitions/io.argoproj.workflow.v1alpha1.WorkflowStatus"
+    return jsonschema.Draft7Validator({"$ref": status, "definitions": document["definitions"]})
+
+
+@pytest.mark.parametrize("retries", [True, False], ids=["retry-nodes", "no-retry-strategy"])
+@pytest.mark.parametrize("version", ARGO_VERSIONS)
+@pytest.mark.parametrize("drive", [p[1] for p in PHASES], ids=[p[0] for p in PHASES])
+def test_fake_workflow_status_matches_argo_schema(
+    drive: Drive, version: str, retries: bool, workflow_status_schema: Any
+) -> None:
+    job = make_job()
+    argo = ArgoFake(make_workflow(job), argo_version=version, retries=retries)
+    if retries or drive not in (_retrying, _max_duration):
+        drive(argo)
+    else:
+        argo.succeed_all()  # a Workflow without a retryStrategy has no attempts to retry
+    workflow_status_schema.validate(_drop_nulls(argo.workflow["status"]))
+
+
+def test_the_fake_builds_argos_node_tree() -> None:
+    """The tree Argo builds for a job's Workflow (see tests/argo_fake.py for the source cited)."""
     job = make_job()
     argo = ArgoFake(make_workflow(job))
-    ArgoFake(make_workflow(job), retries=False).succeed_all()  # the no-retry shape runs too
-    drive(argo)
-    jsonschema.validate(_drop_nulls(argo.workflow["status"]), definition)
+    _execution_failed_after_retries(argo)
+    nodes = argo.nodes
+    name = argo.name
+    root = nodes[name]
+    assert (root["type"], root["displayName"], root["templateName"]) == ("Retry", name, "main")
+    assert (root["phase"], root["message"]) == ("Failed", "No more retries left")
+    dag = nodes[root["children"][0]]
+    assert (dag["name"], dag["type"], dag["nodeFlag"]) == (f"{name}(0)", "DAG", {"retried": True})
+    assert dag["id"] == f"{name}-{fnv32a(f'{name}(0)')}" == node_id(name, f"{name}(0)")
+    task = argo.task("execute-aer")
+    assert task is not None
+    assert (task["name"], task["type"], task["displayName"]) == (f"{name}(0).execute-aer", "Retry", "execute-aer")
+    assert task["templateRef"] == {"name": "qiskit-job-v1", "template": "execute-aer", "clusterScope": True}
+    assert task["boundaryID"] == dag["id"] and "templateName" not in task
+    assert (task["phase"], task["message"]) == ("Failed", "No more retries left")
+    tried = argo.attempts("execute-aer")
+    assert [t["displayName"] for t in tried] == ["execute-aer(0)", "execute-aer(1)", "execute-aer(2)"]
+    assert [t["type"] for t in tried] == ["Pod"] * 3
+    assert tried[-1]["message"] == "main: Error (exit code 1): ExecutionFailed: Aer ran out of memory"
+    assert tried[-1]["outputs"] == {"exitCode": "1"}
+    # execute-aer hangs off the last attempts of both tasks it depends on.
+    for dependency in ("validate", "schedule"):
+        assert task["id"] in argo.attempts(dependency)[-1]["children"]
+    omitted = argo.task("store-results")
+    assert omitted is not None
+    assert (omitted["type"], omitted["phase"], omitted["message"]) == (
+        "Skipped",
+        "Omitted",
+        "omitted: depends condition not met",
+    )
+    validate = argo.attempts("validate")[-1]
+    metrics = validate["outputs"]["parameters"][0]
+    assert metrics == {
+        "name": "metrics",
+        "value": METRICS_JSON,
+        "valueFrom": {"path": "/tmp/qiskit-argo/outputs/metrics.json"},
+    }
+    assert validate["outputs"]["exitCode"] == "0"
+    circuit = validate["outputs"]["artifacts"][0]
+    assert circuit["archive"] == {"none": {}}
+    assert circuit["s3"]["key"] == f"{name}/{pod_name(name, validate['name'], 'validate')}/circuit.qpy"
+    assert argo.workflow["status"]["message"] == "No more retries left"
+    assert argo.workflow["metadata"]["labels"]["workflows.argoproj.io/completed"] == "true"
+
+
+def test_a_permanent_failure_waits_out_the_backoff_before_argo_gives_up() -> None:
+    """Argo evaluates the retry expression only after the backoff: meanwhile the job still runs,
+    and the step says what happened and that Argo waits."""
+    job = make_job()
+    argo = ArgoFake(make_workflow(job))
+    _validating(argo)
+    argo.fail_attempt("validate", "InvalidCircuit: line 3: bad")
+    waiting = next_status(job, argo.workflow, T0)
+    assert waiting.phase == Phase.VALIDATING
+    step = {s.name: s for s in waiting.steps}["validate"]
+    assert step.message == ("attempt 1 failed (InvalidCircuit: line 3: bad); retrying: Backoff for 10 seconds")
+    argo.give_up("validate", "retryStrategy.expression evaluated to false")
+    failed = next_status(with_status(job, waiting), argo.workflow, T0)
+    assert (failed.phase, failed.reason) == (Phase.FAILED, "InvalidCircuit")
 
 
 def test_an_older_workflow_snapshot_never_moves_the_job_backwards() -> None:
@@ -606,9 +928,52 @@ def test_an_older_workflow_snapshot_never_moves_the_job_backwards() -> None:
     argo = ArgoFake(make_workflow(job))
     _scheduling(argo)
     older = argo.snapshot()
-    argo.succeed_step("schedule", {"backend": BACKEND})
+    argo.succeed_step("schedule")
     argo.run_step("execute-aer")
     newer = next_status(job, argo.workflow, T0)
     assert newer.phase == Phase.RUNNING
     late = next_status(with_status(job, newer), older, T0 + timedelta(seconds=1))
     assert late == newer
+    # Nor a snapshot from before a step the status shows running had started.
+    argo = ArgoFake(make_workflow(job))
+    argo.start()
+    before = argo.snapshot()
+    argo.run_step("validate")
+    validating = next_status(job, argo.workflow, T0)
+    assert next_status(with_status(job, validating), before, T0) == validating
+
+
+SUSPEND_FLIPS = [
+    # job spec.suspend, Workflow spec.suspend, phase shown before -> phase now
+    ("suspended", True, True, Phase.VALIDATING, Phase.SUSPENDED),
+    ("resumed", False, False, Phase.SUSPENDED, Phase.VALIDATING),
+    ("stale-snapshot-after-suspend", True, False, Phase.SUSPENDED, Phase.SUSPENDED),
+    ("not-yet-suspended", True, False, Phase.VALIDATING, Phase.VALIDATING),
+    ("stale-snapshot-after-resume", False, True, Phase.VALIDATING, Phase.VALIDATING),
+    ("not-yet-resumed", False, True, Phase.SUSPENDED, Phase.SUSPENDED),
+]
+
+
+@pytest.mark.parametrize(
+    ("job_suspend", "wf_suspend", "before", "after"), [f[1:] for f in SUSPEND_FLIPS], ids=[f[0] for f in SUSPEND_FLIPS]
+)
+def test_suspended_only_when_the_workflow_carries_the_jobs_word(
+    job_suspend: bool, wf_suspend: bool, before: Phase, after: Phase
+) -> None:
+    """A Workflow that has not caught up with the job's spec.suspend (a snapshot from before the
+    controller's patch, or the patch not made yet) never flips the phase."""
+    job = make_job(suspend=job_suspend)
+    argo = ArgoFake(make_workflow(job))
+    _validating(argo)
+    shown = next_status(
+        job.model_copy(update={"spec": job.spec.model_copy(update={"suspend": False})}), argo.workflow, T0
+    )
+    if before == Phase.SUSPENDED:
+        argo.workflow["spec"]["suspend"] = True
+        shown = next_status(make_job(suspend=True), argo.workflow, T0)
+    assert shown.phase == before
+    argo.workflow["spec"].pop("suspend", None)
+    if wf_suspend:
+        argo.workflow["spec"]["suspend"] = True
+    status = next_status(with_status(job, shown), argo.workflow, T0 + timedelta(seconds=1))
+    assert status.phase == after, status.message

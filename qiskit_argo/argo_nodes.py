@@ -1,0 +1,376 @@
+"""Reading what Argo writes in a Workflow's status: its phase, its node tree, and why a step failed.
+
+Pure functions over the JSON the Argo controller writes (argoproj/argo-workflows; the files named
+are that repository's). They never raise on a strange Workflow: whatever Argo wrote, an answer
+comes out.
+
+**The node tree** of a job's Workflow (``workflow/controller/operator.go`` ``executeTemplate``,
+``workflow/controller/dag.go``): the ``main`` DAG carries a retryStrategy, so the root node
+(id = the Workflow's name) is a ``Retry`` node wrapping the DAG node ``<wf>(0)``; each DAG task is
+a node named ``<dag>.<task>`` whose ``displayName`` is the task (= step) name — a ``Retry`` node
+whose attempts are ``Pod`` nodes ``<task node>(0)``, ``(1)``... (a ``Pod`` itself without a
+retryStrategy; type ``Skipped`` with phase ``Omitted`` or ``Skipped`` when it never ran).
+
+**Messages** this module understands:
+
+* on a failed attempt (``operator.go`` ``inferFailedReason``): ``main: Error (exit code 2):
+  InvalidCircuit: line 6: ...`` since Argo v3.7 — ``<container>: <kubelet reason> (exit code
+  N): <termination message>`` — and ``Error (exit code 2): InvalidCircuit: ...`` before v3.7; no
+  ``: <message>`` when the container wrote none; the pod's own message when it has one (an
+  eviction: ``The node was low on resource: memory. ...``); ``Pod failed before main container
+  starts due to ImagePullBackOff: ...``; ``pod deleted``; ``Step exceeded its deadline``;
+  ``workflow shutdown with strategy:  Stop``. A step writes ``Reason: one line`` to its
+  termination log (``qiskit_argo.steps``), so the step's own reason is found behind the prefix.
+* on a Retry node (``operator.go`` ``processNodeRetries``): ``Backoff for 10 seconds`` (waiting
+  for the next attempt), ``No more retries left``, ``retryStrategy.expression evaluated to
+  false``, ``Max duration limit exceeded``, ``Backoff would exceed max duration limit``,
+  ``retry exceeded workflow deadline <time>``, ``Stopped with strategy '<Stop|Terminate>'``.
+* on the Workflow (``operator.go`` ``setExecWorkflow``/``operate``): ``invalid spec: ...`` (e.g.
+  ``templates.main.tasks.validate template reference qiskit-job-v1.validate not found``), the
+  root node's message, ``Stopped with strategy '<s>'``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "WORKFLOW_DONE",
+    "NODE_FAILED",
+    "NODE_DONE",
+    "ContainerMessage",
+    "StepFailure",
+    "get",
+    "workflow_phase",
+    "workflow_completed",
+    "workflow_suspended",
+    "workflow_nodes",
+    "task_nodes",
+    "attempts",
+    "parse_container_message",
+    "classify_message",
+    "step_failure",
+    "step_message",
+    "workflow_failure",
+    "uninformative",
+]
+
+WORKFLOW_DONE = frozenset({"Succeeded", "Failed", "Error"})
+NODE_FAILED = frozenset({"Failed", "Error"})
+NODE_DONE = frozenset({"Succeeded", "Skipped", "Omitted"})
+
+
+def get(obj: Any, *path: str) -> Any:
+    """``obj[path[0]][path[1]]...``, or None where a level is missing or not a mapping."""
+    for key in path:
+        if not isinstance(obj, Mapping):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+# --------------------------------------------------------------------------- the Workflow
+
+
+def workflow_phase(workflow: Mapping[str, Any] | None) -> str:
+    """``status.phase`` of a Workflow: "" (not yet started), Pending, Running, Succeeded, Failed, Error."""
+    phase = get(workflow, "status", "phase")
+    return phase if isinstance(phase, str) else ""
+
+
+def workflow_completed(workflow: Mapping[str, Any] | None) -> bool:
+    return workflow_phase(workflow) in WORKFLOW_DONE
+
+
+def workflow_suspended(workflow: Mapping[str, Any] | None) -> bool:
+    """``spec.suspend`` is set and the Workflow has not finished (Argo keeps phase Running)."""
+    return bool(get(workflow, "spec", "suspend")) and not workflow_completed(workflow)
+
+
+def workflow_nodes(workflow: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """``status.nodes`` by node id; decodes ``status.compressedNodes`` (gzip+base64) when Argo used it.
+
+    Nodes offloaded to Argo's database (``offloadNodeStatusVersion``) are not readable here: the
+    result is empty and the caller keeps what it knew before.
+    """
+    nodes = get(workflow, "status", "nodes")
+    if isinstance(nodes, Mapping) and nodes:
+        return {str(key): dict(value) for key, value in nodes.items() if isinstance(value, Mapping)}
+    compressed = get(workflow, "status", "compressedNodes")
+    if isinstance(compressed, str) and compressed:
+        try:
+            decoded = json.loads(gzip.decompress(base64.b64decode(compressed)))
+        except (binascii.Error, OSError, ValueError, EOFError):
+            return {}
+        if isinstance(decoded, Mapping):
+            return {str(key): dict(value) for key, value in decoded.items() if isinstance(value, Mapping)}
+    return {}
+
+
+def task_nodes(nodes: Mapping[str, Mapping[str, Any]], tasks: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The node of each DAG task, keyed by task name: the node whose ``displayName`` is the task.
+
+    That is the Retry node (its attempts are ``<task>(0)``...), the Pod without a retryStrategy,
+    or the Skipped node of a task that never ran. Should a name appear more than once, the most
+    recently started node wins.
+    """
+    wanted = set(tasks)
+    found: dict[str, dict[str, Any]] = {}
+    for node in nodes.values():
+        name = node.get("displayName")
+        if name not in wanted:
+            continue
+        current = found.get(name)
+        if current is None or (str(node.get("startedAt") or ""), str(node.get("id") or "")) >= (
+            str(current.get("startedAt") or ""),
+            str(current.get("id") or ""),
+        ):
+            found[name] = dict(node)
+    return found
+
+
+_ATTEMPT = re.compile(r"\((\d+)\)$")
+
+
+def attempts(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A task's attempts, oldest first: a Retry node's children named ``<its name>(<n>)``; a Pod is
+    its own only attempt; anything else has none."""
+    kind = node.get("type")
+    if kind == "Pod":
+        return [dict(node)]
+    if kind != "Retry":
+        return []
+    prefix = f"{node.get('name')}("
+    found: list[tuple[int, dict[str, Any]]] = []
+    for child_id in node.get("children") or []:
+        child = nodes.get(child_id)
+        if child is None:
+            continue
+        name = str(child.get("name") or "")
+        number = _ATTEMPT.search(name)
+        if name.startswith(prefix) and number:
+            found.append((int(number.group(1)), dict(child)))
+    return [child for _, child in sorted(found, key=lambda item: item[0])]
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@dataclass(frozen=True)
+class ContainerMessage:
+    """``[<container>: ]<kubelet reason> (exit code N)[: <termination message>]`` taken apart."""
+
+    container: str | None
+    reason: str
+    exit_code: int
+    termination: str | None
+
+
+_CONTAINER_MESSAGE = re.compile(
+    r"^(?:(?P<container>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?): )?"
+    r"(?P<reason>[A-Za-z][A-Za-z0-9]*) \(exit code (?P<code>-?\d+)\)(?:: (?P<termination>.*))?$",
+    re.DOTALL,
+)
+_NOT_STARTED = re.compile(r"^Pod failed before (?P<container>\S+) container starts due to (?P<rest>.*)$", re.DOTALL)
+
+
+def parse_container_message(message: str) -> ContainerMessage | None:
+    """The parts of Argo's message for a container that exited non-zero (v3.7+ and older), or None."""
+    match = _CONTAINER_MESSAGE.match(message.strip())
+    if match is None:
+        return None
+    termination = (match.group("termination") or "").strip() or None
+    return ContainerMessage(match.group("container"), match.group("reason"), int(match.group("code")), termination)
+
+
+#: The kubelet's waiting/terminated reasons Argo copies into a node message; normalized.
+_CONTAINER_REASONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^(ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull)\b"), "ImagePullFailed"),
+    (
+        re.compile(
+            r"^(CreateContainerConfigError|CreateContainerError|RunContainerError|ContainerCannotRun|StartError)\b"
+        ),
+        "ContainerError",
+    ),
+    (re.compile(r"^Unschedulable\b"), "Unschedulable"),
+)
+#: ``Reason: one line`` written by a step to its termination log (see ``qiskit_argo.steps``).
+_STEP_REASON = re.compile(r"^([A-Z][A-Za-z0-9]+): (.+)$", re.DOTALL)
+#: Messages the Argo controller, its executor or the kubelet write, recognized anywhere in the text.
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"OOMKilled"), "OutOfMemory"),
+    (
+        re.compile(
+            r"exceeded its deadline|longer than the specified deadline|DeadlineExceeded|"
+            r"Max duration limit exceeded|would exceed max duration limit|exceeded workflow deadline|active deadline",
+            re.IGNORECASE,
+        ),
+        "DeadlineExceeded",
+    ),
+    (
+        re.compile(r"strategy '?Terminate'?|strategy:\s+Terminate|Workflow (was )?terminated", re.IGNORECASE),
+        "WorkflowTerminated",
+    ),
+    (re.compile(r"strategy '?Stop'?|strategy:\s+Stop", re.IGNORECASE), "WorkflowStopped"),
+    (re.compile(r"pod deleted|pod was deleted|pod .* not found", re.IGNORECASE), "PodDeleted"),
+    (re.compile(r"Evicted|node was low on resource", re.IGNORECASE), "PodEvicted"),
+    (
+        re.compile(
+            r"workflowtemplates?\.argoproj\.io .*not found|workflow template .* not found|"
+            r"template reference .* not found|template .* not found",
+            re.IGNORECASE,
+        ),
+        "TemplateNotFound",
+    ),
+    (re.compile(r"^invalid spec", re.IGNORECASE), "InvalidWorkflow"),
+    (
+        re.compile(
+            r"failed to (save|load|put|get) (outputs|artifacts?|file)|artifact .*(not found|failed)|"
+            r"required artifact",
+            re.IGNORECASE,
+        ),
+        "ArtifactError",
+    ),
+)
+
+#: Messages that say a node stopped but not why (the why is on a child, or nowhere).
+_UNINFORMATIVE = re.compile(
+    r"^(|No more retries left|retryStrategy\.expression evaluated to false|child '.*' (failed|errored)|"
+    r"Backoff for .*|omitted: depends condition not met|Workflow operation error)$"
+)
+
+
+def uninformative(message: str | None) -> bool:
+    """Whether a message says only *that* a node stopped, not why."""
+    return bool(_UNINFORMATIVE.match((message or "").strip()))
+
+
+def classify_message(message: str) -> tuple[str | None, str]:
+    """Map one failure message to ``(Reason, detail)``; ``Reason`` is None when nothing matched.
+
+    Argo's container prefix is taken off first (``main: Error (exit code 2): InvalidCircuit:
+    line 3: ...`` and the pre-v3.7 ``Error (exit code 2): ...``); then the step's own ``Reason:
+    text`` wins (``InvalidCircuit: line 3: ...`` → ``InvalidCircuit``, detail ``line 3: ...``),
+    except the kubelet's container reasons, which are normalized (ImagePullBackOff →
+    ImagePullFailed); an OOM kill is OutOfMemory; a failed ``init`` or ``wait`` container
+    (loading or saving artifacts) is ArtifactError; a container that exited non-zero without a
+    word is StepFailed. Otherwise the messages the Argo controller and the kubelet write
+    (deadline, stop/terminate, eviction, pod deleted, template not found...).
+    """
+    text = message.strip()
+    parsed = parse_container_message(text)
+    if parsed is not None:
+        if parsed.reason == "OOMKilled":
+            return "OutOfMemory", text
+        if parsed.container in ("init", "wait"):
+            return "ArtifactError", parsed.termination or text
+        if parsed.termination is None:
+            return "StepFailed", text
+        reason, detail = classify_message(parsed.termination)
+        if reason is not None:
+            return reason, detail
+        return "StepFailed", parsed.termination
+    not_started = _NOT_STARTED.match(text)
+    if not_started is not None:
+        reason, _ = classify_message(not_started.group("rest"))
+        return reason or "ContainerError", text
+    for pattern, reason in _CONTAINER_REASONS:
+        if pattern.search(text):
+            return reason, text
+    match = _STEP_REASON.match(text)
+    if match:
+        return match.group(1), match.group(2).strip()
+    for pattern, reason in _PATTERNS:
+        if pattern.search(text):
+            return reason, text
+    return None, text
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    """Why a step failed: the reason, a one-line detail, and (retried steps) how many attempts ran."""
+
+    reason: str
+    detail: str
+    attempts: int = 1
+
+
+def _attempt_failure(node: Mapping[str, Any]) -> tuple[str | None, str]:
+    message = str(node.get("message") or "").strip()
+    if not message:
+        return None, ""
+    return classify_message(message)
+
+
+def step_failure(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) -> StepFailure:
+    """Why a failed task node failed.
+
+    The last attempt says what went wrong (the step's own reason, an OOM kill, an eviction...);
+    the Retry node says why there was no further attempt. A deadline that stopped the retries
+    (``Max duration limit exceeded``, ``retry exceeded workflow deadline``) is the reason — the
+    last attempt's failure stays in the detail; so is a shutdown; otherwise the attempt's.
+    """
+    tried = attempts(node, nodes)
+    last = tried[-1] if tried else None
+    attempt_reason, attempt_detail = _attempt_failure(last) if last is not None else (None, "")
+    own = str(node.get("message") or "").strip()
+    if node.get("type") == "Retry" and own and not uninformative(own):
+        reason, detail = classify_message(own)
+        if reason in ("DeadlineExceeded", "WorkflowStopped", "WorkflowTerminated") and attempt_reason != reason:
+            if attempt_detail:
+                shown = f"{attempt_reason}: {attempt_detail}" if attempt_reason else attempt_detail
+                detail = f"{detail}; the last attempt failed with {shown}"
+            return StepFailure(reason, detail, len(tried))
+        if attempt_reason is None:
+            return StepFailure(reason or "StepFailed", detail, len(tried))
+    if attempt_reason is not None or attempt_detail:
+        return StepFailure(attempt_reason or "StepFailed", attempt_detail, max(len(tried), 1))
+    if own and not uninformative(own):
+        reason, detail = classify_message(own)
+        return StepFailure(reason or "StepFailed", detail, max(len(tried), 1))
+    return StepFailure("StepFailed", f"it ended {str(node.get('phase') or 'Failed').lower()} without a message")
+
+
+def step_message(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """What a person should read about one step now, or None.
+
+    Failed: ``Reason: detail``. Waiting between attempts: the failed attempt and the backoff.
+    Running or pending: the current attempt's message (e.g. why its pod waits). Otherwise None.
+    """
+    phase = node.get("phase")
+    if phase in NODE_FAILED:
+        failure = step_failure(node, nodes)
+        return f"{failure.reason}: {failure.detail}"
+    if phase in NODE_DONE:
+        return None
+    tried = attempts(node, nodes)
+    own = str(node.get("message") or "").strip()
+    last = tried[-1] if tried else None
+    if own.startswith("Backoff for") and last is not None and last.get("phase") in NODE_FAILED:
+        reason, detail = _attempt_failure(last)
+        what = f"{reason}: {detail}" if reason else (detail or "it failed")
+        return f"attempt {len(tried)} failed ({what}); retrying: {own}"
+    if last is not None and last.get("message") and last.get("phase") in ("Pending", "Running"):
+        return str(last["message"]).strip()
+    if own and not uninformative(own):
+        return own
+    return None
+
+
+def workflow_failure(workflow: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) -> tuple[str | None, str]:
+    """``(Reason, detail)`` from the Workflow's own message, then any failed node's; (None, "") if none tells."""
+    candidates = [str(get(workflow, "status", "message") or "")]
+    failed = [node for node in nodes.values() if node.get("phase") in NODE_FAILED and node.get("message")]
+    failed.sort(key=lambda node: str(node.get("finishedAt") or ""))
+    candidates += [str(node.get("message")) for node in failed]
+    for text in candidates:
+        if text and not uninformative(text):
+            return classify_message(text)
+    return None, ""
