@@ -21,9 +21,8 @@ lupa_lua51 = pytest.importorskip("lupa.lua51", reason="lupa (with its Lua 5.1 ru
 
 HEALTH_STATUSES = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
 HEALTH_KEY = "resource.customizations.health.{group}_{kind}"
-#: Who writes to a QiskitJob besides Argo CD: kopf (its bookkeeping annotations; the API server
-#: names the manager after kopf's user agent) and the controller's status writes.
-FIELD_MANAGERS = {"kopf", "qiskit-argo-controller"}
+#: Who writes to a QiskitJob besides Argo CD: only the controller, and only its status.
+FIELD_MANAGERS = {"qiskit-argo-controller"}
 
 
 def _argocd_cm() -> dict[str, str]:
@@ -161,7 +160,7 @@ def test_child_application_health(application: dict[str, Any], expected: str) ->
 # --------------------------------------------------------------------------- diffing: never fight the controller
 
 
-def test_status_and_kopf_bookkeeping_are_ignored_in_diffs_and_reconciles() -> None:
+def test_status_is_ignored_in_diffs_and_reconciles() -> None:
     data = _argocd_cm()
     ignore = yaml.safe_load(data[f"resource.customizations.ignoreDifferences.{GROUP}_{KIND}"])
     assert "/status" in ignore["jsonPointers"]

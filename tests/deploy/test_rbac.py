@@ -30,7 +30,7 @@ def _grants(subject: str, scope: str, table: dict[tuple[str, str], str]) -> set[
 
 
 #: The reviewed allow-list, from what the controller does (controller/qiskit_argo_controller):
-#: kopf lists and watches QiskitJobs everywhere and patches its bookkeeping annotations on them;
+#: kopf lists and watches QiskitJobs everywhere (event handlers only: it writes nothing on them);
 #: the controller reads a job, writes its status subresource, creates one Workflow per job, reads
 #: and watches Workflows and patches one to suspend or resume it, and posts Events. It runs with
 #: --standalone and kopf's scanning disabled: no peering objects, no namespace or CRD watching.
@@ -39,7 +39,7 @@ ALLOWED: set[Grant] = _grants(
     CONTROLLER,
     CLUSTER,
     {
-        ("qiskit-argo.io", "qiskitjobs"): "get list watch patch",
+        ("qiskit-argo.io", "qiskitjobs"): "get list watch",
         ("qiskit-argo.io", "qiskitjobs/status"): "patch",
         ("argoproj.io", "workflows"): "get list watch create patch",
         ("", "events"): "create",
