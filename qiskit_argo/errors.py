@@ -12,6 +12,8 @@ retried by Argo) or transient (retrying may help: exit code 1)::
         └── ExecutionError          reason ExecutionFailed: the backend failed on valid work
 
 (``qiskit_argo.safeio`` adds ``UnsafePathError`` and ``ResultsDirError`` under ``PermanentError``.)
+Every ``reason`` is a member of ``qiskit_argo.reasons.Reason``, the one list of reasons: a class
+naming a word that is not a member fails at import, a ``reason=`` that is not one fails at once.
 
 A message is one line a person can act on: ``<field>: <what is wrong>; <what to do>``. Text
 quoted from input or from a library goes through ``one_line`` (a whole message) or ``quote`` (a
@@ -24,7 +26,9 @@ least and marked with ``...``.
 from __future__ import annotations
 
 import re
-from typing import Final, Literal
+from typing import Any, Final, Literal
+
+from qiskit_argo.reasons import Reason
 
 __all__ = [
     "QiskitArgoError",
@@ -59,20 +63,33 @@ MAX_QUOTE: Final = 40
 ELLIPSIS: Final = "..."
 
 
+def _member(reason: Reason | str) -> Reason:
+    try:
+        return Reason(reason)
+    except ValueError:
+        raise ValueError(f"{reason!r} is not a qiskit_argo.reasons.Reason; add it there (the one list)") from None
+
+
 class QiskitArgoError(Exception):
     """Base of every error qiskit-argo raises on purpose.
 
-    ``reason`` is a CamelCase machine word (it ends up in ``status.reason`` and conditions);
-    ``str(error)`` is the one line a person reads.
+    ``reason`` is a ``Reason`` (it ends up in ``status.reason`` and conditions); ``str(error)``
+    is the one line a person reads.
     """
 
-    reason = "Error"
+    reason: Reason = Reason.ERROR
     permanent = False
 
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A subclass naming its reason by its word gets the member (an unknown word fails here).
+        super().__init_subclass__(**kwargs)
+        cls.reason = _member(cls.reason)
+
+    def __init__(self, message: str, *, reason: Reason | str | None = None) -> None:
+        """``reason`` overrides the class's: a ``Reason``, or its word (made the member)."""
         super().__init__(message)
         if reason is not None:
-            self.reason = reason
+            self.reason = _member(reason)
 
     @property
     def exit_code(self) -> int:
@@ -82,38 +99,38 @@ class QiskitArgoError(Exception):
 class PermanentError(QiskitArgoError):
     """Retrying cannot help: the input is wrong."""
 
-    reason = "PermanentFailure"
+    reason = Reason.PERMANENT_FAILURE
     permanent = True
 
 
 class TransientError(QiskitArgoError):
     """Retrying may help: a backend, the network or the cluster failed."""
 
-    reason = "TransientFailure"
+    reason = Reason.TRANSIENT_FAILURE
 
 
 class InvalidJobError(PermanentError):
     """The QiskitJob manifest itself is malformed (YAML, apiVersion/kind, fields)."""
 
-    reason = "InvalidSpec"
+    reason = Reason.INVALID_SPEC
 
 
 class InvalidCircuitError(PermanentError):
     """The circuit cannot be parsed or does not fit the job (parameters, observables)."""
 
-    reason = "InvalidCircuit"
+    reason = Reason.INVALID_CIRCUIT
 
 
 class LimitExceededError(PermanentError):
     """The circuit or the request exceeds a configured limit (qubits, shots, size, sweep)."""
 
-    reason = "LimitExceeded"
+    reason = Reason.LIMIT_EXCEEDED
 
 
 class ExecutionError(TransientError):
     """The backend failed while running valid work."""
 
-    reason = "ExecutionFailed"
+    reason = Reason.EXECUTION_FAILED
 
 
 # --------------------------------------------------------------------------- one line

@@ -81,6 +81,7 @@ from qiskit_argo.errors import (
     QiskitArgoError,
     one_line,
 )
+from qiskit_argo.reasons import Reason
 from qiskit_argo.request import ExecutionRequest
 from qiskit_argo.stepio import load_request, parse_parameter, read_artifact
 
@@ -129,7 +130,7 @@ def fake_backend(name: str) -> Any:
         raise PermanentError(
             f"{where}: {name} needs qiskit-ibm-runtime, which this executor image lacks; use the executor image "
             "built with the executor extra",
-            reason="NoiseModelUnavailable",
+            reason=Reason.NOISE_MODEL_UNAVAILABLE,
         ) from None
     cls = getattr(fake_provider, name, None)
     if not isinstance(cls, type):

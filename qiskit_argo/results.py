@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from qiskit_argo.api import BackendStatus, CircuitMetrics, Primitive, ResultSummary
 from qiskit_argo.errors import PermanentError
+from qiskit_argo.reasons import Reason
 from qiskit_argo.request import ExecutionRequest
 from qiskit_argo.stepio import load_request, parse_parameter, read_artifact
 
@@ -257,7 +258,8 @@ def run_step(
         document = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise PermanentError(
-            f"result artifact {result_file} is not JSON; the execute step wrote a broken file", reason="CorruptResult"
+            f"result artifact {result_file} is not JSON; the execute step wrote a broken file",
+            reason=Reason.CORRUPT_RESULT,
         ) from None
     request = load_request(request_file)
     metrics = parse_parameter(CircuitMetrics, metrics_json, "metrics")

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from qiskit_argo.errors import PermanentError
+from qiskit_argo.reasons import Reason
 
 __all__ = [
     "MARKER",
@@ -42,13 +43,13 @@ _WHAT_TO_DO = "choose a new or empty directory with --out"
 class UnsafePathError(PermanentError):
     """A name from a manifest would not be a single file inside its directory."""
 
-    reason = "UnsafePath"
+    reason = Reason.UNSAFE_PATH
 
 
 class ResultsDirError(PermanentError):
     """The results directory cannot be used without deleting or overwriting what is not ours."""
 
-    reason = "ResultsDirectory"
+    reason = Reason.RESULTS_DIRECTORY
 
 
 def is_inside(path: Path, root: Path) -> bool:

@@ -13,6 +13,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from qiskit_argo.errors import InvalidJobError, TransientError, one_line
+from qiskit_argo.reasons import Reason
 from qiskit_argo.request import ExecutionRequest
 
 __all__ = ["read_artifact", "parse_parameter", "load_request"]
@@ -27,7 +28,7 @@ def read_artifact(path: Path, what: str) -> bytes:
     except OSError as error:
         raise TransientError(
             f"cannot read the {what} artifact {path} ({error.strerror}); the previous step did not pass it",
-            reason="MissingArtifact",
+            reason=Reason.MISSING_ARTIFACT,
         ) from None
 
 

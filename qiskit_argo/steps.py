@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qiskit_argo.errors import EXIT_OK, EXIT_TRANSIENT, QiskitArgoError
+from qiskit_argo.reasons import Reason
 
 __all__ = [
     "ENTRY_POINT",
@@ -192,7 +193,7 @@ def _report_failure(error: QiskitArgoError | Exception) -> int:
     if isinstance(error, QiskitArgoError):
         line, code = f"{error.reason}: {error}", error.exit_code
     else:
-        line, code = f"StepError: {type(error).__name__}: {error}", EXIT_TRANSIENT
+        line, code = f"{Reason.STEP_ERROR}: {type(error).__name__}: {error}", EXIT_TRANSIENT
     line = " ".join(line.split())
     print(line, file=sys.stderr)
     # The kubelet creates the termination log in a pod; elsewhere (a laptop) there is none to fill.

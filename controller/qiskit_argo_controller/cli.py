@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options, args = parse_args(argv)
     kopf.configure(debug=args.debug, verbose=args.verbose, log_format=_FORMATS[args.log_format], log_prefix=None)
     op = operator(options)
-    metrics.serve(args.metrics_port, op.reconciler.book)
+    metrics.serve(args.metrics_port, [reconciler.book for reconciler in op.reconcilers.values()])
     kopf.run(**op.kwargs())
     return 0
 

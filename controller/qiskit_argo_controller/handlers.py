@@ -1,32 +1,41 @@
-"""The kopf wiring: thin handlers that hand every job and Workflow event to ``Reconciler``.
+"""The kopf wiring: for every kind in ``CONTROLLERS``, two thin handlers that hand its events and
+its Workflows' events to that kind's ``Reconciler``.
 
 ``operator(options)`` returns everything ``kopf.operator``/``kopf.run`` needs (a registry with the
-handlers, settings, the memo carrying the reconciler, namespaces, peering), so the CLI, the tests
+handlers, settings, the memo carrying the reconcilers, namespaces, peering), so the CLI, the tests
 and the benchmark run exactly the same operator.
 
-Handlers, both kopf *event* handlers (``@kopf.on.event``):
+Handlers, all kopf *event* handlers (``@kopf.on.event``), per kind:
 
-* QiskitJob listed / created / changed / deleted → ``Reconciler.job_event``. Transient failures
-  (API down, conflicts that kept coming) are retried here with backoff (``Options.backoff``
-  doubling to a minute) for as long as the job exists; a 403 is retried every minute (someone
-  has to fix the RBAC); a 422 on a write the controller makes is a bug and is not retried.
-* Workflow event (server-side label selector ``app.kubernetes.io/managed-by=qiskit-argo``) →
-  ``Reconciler.workflow_event``: the status follows the Workflow as soon as Argo writes it.
-  Transient failures are retried with backoff for up to ``Options.event_retry_seconds``; the
-  next event of that Workflow or of its job, or a restart, catches up after that.
+* the kind's resource listed / created / changed / deleted → ``Reconciler.object_event``.
+  Transient failures (API down, conflicts that kept coming) are retried here with backoff
+  (``Options.backoff`` doubling to a minute) for as long as the resource exists; a 403 is
+  retried every minute (someone has to fix the RBAC); a 422 on a write the controller makes is
+  a bug and is not retried.
+* Workflow event (server-side label selector ``app.kubernetes.io/managed-by=qiskit-argo``; the
+  kind's owner label, e.g. ``qiskit-argo.io/job``, present) → ``Reconciler.workflow_event``: the
+  status follows the Workflow as soon as Argo writes it. Transient failures are retried with
+  backoff for up to ``Options.event_retry_seconds``; the next event of that Workflow or of its
+  owner, or a restart, catches up after that.
+* a liveness probe ``<noun>s`` counting the kind's resources by phase.
 
 Why event handlers and not kopf's create/update/resume handlers: those need a *diff base*, a
 copy of the spec kopf keeps on the object — in an annotation here (the CRD's structural schema
 prunes anything kopf would put in ``status``). A job's spec holds its circuit (up to 256 KiB), so
 that copy alone can exceed the API server's 256 KiB limit on all annotations together: every
 kopf patch then fails with 422 and kopf backs off, further each time. And kopf writes that
-annotation once per job it lists for the first time. Event handlers need neither a diff base nor
-progress records: **kopf writes nothing on a job**, and the reconciler decides from the job
-itself (its ``resourceVersion``, generation and status) what, if anything, is left to do.
+annotation once per resource it lists for the first time. Event handlers need neither a diff
+base nor progress records: **kopf writes nothing on our resources**, and the reconciler decides
+from the resource itself (its ``resourceVersion``, generation and status) what, if anything, is
+left to do.
 
-There is deliberately no per-job timer or daemon: kopf would put a finalizer on every running
-job for it (blocking ``kubectl delete`` whenever the controller is down) and write it twice per
-job. At startup kopf lists every job and Workflow again, so a restart re-reads everything.
+There is deliberately no per-resource timer or daemon: kopf would put a finalizer on every
+running job for it (blocking ``kubectl delete`` whenever the controller is down) and write it
+twice per job. At startup kopf lists every resource and Workflow again, so a restart re-reads
+everything.
+
+**A new kind** is a new module beside ``jobs.py`` (a ``Reconciler`` subclass: what one pass does
+for that kind) and one line in ``CONTROLLERS``.
 """
 
 from __future__ import annotations
@@ -40,51 +49,38 @@ from typing import Any, cast
 
 import kopf
 
-from qiskit_argo.api import GROUP, PLURAL, VERSION
+from qiskit_argo.api import Kind
 from qiskit_argo.naming import LABEL_MANAGED_BY, MANAGED_BY
-from qiskit_argo.request import Limits
+from qiskit_argo_controller.jobs import JobReconciler
 from qiskit_argo_controller.kube import ARGO_GROUP, ARGO_VERSION, WORKFLOWS, Forbidden, Invalid, Kube, Transient
+from qiskit_argo_controller.options import DEFAULT_PEERING, Options
 from qiskit_argo_controller.reconcile import Reconciler
 
-__all__ = ["Options", "Operator", "operator", "login", "DEFAULT_PEERING"]
+__all__ = ["CONTROLLERS", "Options", "Operator", "operator", "login", "DEFAULT_PEERING"]
 
-DEFAULT_PEERING = "qiskit-argo"
+#: Every kind the controller serves: one line per kind, its module's ``Reconciler`` subclass.
+CONTROLLERS: tuple[type[Reconciler], ...] = (
+    JobReconciler,
+)
+
 WORKFLOW_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
-
-
-@dataclass(frozen=True)
-class Options:
-    """How one controller process runs."""
-
-    #: Namespaces to serve; empty means all of them (cluster-wide).
-    namespaces: tuple[str, ...] = ()
-    #: How long a Workflow event keeps retrying transient API failures before it gives up (the
-    #: next event of that Workflow or its job, or a restart, catches up). Job events never give up.
-    event_retry_seconds: float = 300.0
-    #: Platform limits passed to every job's validate step (None: the step's built-in limits).
-    limits: Limits | None = None
-    #: Run without peering (a single replica, tests); otherwise replicas elect one active peer.
-    standalone: bool = False
-    peering: str = DEFAULT_PEERING
-    #: Peering priority; the highest live peer acts, the others stand by. Random by default.
-    priority: int | None = None
-    #: ``http://0.0.0.0:8080/healthz`` style URL for kopf's liveness probe, or None.
-    liveness: str | None = None
-    #: kopf's per-object event batching window (seconds); kopf's default when None.
-    batch_window: float | None = None
-    #: First retry delay after a transient API failure (seconds); doubles up to a minute.
-    backoff: float = 1.0
 
 
 @dataclass
 class Operator:
-    """Arguments for ``kopf.operator(**op.kwargs())`` plus the reconciler, for tests to look at."""
+    """Arguments for ``kopf.operator(**op.kwargs())`` plus the reconcilers, for tests to look at."""
 
     options: Options
     registry: kopf.OperatorRegistry
     settings: kopf.OperatorSettings
-    reconciler: Reconciler
+    kube: Kube
+    #: One per kind, by kind name (``"QiskitJob"``).
+    reconcilers: dict[str, Reconciler]
     memo: kopf.Memo = field(default_factory=kopf.Memo)
+
+    def reconciler(self, kind: Kind | str) -> Reconciler:
+        """The reconciler of ``kind`` (a ``Kind`` or its name)."""
+        return self.reconcilers[kind if isinstance(kind, str) else kind.kind]
 
     def kwargs(self) -> dict[str, Any]:
         options = self.options
@@ -143,7 +139,7 @@ async def _retrying(
 
 
 def operator(options: Options, *, kube: Kube | None = None) -> Operator:
-    """A registry with the controller's handlers, settings and memo, ready for ``kopf.operator``."""
+    """A registry with every kind's handlers, settings and memo, ready for ``kopf.operator``."""
     registry = kopf.OperatorRegistry()
     settings = kopf.OperatorSettings()
     settings.posting.level = logging.WARNING  # handler chatter stays in the logs; Events are ours
@@ -155,13 +151,10 @@ def operator(options: Options, *, kube: Kube | None = None) -> Operator:
     if options.batch_window is not None:
         settings.batching.batch_window = options.batch_window
 
-    reconciler = Reconciler(kube or Kube(lambda: login(settings)), limits=options.limits)
-    op = Operator(options=options, registry=registry, settings=settings, reconciler=reconciler)
-    op.memo["reconciler"] = reconciler
-    jobs: dict[str, Any] = {"group": GROUP, "version": VERSION, "plural": PLURAL, "registry": registry}
-
-    def job_logger(body: Mapping[str, Any]) -> kopf.LocalObjectLogger:
-        return kopf.LocalObjectLogger(body=kopf.Body(cast(kopf.RawBody, dict(body))), settings=settings)
+    kube = kube or Kube(lambda: login(settings))
+    reconcilers = {controller.kind.kind: controller(kube, options) for controller in CONTROLLERS}
+    op = Operator(options=options, registry=registry, settings=settings, kube=kube, reconcilers=reconcilers)
+    op.memo["reconcilers"] = reconcilers
 
     @kopf.on.login(registry=registry)
     def credentials(**_: Any) -> kopf.ConnectionInfo | None:
@@ -172,33 +165,51 @@ def operator(options: Options, *, kube: Kube | None = None) -> Operator:
 
     @kopf.on.cleanup(registry=registry)
     async def close(**_: Any) -> None:
-        await reconciler.kube.close()
+        await kube.close()
 
-    @kopf.on.probe(id="jobs", registry=registry)
-    def jobs_by_phase(**_: Any) -> dict[str, int]:
+    for reconciler in reconcilers.values():
+        _register(reconciler, registry, settings, options)
+    return op
+
+
+def _register(
+    reconciler: Reconciler, registry: kopf.OperatorRegistry, settings: kopf.OperatorSettings, options: Options
+) -> None:
+    """The kind's three handlers: its resources' events, its Workflows' events, its probe."""
+    kind = reconciler.kind
+
+    def owner_logger(body: Mapping[str, Any]) -> kopf.LocalObjectLogger:
+        return kopf.LocalObjectLogger(body=kopf.Body(cast(kopf.RawBody, dict(body))), settings=settings)
+
+    @kopf.on.probe(id=f"{kind.noun}s", registry=registry)
+    def by_phase(**_: Any) -> dict[str, int]:
         return reconciler.book.counts()
 
-    @kopf.on.event(**jobs)
-    async def job_changed(event: kopf.RawEvent, logger: Any, **_: Any) -> None:
+    @kopf.on.event(kind.group, kind.version, kind.plural, id=f"{kind.noun}_changed", registry=registry)
+    async def changed(event: kopf.RawEvent, logger: Any, **_: Any) -> None:
         raw = event["object"]  # read, never changed: no copy of a body that may hold a 256 KiB circuit
         await _retrying(
-            "bring the job and its Workflow up to date",
-            lambda: reconciler.job_event(event.get("type"), raw, logger),
+            f"bring the {kind.noun} and its Workflow up to date",
+            lambda: reconciler.object_event(event.get("type"), raw, logger),
             logger,
             backoff=options.backoff,
             give_up_after=None,
         )
 
-    @kopf.on.event(ARGO_GROUP, ARGO_VERSION, WORKFLOWS, labels={LABEL_MANAGED_BY: MANAGED_BY}, registry=registry)
+    @kopf.on.event(
+        ARGO_GROUP,
+        ARGO_VERSION,
+        WORKFLOWS,
+        id=f"{kind.noun}_workflow_changed",
+        labels={LABEL_MANAGED_BY: MANAGED_BY, reconciler.names.owner_label: kopf.PRESENT},
+        registry=registry,
+    )
     async def workflow_changed(event: kopf.RawEvent, logger: Any, **_: Any) -> None:
         workflow = event["object"]
         await _retrying(
-            "copy the Workflow's status to its job",
-            lambda: reconciler.workflow_event(event.get("type"), workflow, job_logger),
+            f"copy the Workflow's status to its {kind.noun}",
+            lambda: reconciler.workflow_event(event.get("type"), workflow, owner_logger),
             logger,
             backoff=options.backoff,
             give_up_after=options.event_retry_seconds,
         )
-
-    op.memo["book"] = reconciler.book
-    return op

@@ -1,9 +1,11 @@
 """The one module that talks to the Kubernetes API for the controller's own requests.
 
-kopf watches and lists (and keeps its handler bookkeeping on the job); everything the controller
-itself reads or writes goes through ``Kube``: QiskitJobs and their status subresource, Argo
-Workflows, and Events. Credentials come from the same login as kopf's (in-cluster service
-account, else the current kubeconfig context) and are refreshed on a 401.
+kopf watches and lists; everything the controller itself reads or writes goes through ``Kube``:
+resources of our kinds and their status subresource, Argo Workflows, and Events. A resource's API
+path comes from its descriptor (``Resource``: group, version, plural, scope) — for our kinds the
+kind registry's ``qiskit_argo.api.Kind``, for Argo's Workflows ``WORKFLOW`` — so no kind is
+spelled out here. Credentials come from the same login as kopf's (in-cluster service account,
+else the current kubeconfig context) and are refreshed on a 401.
 
 Errors come back typed: ``NotFound``, ``AlreadyExists``, ``Conflict`` (a stale resourceVersion),
 ``Invalid`` (the API server rejected the object: permanent), and ``Transient`` (5xx, 429,
@@ -16,20 +18,23 @@ import asyncio
 import json
 import ssl
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, cast
 from urllib.parse import quote
 
 import aiohttp
 import kopf
 
 from qiskit_argo import __version__
-from qiskit_argo.api import GROUP, PLURAL, VERSION
 
 __all__ = [
     "FIELD_MANAGER",
     "ARGO_GROUP",
     "ARGO_VERSION",
     "WORKFLOWS",
+    "Resource",
+    "ApiResource",
+    "WORKFLOW",
     "KubeError",
     "NotFound",
     "AlreadyExists",
@@ -43,6 +48,36 @@ __all__ = [
 ARGO_GROUP = "argoproj.io"
 ARGO_VERSION = "v1alpha1"
 WORKFLOWS = "workflows"
+
+
+class Resource(Protocol):
+    """What an API path is made of; ``qiskit_argo.api.Kind`` is one."""
+
+    @property
+    def group(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def plural(self) -> str: ...
+
+    @property
+    def scope(self) -> Literal["Namespaced", "Cluster"]: ...
+
+
+@dataclass(frozen=True)
+class ApiResource:
+    """A resource that is not ours (no ``Kind`` in the registry describes it)."""
+
+    group: str
+    version: str
+    plural: str
+    scope: Literal["Namespaced", "Cluster"] = "Namespaced"
+
+
+#: Argo's Workflows, the children of every kind of ours.
+WORKFLOW = ApiResource(ARGO_GROUP, ARGO_VERSION, WORKFLOWS)
 
 _MERGE_PATCH = "application/merge-patch+json"
 #: Who the API server records in managedFields for the controller's writes (Argo CD ignores it).
@@ -195,47 +230,61 @@ class Kube:
             return answer if isinstance(answer, dict) else {}
         raise Transient(401, "Unauthorized", "the API server rejected the credentials")
 
-    # -- QiskitJobs ----------------------------------------------------------------------------
+    # -- any resource --------------------------------------------------------------------------
 
     @staticmethod
-    def job_path(namespace: str, name: str, subresource: str = "") -> str:
-        path = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(namespace)}/{PLURAL}/{quote(name)}"
-        return f"{path}/{subresource}" if subresource else path
+    def path(resource: Resource, namespace: str | None, name: str = "", subresource: str = "") -> str:
+        """``/apis/<group>/<version>[/namespaces/<ns>]/<plural>[/<name>[/<subresource>]]``."""
+        path = f"/apis/{resource.group}/{resource.version}"
+        if resource.scope == "Namespaced" and namespace is not None:
+            path += f"/namespaces/{quote(namespace)}"
+        path += f"/{resource.plural}"
+        if name:
+            path += f"/{quote(name)}" + (f"/{subresource}" if subresource else "")
+        return path
 
-    async def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+    async def get(self, resource: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """The object, or None when there is none."""
         try:
-            return await self.request("GET", self.job_path(namespace, name))
+            return await self.request("GET", self.path(resource, namespace, name))
         except NotFound:
             return None
 
-    async def patch_job_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+    async def create(self, resource: Resource, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        namespace = manifest["metadata"].get("namespace")
+        return await self.request("POST", self.path(resource, namespace), body=dict(manifest))
+
+    async def patch(
+        self, resource: Resource, namespace: str | None, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A JSON merge patch (RFC 7386)."""
+        return await self.request(
+            "PATCH", self.path(resource, namespace, name), body=dict(patch), content_type=_MERGE_PATCH
+        )
+
+    async def patch_status(
+        self, resource: Resource, namespace: str | None, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """Merge-patch the status subresource. Put ``metadata.resourceVersion`` in the patch to get a
         ``Conflict`` instead of overwriting a newer status."""
         return await self.request(
-            "PATCH", self.job_path(namespace, name, "status"), body=dict(patch), content_type=_MERGE_PATCH
+            "PATCH", self.path(resource, namespace, name, "status"), body=dict(patch), content_type=_MERGE_PATCH
         )
 
     # -- Argo Workflows ------------------------------------------------------------------------
 
     @staticmethod
     def workflow_path(namespace: str, name: str = "") -> str:
-        path = f"/apis/{ARGO_GROUP}/{ARGO_VERSION}/namespaces/{quote(namespace)}/{WORKFLOWS}"
-        return f"{path}/{quote(name)}" if name else path
+        return Kube.path(WORKFLOW, namespace, name)
 
     async def get_workflow(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            return await self.request("GET", self.workflow_path(namespace, name))
-        except NotFound:
-            return None
+        return await self.get(WORKFLOW, namespace, name)
 
     async def create_workflow(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
-        namespace = str(manifest["metadata"]["namespace"])
-        return await self.request("POST", self.workflow_path(namespace), body=dict(manifest))
+        return await self.create(WORKFLOW, manifest)
 
     async def patch_workflow(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
-        return await self.request(
-            "PATCH", self.workflow_path(namespace, name), body=dict(patch), content_type=_MERGE_PATCH
-        )
+        return await self.patch(WORKFLOW, namespace, name, patch)
 
     # -- Events --------------------------------------------------------------------------------
 
@@ -243,4 +292,5 @@ class Kube:
     def event(obj: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:
         """A Kubernetes Event on ``obj`` (``kubectl describe`` shows it), posted in the background
         by kopf's event poster, which batches, retries and never blocks the caller."""
-        kopf.event(kopf.Body(cast(kopf.RawBody, dict(obj))), type=type, reason=reason, message=message[:1024])
+        body = kopf.Body(cast(kopf.RawBody, dict(obj)))
+        kopf.event(body, type=type, reason=str(reason), message=message[:1024])

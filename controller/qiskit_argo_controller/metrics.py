@@ -1,17 +1,16 @@
-"""Prometheus metrics of the controller: jobs by phase, reconcile durations, API outcomes."""
+"""Prometheus metrics of the controller: resources by phase (one gauge per kind, e.g.
+``qiskit_argo_jobs``), reconcile durations, API outcomes (shared by every kind)."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter as _Tally
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from prometheus_client import Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
-
-from qiskit_argo.api import Phase
 
 __all__ = ["PhaseBook", "RECONCILE_SECONDS", "STATUS_PATCHES", "CONFLICTS", "WORKFLOWS_CREATED", "timed", "serve"]
 
@@ -29,12 +28,16 @@ WORKFLOWS_CREATED = Counter("qiskit_argo_workflows_total", "Workflows created or
 
 
 class PhaseBook(Collector):
-    """The last known phase of every job this controller has seen, exported as a gauge.
+    """The last known phase of every resource of one kind this controller has seen, exported as a
+    gauge ``qiskit_argo_<noun>s{phase}`` (``qiskit_argo_jobs``) listing every phase, seen or not.
 
-    Kept as a plain dict keyed by (namespace, name); a job's entry goes when the job goes.
+    Kept as a plain dict keyed by (namespace, name); a resource's entry goes when it goes.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, phases: Iterable[str], *, metric: str, what: str) -> None:
+        self.phases: tuple[str, ...] = tuple(str(phase) for phase in phases)
+        self.metric = metric
+        self.what = what
         self._phases: dict[tuple[str, str], str] = {}
 
     def set(self, namespace: str, name: str, phase: str) -> None:
@@ -45,10 +48,10 @@ class PhaseBook(Collector):
 
     def counts(self) -> dict[str, int]:
         tally = _Tally(self._phases.values())
-        return {phase.value: tally.get(phase.value, 0) for phase in Phase}
+        return {phase: tally.get(phase, 0) for phase in self.phases}
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("qiskit_argo_jobs", "QiskitJobs by phase.", labels=["phase"])
+        family = GaugeMetricFamily(self.metric, f"{self.what} by phase.", labels=["phase"])
         for phase, count in self.counts().items():
             family.add_metric([phase], count)
         yield family
@@ -63,8 +66,9 @@ def timed(trigger: str) -> Iterator[None]:
         RECONCILE_SECONDS.labels(trigger).observe(time.perf_counter() - start)
 
 
-def serve(port: int, book: PhaseBook) -> None:
-    """Expose ``/metrics`` on ``port`` (0 = don't) with the phase gauge registered once."""
-    REGISTRY.register(book)
+def serve(port: int, books: Iterable[PhaseBook]) -> None:
+    """Expose ``/metrics`` on ``port`` (0 = don't) with every kind's phase gauge registered once."""
+    for book in books:
+        REGISTRY.register(book)
     if port:
         start_http_server(port)

@@ -268,7 +268,7 @@ class Controller:
             try:
                 await kopf.operator(**self.op.kwargs(), stop_flag=self.stop_flag, ready_flag=self.ready)
             finally:
-                await self.op.reconciler.kube.close()
+                await self.op.kube.close()
 
         try:
             asyncio.run(main())

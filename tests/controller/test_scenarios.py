@@ -512,13 +512,13 @@ async def test_peering_lets_one_replica_act(cluster: Cluster) -> None:
     _, argo = await start_and_get_workflow(cluster)
     await cluster.phase("bell", "Pending")
     assert high.op is not None and low.op is not None
-    assert high.op.reconciler.book.counts()["Pending"] == 1
-    assert sum(low.op.reconciler.book.counts().values()) == 0, "the standby replica did nothing"
+    assert high.op.reconciler("QiskitJob").book.counts()["Pending"] == 1
+    assert sum(low.op.reconciler("QiskitJob").book.counts().values()) == 0, "the standby replica did nothing"
 
     await high.stop()  # a clean shutdown hands over at once
     await argo(lambda a: a.succeed_all())
     await cluster.phase("bell", "Succeeded", timeout=20)
-    assert low.op.reconciler.book.counts()["Succeeded"] == 1
+    assert low.op.reconciler("QiskitJob").book.counts()["Succeeded"] == 1
     assert len(await cluster.workflows()) == 1
 
 
@@ -644,7 +644,7 @@ async def test_a_restart_over_existing_jobs_writes_nothing(cluster: Cluster) -> 
     assert second.op is not None
 
     async def seen_all() -> bool:
-        return sum(second.op.reconciler.book.counts().values()) == len(drives)  # type: ignore[union-attr]
+        return sum(second.op.reconciler("QiskitJob").book.counts().values()) == len(drives)  # type: ignore[union-attr]
 
     await eventually(seen_all, what="the restarted controller to go through every job")
     await asyncio.sleep(0.3)  # the point: nothing is written

@@ -19,7 +19,6 @@ import yaml
 from qiskit_argo import scheduling
 from qiskit_argo import steps as steps_module
 from qiskit_argo.api import Phase, QiskitJob, QiskitJobStatus
-from qiskit_argo.argo_nodes import parse_container_message
 from qiskit_argo.errors import (
     ExecutionError,
     InvalidCircuitError,
@@ -31,18 +30,26 @@ from qiskit_argo.errors import (
 from qiskit_argo.naming import job_labels, workflow_name
 from qiskit_argo.safeio import ResultsDirError, UnsafePathError
 from qiskit_argo.status import (
+    PHASE_FUNCTIONS,
     REASON_INVALID_SPEC,
     REASON_WORKFLOW_CONFLICT,
     REASON_WORKFLOW_DELETED,
     STEP_NAMES,
+    Cause,
     Failure,
+    Reason,
     classify_message,
+    detect,
     failure_reason,
+    inputs_of,
     invalid_spec_status,
+    is_terminal,
     next_status,
+    parse_container_message,
     parse_status,
     phase_changed,
     suspend_patch,
+    transition_event,
     workflow_belongs_to,
 )
 from qiskit_argo.steps import STEPS
@@ -977,3 +984,101 @@ def test_suspended_only_when_the_workflow_carries_the_jobs_word(
         argo.workflow["spec"]["suspend"] = True
     status = next_status(with_status(job, shown), argo.workflow, T0 + timedelta(seconds=1))
     assert status.phase == after, status.message
+
+
+# --------------------------------------------------------------------------- the phase machine
+
+
+#: What each drive of the phase table is, as ``detect`` says it (one cause, one phase function).
+CAUSES = {
+    _nothing: Cause.WORKFLOW_PENDING,
+    _started: Cause.WORKFLOW_RUNNING,
+    _scheduling: Cause.WORKFLOW_RUNNING,
+    _retrying: Cause.WORKFLOW_RUNNING,
+    _succeeded: Cause.WORKFLOW_SUCCEEDED,
+    _invalid_circuit: Cause.WORKFLOW_FAILED,
+    _template_missing: Cause.WORKFLOW_FAILED,
+    _suspended: Cause.WORKFLOW_SUSPENDED,
+    _suspended_but_done: Cause.WORKFLOW_SUCCEEDED,
+}
+
+
+@pytest.mark.parametrize(("drive", "cause"), list(CAUSES.items()), ids=[c.value for c in CAUSES.values()])
+def test_detect_says_one_cause_per_workflow(drive: Drive, cause: Cause) -> None:
+    job = make_job(suspend=drive in (_suspended, _suspended_but_done))
+    argo = ArgoFake(make_workflow(job))
+    drive(argo)
+    inputs = inputs_of(job, argo.workflow, T0)
+    assert detect(inputs) == cause
+    assert PHASE_FUNCTIONS[cause](inputs) == next_status(job, argo.workflow, T0)
+
+
+def test_detect_without_a_workflow_in_view() -> None:
+    job = make_job()
+    assert detect(inputs_of(job, None, T0)) == Cause.NO_WORKFLOW
+    assert detect(inputs_of(job, None, T0, workflow_missing=True)) == Cause.WORKFLOW_DELETED
+    failure = Failure(Reason.WORKFLOW_REJECTED, "refused")
+    assert detect(inputs_of(job, None, T0, failure=failure)) == Cause.CONTROLLER_FAILURE
+    argo = ArgoFake(make_workflow(job))
+    _executing(argo)
+    older = argo.snapshot()
+    argo.succeed_step("execute-aer")
+    argo.run_step("store-results")
+    shown = with_status(job, next_status(job, argo.workflow, T0))
+    assert detect(inputs_of(shown, older, T0)) == Cause.STALE_WORKFLOW
+    argo.succeed_all()
+    done = with_status(job, next_status(shown, argo.workflow, T0))
+    assert detect(inputs_of(done, None, T0, workflow_missing=True, failure=failure)) == Cause.FINAL
+    assert set(PHASE_FUNCTIONS) == set(Cause), "one phase function per cause"
+
+
+def _status(phase: Phase, reason: str | None = None, generation: int = 1) -> QiskitJobStatus:
+    return QiskitJobStatus(phase=phase, reason=reason, observed_generation=generation)
+
+
+TERMINAL = [
+    # status, the job's generation -> final for it
+    ("none", None, 1, False),
+    ("running", _status(Phase.RUNNING), 1, False),
+    ("suspended", _status(Phase.SUSPENDED, "Suspended"), 1, False),
+    ("succeeded", _status(Phase.SUCCEEDED, "Succeeded"), 1, True),
+    ("succeeded-then-edited", _status(Phase.SUCCEEDED, "Succeeded"), 2, True),
+    ("failed", _status(Phase.FAILED, "InvalidCircuit"), 1, True),
+    ("failed-then-edited", _status(Phase.FAILED, "InvalidCircuit"), 2, True),
+    ("invalid-spec", _status(Phase.FAILED, "InvalidSpec"), 1, True),
+    ("invalid-spec-fixed", _status(Phase.FAILED, "InvalidSpec"), 2, False),
+]
+
+
+@pytest.mark.parametrize(("status", "generation", "final"), [t[1:] for t in TERMINAL], ids=[t[0] for t in TERMINAL])
+def test_the_terminal_guard(status: QiskitJobStatus | None, generation: int, final: bool) -> None:
+    assert is_terminal(status, generation) is final
+    if status is None:
+        return
+    job = make_job()
+    job.metadata.generation = generation
+    argo = ArgoFake(make_workflow(job))
+    argo.start()
+    argo.run_step("validate")
+    after = next_status(with_status(job, status), argo.workflow, T0)
+    if final:  # nothing but observedGeneration moves
+        assert after.model_copy(update={"observed_generation": 1}) == status
+        assert after.observed_generation == generation
+    else:
+        assert after.phase == Phase.VALIDATING
+
+
+def test_the_transition_event_warns_with_the_failure_reason() -> None:
+    failed = next_status(make_job(), None, T0, failure=Failure(Reason.WORKFLOW_CONFLICT, "taken"))
+    assert transition_event(failed) == ("Warning", "WorkflowConflict", "taken")
+    pending = next_status(make_job(), None, T0)
+    assert transition_event(pending) == ("Normal", "Pending", pending.message)
+
+
+def test_reasons_in_the_status_are_members() -> None:
+    job = make_job()
+    argo = ArgoFake(make_workflow(job))
+    _invalid_circuit(argo)
+    status = next_status(job, argo.workflow, T0)
+    assert status.reason is Reason.INVALID_CIRCUIT
+    assert status.dump()["reason"] == "InvalidCircuit" and type(status.dump()["reason"]) is str

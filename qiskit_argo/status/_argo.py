@@ -2,7 +2,8 @@
 
 Pure functions over the JSON the Argo controller writes (argoproj/argo-workflows; the files named
 are that repository's). They never raise on a strange Workflow: whatever Argo wrote, an answer
-comes out.
+comes out. Nothing here knows a kind of ours: it reads any Workflow (formerly
+``qiskit_argo.argo_nodes``).
 
 **The node tree** of a job's Workflow (``workflow/controller/operator.go`` ``executeTemplate``,
 ``workflow/controller/dag.go``): the ``main`` DAG carries a retryStrategy, so the root node
@@ -40,6 +41,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from qiskit_argo.reasons import Reason, reason_of
 
 __all__ = [
     "WORKFLOW_DONE",
@@ -191,52 +194,52 @@ def parse_container_message(message: str) -> ContainerMessage | None:
 
 
 #: The kubelet's waiting/terminated reasons Argo copies into a node message; normalized.
-_CONTAINER_REASONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^(ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull)\b"), "ImagePullFailed"),
+_CONTAINER_REASONS: tuple[tuple[re.Pattern[str], Reason], ...] = (
+    (re.compile(r"^(ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull)\b"), Reason.IMAGE_PULL_FAILED),
     (
         re.compile(
             r"^(CreateContainerConfigError|CreateContainerError|RunContainerError|ContainerCannotRun|StartError)\b"
         ),
-        "ContainerError",
+        Reason.CONTAINER_ERROR,
     ),
-    (re.compile(r"^Unschedulable\b"), "Unschedulable"),
+    (re.compile(r"^Unschedulable\b"), Reason.UNSCHEDULABLE),
 )
 #: ``Reason: one line`` written by a step to its termination log (see ``qiskit_argo.steps``).
 _STEP_REASON = re.compile(r"^([A-Z][A-Za-z0-9]+): (.+)$", re.DOTALL)
 #: Messages the Argo controller, its executor or the kubelet write, recognized anywhere in the text.
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"OOMKilled"), "OutOfMemory"),
+_PATTERNS: tuple[tuple[re.Pattern[str], Reason], ...] = (
+    (re.compile(r"OOMKilled"), Reason.OUT_OF_MEMORY),
     (
         re.compile(
             r"exceeded its deadline|longer than the specified deadline|DeadlineExceeded|"
             r"Max duration limit exceeded|would exceed max duration limit|exceeded workflow deadline|active deadline",
             re.IGNORECASE,
         ),
-        "DeadlineExceeded",
+        Reason.DEADLINE_EXCEEDED,
     ),
     (
         re.compile(r"strategy '?Terminate'?|strategy:\s+Terminate|Workflow (was )?terminated", re.IGNORECASE),
-        "WorkflowTerminated",
+        Reason.WORKFLOW_TERMINATED,
     ),
-    (re.compile(r"strategy '?Stop'?|strategy:\s+Stop", re.IGNORECASE), "WorkflowStopped"),
-    (re.compile(r"pod deleted|pod was deleted|pod .* not found", re.IGNORECASE), "PodDeleted"),
-    (re.compile(r"Evicted|node was low on resource", re.IGNORECASE), "PodEvicted"),
+    (re.compile(r"strategy '?Stop'?|strategy:\s+Stop", re.IGNORECASE), Reason.WORKFLOW_STOPPED),
+    (re.compile(r"pod deleted|pod was deleted|pod .* not found", re.IGNORECASE), Reason.POD_DELETED),
+    (re.compile(r"Evicted|node was low on resource", re.IGNORECASE), Reason.POD_EVICTED),
     (
         re.compile(
             r"workflowtemplates?\.argoproj\.io .*not found|workflow template .* not found|"
             r"template reference .* not found|template .* not found",
             re.IGNORECASE,
         ),
-        "TemplateNotFound",
+        Reason.TEMPLATE_NOT_FOUND,
     ),
-    (re.compile(r"^invalid spec", re.IGNORECASE), "InvalidWorkflow"),
+    (re.compile(r"^invalid spec", re.IGNORECASE), Reason.INVALID_WORKFLOW),
     (
         re.compile(
             r"failed to (save|load|put|get) (outputs|artifacts?|file)|artifact .*(not found|failed)|"
             r"required artifact",
             re.IGNORECASE,
         ),
-        "ArtifactError",
+        Reason.ARTIFACT_ERROR,
     ),
 )
 
@@ -252,8 +255,9 @@ def uninformative(message: str | None) -> bool:
     return bool(_UNINFORMATIVE.match((message or "").strip()))
 
 
-def classify_message(message: str) -> tuple[str | None, str]:
-    """Map one failure message to ``(Reason, detail)``; ``Reason`` is None when nothing matched.
+def classify_message(message: str) -> tuple[Reason | str | None, str]:
+    """Map one failure message to ``(Reason, detail)``; ``Reason`` is None when nothing matched
+    (a step's own word that is not a ``Reason`` member comes back as written: ``reason_of``).
 
     Argo's container prefix is taken off first (``main: Error (exit code 2): InvalidCircuit:
     line 3: ...`` and the pre-v3.7 ``Error (exit code 2): ...``); then the step's own ``Reason:
@@ -268,28 +272,28 @@ def classify_message(message: str) -> tuple[str | None, str]:
     parsed = parse_container_message(text)
     if parsed is not None:
         if parsed.reason == "OOMKilled":
-            return "OutOfMemory", text
+            return Reason.OUT_OF_MEMORY, text
         if parsed.container in ("init", "wait"):
-            return "ArtifactError", parsed.termination or text
+            return Reason.ARTIFACT_ERROR, parsed.termination or text
         if parsed.termination is None:
-            return "StepFailed", text
+            return Reason.STEP_FAILED, text
         reason, detail = classify_message(parsed.termination)
         if reason is not None:
             return reason, detail
-        return "StepFailed", parsed.termination
+        return Reason.STEP_FAILED, parsed.termination
     not_started = _NOT_STARTED.match(text)
     if not_started is not None:
         reason, _ = classify_message(not_started.group("rest"))
-        return reason or "ContainerError", text
-    for pattern, reason in _CONTAINER_REASONS:
+        return reason or Reason.CONTAINER_ERROR, text
+    for pattern, known in _CONTAINER_REASONS:
         if pattern.search(text):
-            return reason, text
+            return known, text
     match = _STEP_REASON.match(text)
     if match:
-        return match.group(1), match.group(2).strip()
-    for pattern, reason in _PATTERNS:
+        return reason_of(match.group(1)), match.group(2).strip()
+    for pattern, known in _PATTERNS:
         if pattern.search(text):
-            return reason, text
+            return known, text
     return None, text
 
 
@@ -297,12 +301,16 @@ def classify_message(message: str) -> tuple[str | None, str]:
 class StepFailure:
     """Why a step failed: the reason, a one-line detail, and (retried steps) how many attempts ran."""
 
-    reason: str
+    reason: Reason | str
     detail: str
     attempts: int = 1
 
 
-def _attempt_failure(node: Mapping[str, Any]) -> tuple[str | None, str]:
+#: Why a Retry node stopped retrying that is the reason itself (the last attempt's stays in the detail).
+_STOPPED_RETRYING = frozenset({Reason.DEADLINE_EXCEEDED, Reason.WORKFLOW_STOPPED, Reason.WORKFLOW_TERMINATED})
+
+
+def _attempt_failure(node: Mapping[str, Any]) -> tuple[Reason | str | None, str]:
     message = str(node.get("message") or "").strip()
     if not message:
         return None, ""
@@ -323,19 +331,19 @@ def step_failure(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]
     own = str(node.get("message") or "").strip()
     if node.get("type") == "Retry" and own and not uninformative(own):
         reason, detail = classify_message(own)
-        if reason in ("DeadlineExceeded", "WorkflowStopped", "WorkflowTerminated") and attempt_reason != reason:
+        if reason in _STOPPED_RETRYING and attempt_reason != reason:
             if attempt_detail:
                 shown = f"{attempt_reason}: {attempt_detail}" if attempt_reason else attempt_detail
                 detail = f"{detail}; the last attempt failed with {shown}"
             return StepFailure(reason, detail, len(tried))
         if attempt_reason is None:
-            return StepFailure(reason or "StepFailed", detail, len(tried))
+            return StepFailure(reason or Reason.STEP_FAILED, detail, len(tried))
     if attempt_reason is not None or attempt_detail:
-        return StepFailure(attempt_reason or "StepFailed", attempt_detail, max(len(tried), 1))
+        return StepFailure(attempt_reason or Reason.STEP_FAILED, attempt_detail, max(len(tried), 1))
     if own and not uninformative(own):
         reason, detail = classify_message(own)
-        return StepFailure(reason or "StepFailed", detail, max(len(tried), 1))
-    return StepFailure("StepFailed", f"it ended {str(node.get('phase') or 'Failed').lower()} without a message")
+        return StepFailure(reason or Reason.STEP_FAILED, detail, max(len(tried), 1))
+    return StepFailure(Reason.STEP_FAILED, f"it ended {str(node.get('phase') or 'Failed').lower()} without a message")
 
 
 def step_message(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) -> str | None:
@@ -364,7 +372,9 @@ def step_message(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]
     return None
 
 
-def workflow_failure(workflow: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) -> tuple[str | None, str]:
+def workflow_failure(
+    workflow: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]
+) -> tuple[Reason | str | None, str]:
     """``(Reason, detail)`` from the Workflow's own message, then any failed node's; (None, "") if none tells."""
     candidates = [str(get(workflow, "status", "message") or "")]
     failed = [node for node in nodes.values() if node.get("phase") in NODE_FAILED and node.get("message")]

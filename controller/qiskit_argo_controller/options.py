@@ -1,0 +1,35 @@
+"""``Options``: how one controller process runs (the CLI's flags), shared by every kind's reconciler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qiskit_argo.request import Limits
+
+__all__ = ["Options", "DEFAULT_PEERING"]
+
+DEFAULT_PEERING = "qiskit-argo"
+
+
+@dataclass(frozen=True)
+class Options:
+    """How one controller process runs."""
+
+    #: Namespaces to serve; empty means all of them (cluster-wide).
+    namespaces: tuple[str, ...] = ()
+    #: How long a Workflow event keeps retrying transient API failures before it gives up (the
+    #: next event of that Workflow or its owner, or a restart, catches up). Owner events never give up.
+    event_retry_seconds: float = 300.0
+    #: Platform limits passed to every job's validate step (None: the step's built-in limits).
+    limits: Limits | None = None
+    #: Run without peering (a single replica, tests); otherwise replicas elect one active peer.
+    standalone: bool = False
+    peering: str = DEFAULT_PEERING
+    #: Peering priority; the highest live peer acts, the others stand by. Random by default.
+    priority: int | None = None
+    #: ``http://0.0.0.0:8080/healthz`` style URL for kopf's liveness probe, or None.
+    liveness: str | None = None
+    #: kopf's per-object event batching window (seconds); kopf's default when None.
+    batch_window: float | None = None
+    #: First retry delay after a transient API failure (seconds); doubles up to a minute.
+    backoff: float = 1.0

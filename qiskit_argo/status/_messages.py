@@ -1,0 +1,88 @@
+"""The one line a person reads in ``status.message`` and the conditions: what is happening, the
+result, what went wrong."""
+
+from __future__ import annotations
+
+from qiskit_argo.api import BackendStatus, Phase, ResultLocation, ResultSummary
+
+__all__ = [
+    "MAX_MESSAGE",
+    "one_line",
+    "backend_text",
+    "result_text",
+    "progress_message",
+    "succeeded_message",
+    "suspended_message",
+    "deleted_message",
+    "created_message",
+]
+
+#: Longest message kept in status (conditions allow 32 kB; a person reads one line).
+MAX_MESSAGE = 1024
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` with every run of whitespace one space, cut to ``limit`` characters with ``…``."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def backend_text(backend: BackendStatus) -> str:
+    """``aer (automatic): <why>``: the chosen backend, its method and the scheduler's reason."""
+    text = backend.name + (f" ({backend.method})" if backend.method else "")
+    return text + (f": {backend.reason}" if backend.reason else "")
+
+
+def result_text(result: ResultSummary | None, location: ResultLocation | None) -> str:
+    """The result in a few words (top count or first expectation values) and where the whole is."""
+    parts: list[str] = []
+    if result is not None:
+        pubs = f"{result.num_pubs} PUB" + ("s" if result.num_pubs != 1 else "")
+        if result.top_counts:
+            top = max(result.top_counts.items(), key=lambda item: item[1])
+            parts.append(f"{result.primitive}, {pubs}" + (f", {result.shots} shots" if result.shots else ""))
+            parts.append(f"most frequent {top[0]} ({top[1]})")
+        elif result.expectation_values:
+            values = ", ".join(f"{value:.4g}" for value in result.expectation_values[:4])
+            more = ", …" if len(result.expectation_values) > 4 else ""
+            parts.append(f"{result.primitive}, {pubs}, <O> = [{values}{more}]")
+        else:
+            parts.append(f"{result.primitive}, {pubs}")
+    if location is not None:
+        parts.append(f"full result in artifact {location.artifact}" + (f" ({location.key})" if location.key else ""))
+    return "; ".join(parts)
+
+
+def progress_message(phase: Phase, current: str | None, backend: BackendStatus | None, wf_name: str) -> str:
+    """What a job that has not finished is doing now (``current``: the step under way)."""
+    if phase == Phase.PENDING:
+        return f"Workflow {wf_name} created; waiting for Argo to start it"
+    if phase == Phase.VALIDATING:
+        return "Validating the circuit (step validate)"
+    if phase == Phase.SCHEDULING:
+        return "Choosing a backend (step schedule)"
+    where = f" on {backend_text(backend)}" if backend else ""
+    if current == "store-results":
+        return "Storing the results (step store-results)"
+    return f"Running the circuit{where} (step {current or 'execute-aer'})"
+
+
+def succeeded_message(result: ResultSummary | None, location: ResultLocation | None, wf_name: str) -> str:
+    summary = result_text(result, location)
+    return one_line(f"Succeeded: {summary}" if summary else f"Workflow {wf_name} succeeded")
+
+
+def suspended_message(current: str | None, suspend: bool) -> str:
+    """Suspended: before which step, and what the job's ``spec.suspend`` says now."""
+    at = f" before step {current}" if current else ""
+    if suspend:
+        return f"Suspended{at} (spec.suspend is true); set it to false to resume"
+    return f"Suspended{at}; resuming (spec.suspend is false)"
+
+
+def deleted_message(wf_name: str) -> str:
+    return f"Workflow {wf_name} was deleted before it finished; delete and re-create the QiskitJob to run it again"
+
+
+def created_message(wf_name: str) -> str:
+    return f"Creating Workflow {wf_name}"

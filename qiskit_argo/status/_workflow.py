@@ -1,0 +1,258 @@
+"""What a QiskitJob's Workflow says: its steps' nodes, their outputs, their progress, why it failed.
+
+Built on ``_argo`` (Argo's shapes, kind-agnostic) and the step contract (``qiskit_argo.steps``):
+this is where a DAG task becomes a step of ours and an output parameter becomes a status field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from qiskit_argo.api import (
+    BackendStatus,
+    CircuitMetrics,
+    Phase,
+    QiskitJobStatus,
+    ResultLocation,
+    ResultSummary,
+    StepProgress,
+)
+from qiskit_argo.reasons import Reason
+from qiskit_argo.status._argo import (
+    NODE_DONE,
+    NODE_FAILED,
+    get,
+    step_failure,
+    step_message,
+    task_nodes,
+    workflow_failure,
+    workflow_nodes,
+    workflow_phase,
+)
+from qiskit_argo.status._messages import one_line
+from qiskit_argo.steps import STEPS
+
+__all__ = [
+    "STEP_NAMES",
+    "STEP_PHASE",
+    "FailureAt",
+    "Outputs",
+    "WorkflowView",
+    "step_nodes",
+    "parse_time",
+    "outputs",
+    "failure_reason",
+    "step_progress",
+    "older_than_known",
+]
+
+#: The DAG's steps in the order they run; a node whose displayName is one of these is that step.
+STEP_NAMES: tuple[str, ...] = tuple(STEPS)
+#: Which job phase a step being the current one means (any other step: Running).
+STEP_PHASE: Mapping[str, Phase] = {"validate": Phase.VALIDATING, "schedule": Phase.SCHEDULING}
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class FailureAt(NamedTuple):
+    """Why a job failed: the reason, the message for a person, and the step that failed (or None)."""
+
+    reason: Reason | str
+    message: str
+    step: str | None
+
+
+def step_nodes(nodes: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The task node of each DAG step, keyed by step name (see ``task_nodes``)."""
+    return task_nodes(nodes, STEP_NAMES)
+
+
+@dataclass(frozen=True)
+class WorkflowView:
+    """One reading of the job's Workflow: its name and phase, its nodes, each step's node, and
+    the step under way (the first one not done)."""
+
+    name: str
+    phase: str
+    nodes: dict[str, dict[str, Any]]
+    by_step: dict[str, dict[str, Any]]
+    current: str | None
+
+    @classmethod
+    def of(cls, workflow: Mapping[str, Any], name: str) -> WorkflowView:
+        nodes = workflow_nodes(workflow)
+        by_step = step_nodes(nodes)
+        current = next((step for step in STEP_NAMES if (by_step.get(step) or {}).get("phase") not in NODE_DONE), None)
+        return cls(name=name, phase=workflow_phase(workflow), nodes=nodes, by_step=by_step, current=current)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 time as Kubernetes writes it, or None."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _output_parameter(node: Mapping[str, Any] | None, name: str) -> str | None:
+    for parameter in get(node, "outputs", "parameters") or []:
+        if isinstance(parameter, Mapping) and parameter.get("name") == name:
+            value = parameter.get("value")
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _output_model(node: Mapping[str, Any] | None, name: str, model: type[_M]) -> _M | None:
+    value = _output_parameter(node, name)
+    if value is None:
+        return None
+    try:
+        return model.model_validate_json(value)
+    except ValidationError:
+        return None
+
+
+#: Where an artifact's key lives, per artifact repository kind (Argo's Artifact locations).
+_ARTIFACT_KEYS: tuple[tuple[str, str], ...] = (
+    ("s3", "key"),
+    ("gcs", "key"),
+    ("oss", "key"),
+    ("azure", "blob"),
+    ("hdfs", "path"),
+    ("http", "url"),
+    ("artifactory", "url"),
+)
+
+
+def _result_location(node: Mapping[str, Any] | None) -> ResultLocation | None:
+    for name, _ in STEPS["store-results"].output_artifacts.items():
+        for artifact in get(node, "outputs", "artifacts") or []:
+            if not isinstance(artifact, Mapping) or artifact.get("name") != name:
+                continue
+            key = None
+            for kind, field in _ARTIFACT_KEYS:
+                value = get(artifact, kind, field)
+                if isinstance(value, str) and value:
+                    key = value
+                    break
+            path = artifact.get("path") if isinstance(artifact.get("path"), str) else None
+            return ResultLocation(artifact=name, key=key, path=path)
+    return None
+
+
+class Outputs(NamedTuple):
+    """What the steps have published so far (None: not yet, or unreadable)."""
+
+    circuit: CircuitMetrics | None
+    backend: BackendStatus | None
+    result: ResultSummary | None
+    result_location: ResultLocation | None
+
+
+def outputs(by_step: Mapping[str, Mapping[str, Any]]) -> Outputs:
+    """validate's metrics, schedule's backend, the result summary (store-results', else
+    execute-aer's) and where store-results put the full result."""
+    return Outputs(
+        circuit=_output_model(by_step.get("validate"), "metrics", CircuitMetrics),
+        backend=_output_model(by_step.get("schedule"), "backend", BackendStatus),
+        result=(
+            _output_model(by_step.get("store-results"), "summary", ResultSummary)
+            or _output_model(by_step.get("execute-aer"), "summary", ResultSummary)
+        ),
+        result_location=_result_location(by_step.get("store-results")),
+    )
+
+
+# --------------------------------------------------------------------------- why it failed
+
+
+def failure_reason(workflow: Mapping[str, Any]) -> FailureAt:
+    """Why a Failed/Error Workflow failed: ``(Reason, message for a person, failed step or None)``.
+
+    The first failed step decides (``step_failure``: the step's own reason behind Argo's
+    ``main: Error (exit code N):`` prefix, an OOM kill, a deadline...); without one, the
+    Workflow's own message or any failed node's.
+    """
+    nodes = workflow_nodes(workflow)
+    by_step = step_nodes(nodes)
+    phase = workflow_phase(workflow)
+    fallback = Reason.WORKFLOW_ERROR if phase == "Error" else Reason.WORKFLOW_FAILED
+    for step in STEP_NAMES:
+        node = by_step.get(step)
+        if node is None or node.get("phase") not in NODE_FAILED:
+            continue
+        failure = step_failure(node, nodes)
+        return FailureAt(failure.reason, one_line(f"{step} failed: {failure.detail}"), step)
+    # Not a step (the template could not be resolved, the Workflow was stopped before a step ran...).
+    reason, detail = workflow_failure(workflow, nodes)
+    if reason is not None or detail:
+        return FailureAt(reason or fallback, one_line(f"Workflow {phase.lower() or 'failed'}: {detail}"), None)
+    name = get(workflow, "metadata", "name") or "the Workflow"
+    return FailureAt(fallback, f"Workflow {name} ended {phase or 'Failed'} without a message", None)
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def step_progress(
+    by_step: Mapping[str, Mapping[str, Any]],
+    nodes: Mapping[str, Mapping[str, Any]],
+    previous: list[StepProgress],
+    terminal: bool,
+) -> list[StepProgress]:
+    """Each step's phase, times and message; unreadable nodes keep what the status knew."""
+    if not by_step and previous:
+        return [step.model_copy(deep=True) for step in previous]  # nodes unreadable: keep what we knew
+    steps: list[StepProgress] = []
+    for name in STEP_NAMES:
+        node = by_step.get(name)
+        if node is None:
+            steps.append(StepProgress(name=name, phase="Omitted" if terminal else "Pending"))
+            continue
+        message = step_message(node, nodes)
+        steps.append(
+            StepProgress(
+                name=name,
+                phase=str(node.get("phase") or "Pending"),
+                started_at=parse_time(node.get("startedAt")),
+                finished_at=parse_time(node.get("finishedAt")),
+                message=one_line(message) if message else None,
+            )
+        )
+    return steps
+
+
+#: How far a step has come, as the status shows it (``Pending`` there may mean "no node yet").
+_STATUS_RANK = {"Running": 1, "Succeeded": 2, "Failed": 2, "Error": 2, "Skipped": 2, "Omitted": 2}
+#: How far a step has come, as a node shows it.
+_NODE_RANK = {"Pending": 0, "Running": 1, "Succeeded": 2, "Failed": 2, "Error": 2, "Skipped": 2, "Omitted": 2}
+
+
+def older_than_known(previous: QiskitJobStatus, workflow: Mapping[str, Any]) -> bool:
+    """Whether this Workflow is older than what the status shows: a step it shows started or
+    finished is absent, or not as far, in its nodes."""
+    nodes = workflow_nodes(workflow)
+    if not nodes:
+        return False  # not started, or nodes unreadable (offloaded): nothing to compare
+    by_step = step_nodes(nodes)
+    for step in previous.steps:
+        shown = _STATUS_RANK.get(str(step.phase), -1)
+        if shown < 0:
+            continue
+        node = by_step.get(step.name)
+        seen = -1 if node is None else _NODE_RANK.get(str(node.get("phase")), -1)
+        if seen < shown:
+            return True
+    return False
