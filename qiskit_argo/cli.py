@@ -13,10 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -175,40 +172,50 @@ def run(
 
     Example: qiskit-argo run examples/bell.yaml --out results/bell
     """
-    job, config_maps = _load(job_file)
-    from qiskit_argo.local import LocalRunError, render_and_preload, run_workflow
-    from qiskit_argo.safeio import prepare_results_dir
+    from qiskit_argo.local import LocalRunError, Renderer, RenderError, StepWorkers, run_workflow
 
-    target = out_dir or Path("results") / job.name
-    try:
-        # Before anything else is done: a directory that is not ours is refused, never emptied.
-        prepare_results_dir(target, protect=[job_file])
-    except QiskitArgoError as error:
-        raise _fail(str(error), EXIT_PERMANENT) from None
-    rendered = render_and_preload(job)
-    workflow = rendered.workflow
-    try:
-        with open(target / "workflow.yaml", "x") as stream:  # "x": never through a link a person left there
-            stream.write(rendered.workflow_yaml)
-    except OSError as error:
-        raise _fail(
-            f"results directory {target}: cannot write workflow.yaml ({error.strerror})", EXIT_PERMANENT
-        ) from None
+    # Helper processes start first, so that the heavy imports overlap with reading the job: the
+    # step workers import Qiskit, Aer and matplotlib (the longest chain, so they start first), one
+    # process renders the Workflow (Hera). They all end with this block, also on bad input, an
+    # error or Ctrl-C. The runner enforces spec.activeDeadlineSeconds: a step still running then
+    # is killed and fails.
+    with StepWorkers.for_steps() as workers, Renderer() as renderer:
+        job, config_maps = _load(job_file)
+        from qiskit_argo.safeio import prepare_results_dir
 
-    started = time.perf_counter()
-    deadline = float(job.spec.active_deadline_seconds)
-    with _Progress(workflow) as progress, _watchdog(deadline, _deadline_exceeded(progress, deadline)):
+        target = out_dir or Path("results") / job.name
         try:
-            result = run_workflow(
-                workflow,
-                rendered.cluster_templates,
-                target,
-                config_maps=config_maps,
-                listener=progress.update,
-            )
-        except LocalRunError as error:
-            raise _fail(f"{job_file}: {error}", EXIT_PERMANENT) from None
-    wall = time.perf_counter() - started
+            # Before anything else is done: a directory that is not ours is refused, never emptied.
+            prepare_results_dir(target, protect=[job_file])
+        except QiskitArgoError as error:
+            raise _fail(str(error), EXIT_PERMANENT) from None
+        try:
+            rendered = renderer.render(job)
+        except RenderError as error:
+            raise _fail(_crashed(f"{job_file}: the Workflow could not be rendered", error), EXIT_PERMANENT) from None
+        workflow = rendered.workflow
+        try:
+            with open(target / "workflow.yaml", "x") as stream:  # "x": never through a link a person left there
+                stream.write(rendered.workflow_yaml)
+        except OSError as error:
+            raise _fail(
+                f"results directory {target}: cannot write workflow.yaml ({error.strerror})", EXIT_PERMANENT
+            ) from None
+
+        started = time.perf_counter()
+        with _Progress(workflow) as progress:
+            try:
+                result = run_workflow(
+                    workflow,
+                    rendered.cluster_templates,
+                    target,
+                    config_maps=config_maps,
+                    listener=progress.update,
+                    workers=workers,
+                )
+            except LocalRunError as error:
+                raise _fail(f"{job_file}: {error}", EXIT_PERMANENT) from None
+        wall = time.perf_counter() - started
 
     try:
         _publish_results(result, target)
@@ -242,43 +249,6 @@ def controller(
     for name in namespace or []:
         args += ["--namespace", name]
     os.execv(command, args)
-
-
-# --------------------------------------------------------------------------- deadline
-
-
-@contextmanager
-def _watchdog(seconds: float, expired: Callable[[], None]) -> Iterator[None]:
-    """Call ``expired`` (from another thread) if the block is still running after ``seconds``.
-
-    A local run has no Argo controller to enforce ``activeDeadlineSeconds``, and a step runs in
-    this interpreter where nothing can interrupt it; the runner checks the deadline between
-    steps, and this ends the process when a step itself runs past it, as the kubelet would.
-    """
-    timer = threading.Timer(seconds, expired)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-
-
-def _deadline_exceeded(progress: _Progress, seconds: float) -> Callable[[], None]:
-    def expired() -> None:
-        with suppress(Exception):  # the process is about to end; nothing may stop that
-            progress.progress.stop()
-        with suppress(Exception):
-            err.print(
-                error_line(
-                    f"the job ran past spec.activeDeadlineSeconds ({seconds:g} s) and was stopped; "
-                    "raise spec.activeDeadlineSeconds or make the job smaller"
-                ),
-                soft_wrap=True,
-            )
-        os._exit(EXIT_TRANSIENT)
-
-    return expired
 
 
 # --------------------------------------------------------------------------- presentation

@@ -5,36 +5,48 @@ This is not a second implementation of the job: it interprets the Workflow that
 ClusterWorkflowTemplate (or a Workflow that only names that template in ``workflowTemplateRef``,
 as ``argo submit --from`` makes it: its spec is joined over the template's), substituting
 ``{{...}}`` expressions, materialising ``raw`` and ``from`` artifacts, mounting volumes as
-directories under a work directory, and running each container's command in this interpreter
-through its console-script entry point (no new interpreter per step).
-A wrong parameter reference or artifact name fails here exactly as it would in Argo.
+directories under a work directory, and running each container's command (a console script of
+qiskit-argo's) with its arguments, environment and working directory in a *step worker*: a Python
+process kept per image (``StepWorkers``; ``qiskit-argo run`` starts one per component, forked
+from a process that imported Qiskit once), which has imported what its steps need
+(``StepSpec.preload``) while the Workflow was being rendered (``Renderer``). A wrong parameter
+reference or artifact name fails here exactly as it would in Argo; a step ends as a container
+does: its exit code, its stderr in ``steps/<task>/stderr.log``, the last line of which is the
+step's message (its termination message); a step that crashes or is killed fails with
+``Error (exit code N)``, N as a container runtime reports it (128 + the signal).
 
 Whatever a Workflow says, the runner writes only under its work directory: step and volume
 names and ConfigMap keys must be single file names (``qiskit_argo.safeio.join_key``); container
-paths (artifacts, output parameters, volume mounts, absolute arguments) are normalised as the
-container would see them and must land on a volume, inside that step's directory, links
-resolved; only qiskit-argo's own step commands run. ``activeDeadlineSeconds`` is checked before
-each step (the CLI also stops a step that runs past it).
+paths (artifacts, output parameters, volume mounts, absolute arguments and environment values,
+the working directory) are normalised as the container would see them and must land on a volume,
+inside that step's directory, links resolved; only qiskit-argo's own step commands run.
+``activeDeadlineSeconds`` is checked before each step, and a step still running when it passes
+is stopped (its worker is killed) and fails, as Argo fails it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import importlib
-import io
-import multiprocessing
+import json
+import os
 import posixpath
+import queue
 import re
 import shutil
+import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from qiskit_argo.api import QiskitJob
@@ -46,9 +58,19 @@ __all__ = [
     "run_workflow",
     "join_workflow_spec",
     "substitute_known",
-    "render_and_preload",
+    "render",
     "Rendered",
+    "Renderer",
+    "RenderError",
     "Listener",
+    "StepCall",
+    "StepEnd",
+    "StepExit",
+    "StepWorkers",
+    "STEP_MODULES",
+    "STEPS_SHARE",
+    "step_component",
+    "step_preloads",
 ]
 
 #: ``{{ name }}``; the name is stripped in Python. (No lazy ``+?`` beside ``\s*``: that backtracks
@@ -259,54 +281,41 @@ def _reroot_args(args: list[str], mounts: list[_Mount], where: str) -> list[str]
     return rerooted
 
 
+def _environment(container: dict[str, Any], scope: dict[str, str], mounts: list[_Mount], where: str) -> dict[str, str]:
+    """The container's ``env`` (``name``/``value`` pairs, substituted), absolute values moved
+    onto the step's volumes as absolute arguments are (``HOME=/tmp`` is the step's scratch
+    volume here). ``valueFrom`` (Secrets, the downward API) has no local source."""
+    env: dict[str, str] = {}
+    for item in container.get("env", []) or []:
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name or "=" in name or "\0" in name:
+            raise LocalRunError(f"{where}: env {name!r} is not a variable name")
+        if "valueFrom" in item:
+            raise LocalRunError(f"{where}: env {name}: valueFrom is not supported locally (only value)")
+        value = substitute(str(item.get("value", "")), scope, f"{where} env {name}")
+        if "\0" in value:
+            raise LocalRunError(f"{where}: env {name}: the value holds a NUL character")
+        env[name] = str(_reroot(value, mounts, f"{where} env {name}")) if value.startswith("/") else value
+    return env
+
+
 #: Console scripts that are not steps: the command line itself (no run inside a run).
 _NOT_STEPS = {"qiskit-argo"}
 
 
-def _entry_point(command: str, where: str) -> Callable[[], Any]:
-    """A step's command: a console script of qiskit-argo's own (never pip, pytest or another tool
-    that happens to be installed: a Workflow must not run arbitrary programs on this machine)."""
+def _entry_point(command: str, where: str) -> str:
+    """A step's command as ``module:function``: a console script of qiskit-argo's own (never pip,
+    pytest or another tool that happens to be installed: a Workflow must not run arbitrary
+    programs on this machine). Nothing is imported here; the step worker imports it."""
+    from importlib.metadata import entry_points
+
     found = entry_points(group="console_scripts", name=command)
     if not found:
         raise LocalRunError(f"{where}: command {command!r} is not a console script installed here")
     entry = next(iter(found))
-    if not entry.value.startswith("qiskit_argo.") or command in _NOT_STEPS:
+    if not entry.module.startswith("qiskit_argo.") or command in _NOT_STEPS:
         raise LocalRunError(f"{where}: command {command!r} is not a qiskit-argo step; only those run locally")
-    return entry.load()
-
-
-@contextlib.contextmanager
-def _argv(argv: list[str]) -> Iterator[None]:
-    saved = sys.argv
-    sys.argv = argv
-    try:
-        yield
-    finally:
-        sys.argv = saved
-
-
-def _call(command: list[str], args: list[str], log: Path, where: str) -> int:
-    """Run a console script in this interpreter as a container would run it; returns the exit code."""
-    function = _entry_point(command[0], where)
-    stderr = io.StringIO()
-    code: int
-    with _argv([*command, *args]), contextlib.redirect_stderr(stderr):
-        try:
-            result = function()
-            code = int(result or 0)
-        except SystemExit as exit_:
-            if isinstance(exit_.code, int) or exit_.code is None:
-                code = exit_.code or 0
-            else:  # sys.exit("message"): Python prints it and exits 1
-                print(exit_.code, file=sys.stderr)
-                code = 1
-        except KeyboardInterrupt:
-            raise
-        except BaseException:  # noqa: BLE001 - a crash (even a Rust panic) ends the step as in a pod: exit 1, traceback in the log
-            traceback.print_exc()
-            code = 1
-    log.write_text(stderr.getvalue())
-    return code
+    return f"{entry.module}:{entry.attr}"
 
 
 def _last_line(text: str) -> str:
@@ -325,8 +334,12 @@ class _Runner:
         config_maps: dict[str, dict[str, bytes]],
         workdir: Path,
         listener: Listener | None,
+        workers: StepWorkers,
     ) -> None:
         self.workflow = workflow
+        self.workers = workers
+        #: When the run must end (``time.monotonic()``), from ``activeDeadlineSeconds``; set by ``run``.
+        self.deadline: float | None = None
         self.spec = join_workflow_spec(workflow, cluster_templates)
         self.cluster_templates = cluster_templates
         self.config_maps = config_maps
@@ -435,18 +448,35 @@ class _Runner:
                 raise LocalRunError(f"{where}: input artifact {name!r} has no source")
             scope[f"inputs.artifacts.{name}.path"] = artifact["path"]
 
-        warming = _WARMING.pop(template["name"], None)
-        if warming is not None:
-            warming.join()
         args = [substitute(arg, scope, f"{where} args") for arg in container.get("args", [])]
         command = [substitute(arg, scope, f"{where} command") for arg in container.get("command", [])]
         run.log = step_dir / "stderr.log"
         if not command:
             raise LocalRunError(f"{where}: the container has no command")
-        run.exit_code = _call(command, _reroot_args(args, mounts, where), run.log, where)
-        if run.exit_code != 0:
+        working_dir = container.get("workingDir")
+        call = StepCall(
+            entry=_entry_point(command[0], where),
+            argv=(*command, *_reroot_args(args, mounts, where)),
+            env=_environment(container, scope, mounts, where),
+            cwd=_reroot(working_dir, mounts, f"{where} workingDir") if working_dir else step_dir,
+            stdout=step_dir / "stdout.log",
+            stderr=run.log,
+        )
+        call.cwd.mkdir(parents=True, exist_ok=True)
+        ended = self.workers.run(str(container.get("image", "")), call, deadline=self.deadline)
+        with contextlib.suppress(OSError):
+            if call.stdout.stat().st_size == 0:  # a step's stdout is kept only when it printed something
+                call.stdout.unlink()
+        run.exit_code = ended.code
+        if ended.how is StepEnd.DEADLINE:
+            run.phase, run.message = "Failed", self.deadline_message()
+            return
+        if ended.code != 0:
             run.phase = "Failed"
-            run.message = _last_line(run.log.read_text()) or f"Error (exit code {run.exit_code})"
+            # A step that returned has written its reason last (its termination message); a process
+            # that died (a signal, os._exit) has none, and Argo says only how it ended.
+            reason = _last_line(ended.stderr) if ended.how is StepEnd.EXITED else ""
+            run.message = reason or f"Error (exit code {ended.code})"
             return
 
         outputs = template.get("outputs", {})
@@ -463,6 +493,10 @@ class _Runner:
                 return
             run.artifacts[artifact["name"]] = path
         run.phase = "Succeeded"
+
+    def deadline_message(self) -> str:
+        seconds = self.spec.get("activeDeadlineSeconds")
+        return f"Step exceeded its deadline (spec.activeDeadlineSeconds: {seconds} s)"
 
     def publish(self, run: TaskRun) -> None:
         prefix = f"tasks.{run.name}.outputs"
@@ -482,7 +516,7 @@ class _Runner:
             for task in ordered
         }
         result = WorkflowRun(name=self.name, workdir=self.workdir, tasks=tasks)
-        deadline = _deadline(self.spec.get("activeDeadlineSeconds"))
+        self.deadline = deadline = _deadline(self.spec.get("activeDeadlineSeconds"))
         for task in ordered:
             run = tasks[task["name"]]
             if any(tasks[d].phase != "Succeeded" for d in _dependencies(task)):
@@ -493,7 +527,7 @@ class _Runner:
             self.listener(run)
             try:
                 if deadline is not None and time.monotonic() > deadline:
-                    run.phase, run.message = "Failed", "Step exceeded its deadline (spec.activeDeadlineSeconds)"
+                    run.phase, run.message = "Failed", self.deadline_message()
                 else:
                     self.run_task(task, run)
             except LocalRunError as error:
@@ -528,6 +562,681 @@ def _safe_join(directory: Path, key: Any, what: str) -> Path:
         raise LocalRunError(str(error)) from None
 
 
+# --------------------------------------------------------------------------- step workers
+
+
+#: The qiskit-argo module each step's function imports when it runs (``steps.py`` imports them
+#: lazily, so that ``qiskit-argo-step --help`` stays light); a warm worker imports them ahead, after
+#: the step's ``StepSpec.preload``. tests/local check that each step really imports its module.
+STEP_MODULES: dict[str, str] = {
+    "validate": "qiskit_argo.validation",
+    "schedule": "qiskit_argo.scheduling",
+    "execute-aer": "qiskit_argo.execution",
+    "store-results": "qiskit_argo.results",
+}
+#: What every step imports (its inputs' models): imported once, by the zygote, for all workers.
+STEPS_SHARE = ("qiskit_argo.api",)
+
+
+def step_preloads() -> dict[str, tuple[str, ...]]:
+    """Component -> the modules its steps import on first use (``StepSpec.preload``, then the
+    step's own module), in step order: the warm workers ``StepWorkers.for_steps()`` starts, one per
+    component (per image)."""
+    from qiskit_argo.steps import STEPS
+
+    plan: dict[str, tuple[str, ...]] = {}
+    for spec in STEPS.values():
+        known = plan.setdefault(spec.component, ())
+        wanted = (*spec.preload, *((STEP_MODULES[spec.name],) if spec.name in STEP_MODULES else ()))
+        plan[spec.component] = (*known, *(module for module in wanted if module not in known))
+    return plan
+
+
+def step_component(image: str) -> str:
+    """The component whose image ``image`` is (``naming.image``), or ``image`` itself for any other."""
+    from qiskit_argo.naming import image as image_of
+    from qiskit_argo.steps import STEPS
+
+    return next((spec.component for spec in STEPS.values() if image_of(spec.component) == image), image)
+
+
+@dataclass(frozen=True)
+class StepCall:
+    """One step as a worker runs it: what a container runtime would be given."""
+
+    #: The step's console script as ``module:function`` (vetted by the runner: a qiskit-argo step).
+    entry: str
+    #: The step's ``sys.argv``: the command, then its arguments.
+    argv: tuple[str, ...]
+    #: Variables set over the worker's environment while the step runs (the container's ``env``).
+    env: Mapping[str, str]
+    #: The step's working directory.
+    cwd: Path
+    #: Where the step's file descriptors 1 and 2 go: its log. The last line on stderr is its message.
+    stdout: Path
+    stderr: Path
+
+    def to_json(self) -> str:
+        # ensure_ascii: a path that is not UTF-8 (surrogate escapes) travels as \udcXX and comes back.
+        return json.dumps(
+            {
+                "entry": self.entry,
+                "argv": list(self.argv),
+                "env": dict(self.env),
+                "cwd": str(self.cwd),
+                "stdout": str(self.stdout),
+                "stderr": str(self.stderr),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> StepCall:
+        data = json.loads(text)
+        return cls(
+            entry=data["entry"],
+            argv=tuple(data["argv"]),
+            env=dict(data["env"]),
+            cwd=Path(data["cwd"]),
+            stdout=Path(data["stdout"]),
+            stderr=Path(data["stderr"]),
+        )
+
+
+class StepEnd(enum.Enum):
+    """How a step ended."""
+
+    #: The step's function returned (or raised, or called ``sys.exit``): ``code`` is its exit code.
+    EXITED = "exited"
+    #: The worker process died during the step (a signal, ``os._exit``), as a crashed container:
+    #: ``code`` is what a container runtime reports (the exit status, or 128 + the signal).
+    CRASHED = "crashed"
+    #: Still running when the run's deadline passed; its worker was killed. ``code`` is None.
+    DEADLINE = "deadline"
+
+
+@dataclass(frozen=True)
+class StepExit:
+    """A step's end: how, its exit code and (the last 64 KiB of) its stderr."""
+
+    how: StepEnd
+    code: int | None
+    stderr: str
+
+
+#: How much of a step's stderr comes back with its exit (the message is its last line).
+_STDERR_TAIL = 64 * 1024
+#: What a spawned worker and the zygote run (``python -P -c``: the current directory is not on sys.path).
+_WORKER_MAIN = "from qiskit_argo.local import _spawned_worker_main; _spawned_worker_main()"
+_ZYGOTE_MAIN = "from qiskit_argo.local import _zygote_main; _zygote_main()"
+
+
+#: How helper processes start: in a session of their own, so that the terminal's signals (Ctrl-C,
+#: Ctrl-Z) reach only this process, which ends them; and with nothing on the terminal: a step's
+#: output goes to its log files, and what a worker prints between steps (an import's warning) is
+#: nobody's business.
+_HELPER: dict[str, Any] = {"stderr": subprocess.DEVNULL, "start_new_session": True}
+
+
+def _stderr_tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(max(0, stream.seek(0, os.SEEK_END) - _STDERR_TAIL))
+            return stream.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _exit_code(status: int) -> int:
+    """A ``Popen.returncode`` as a container runtime reports it: -N (killed by signal N) is 128 + N."""
+    return 128 - status if status < 0 else status
+
+
+def _can_fork_workers() -> bool:
+    """Whether workers may be forked from a zygote: Linux only (macOS frameworks are not fork-safe,
+    Windows has no fork), where ``PR_SET_PDEATHSIG`` also ends them with their parent."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and hasattr(os, "waitid")
+
+
+def _shared_packages(preload: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The top-level packages every worker's preload is in (``qiskit``), in the order they appear."""
+    per_key = [{module.split(".")[0] for module in modules} for modules in preload.values()]
+    common = set.intersection(*per_key) if per_key else set()
+    ordered = (module.split(".")[0] for modules in preload.values() for module in modules)
+    return tuple(dict.fromkeys(package for package in ordered if package in common))
+
+
+class _DeadlinePassed(Exception):
+    pass
+
+
+class _Zygote:
+    """The process the planned workers are forked from, once it has imported what they share.
+
+    It reports on its stdout, a JSON object a line, ``{"forked": key, "pid": N}`` and
+    ``{"exited": key, "code": N}``; it reads ``{"kill": key}`` on its stdin, and at the end of
+    its stdin kills the workers it forked, reaps them and exits. It is their parent: it alone
+    waits for them, so no process id is ever signalled after it was reaped.
+    """
+
+    def __init__(self, preload: Mapping[str, tuple[str, ...]], shared: Sequence[str]) -> None:
+        self.sockets: dict[str, socket.socket] = {}
+        theirs: dict[str, socket.socket] = {}
+        for key in preload:
+            self.sockets[key], theirs[key] = socket.socketpair()
+        plan = {
+            "shared": list(dict.fromkeys(shared)),
+            "workers": [
+                {"key": key, "modules": list(modules), "fd": theirs[key].fileno()}
+                for key, modules in preload.items()
+            ],
+        }
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-P", "-c", _ZYGOTE_MAIN, str(os.getpid()), json.dumps(plan)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                **_HELPER,
+                pass_fds=[sock.fileno() for sock in theirs.values()],
+            )
+        finally:
+            for sock in theirs.values():
+                sock.close()
+        self.pids: dict[str, int] = {}
+        self.exits: dict[str, int] = {}
+        self.changed = threading.Condition()
+        self.reader = threading.Thread(target=self._read, name=f"qiskit-argo zygote {self.process.pid}", daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        stream = self.process.stdout
+        assert stream is not None
+        with contextlib.suppress(OSError, ValueError):
+            for line in stream:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    event = json.loads(line)
+                    if "forked" in event:
+                        self.pids[str(event["forked"])] = int(event["pid"])
+                    if "exited" in event:
+                        with self.changed:
+                            self.exits[str(event["exited"])] = int(event["code"])
+                            self.changed.notify_all()
+        with self.changed:
+            self.exits.setdefault("", 0)  # "" marks the zygote's own end
+            self.changed.notify_all()
+
+    def kill(self, key: str) -> None:
+        stream = self.process.stdin
+        assert stream is not None
+        with contextlib.suppress(OSError, ValueError):
+            stream.write(json.dumps({"kill": key}).encode() + b"\n")
+            stream.flush()
+
+    def exit_code(self, key: str, timeout: float = 10.0) -> int:
+        """The exit code of the worker for ``key`` once the zygote has reaped it (137 if unknown)."""
+        with self.changed:
+            self.changed.wait_for(lambda: key in self.exits or "" in self.exits, timeout)
+            return self.exits.get(key, 137)
+
+    def close(self) -> None:
+        """End the zygote and every worker it forked (they are killed, then reaped by it)."""
+        for sock in self.sockets.values():
+            sock.close()
+        with contextlib.suppress(OSError, ValueError):
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # never expected; its workers die with it (PR_SET_PDEATHSIG)
+            self.process.kill()
+            self.process.wait()
+        with contextlib.suppress(OSError, ValueError):
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+        self.reader.join(timeout=5)
+
+
+class _Worker:
+    """One worker process as the pool sees it: a channel for requests and replies, a way to end it
+    and its exit code. Either spawned here (``Popen``) or forked by the zygote."""
+
+    def __init__(
+        self, key: str, requests: IO[bytes], replies: IO[bytes], process: subprocess.Popen[bytes] | _Zygote
+    ) -> None:
+        self.key = key
+        self.requests = requests
+        self.process = process
+        self.replies: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self.reader = threading.Thread(
+            target=self._read, args=(replies,), name=f"qiskit-argo step worker {key}", daemon=True
+        )
+        self.reader.start()
+
+    @classmethod
+    def spawn(cls, key: str, preload: Sequence[str]) -> _Worker:
+        """A fresh interpreter that imports ``preload``, then serves steps on its stdin/stdout."""
+        process = subprocess.Popen(
+            [sys.executable, "-P", "-c", _WORKER_MAIN, str(os.getpid()), *preload],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            **_HELPER,
+        )
+        assert process.stdin is not None and process.stdout is not None
+        return cls(key, process.stdin, process.stdout, process)
+
+    @classmethod
+    def forked(cls, key: str, zygote: _Zygote) -> _Worker:
+        sock = zygote.sockets[key]
+        return cls(key, sock.makefile("wb"), sock.makefile("rb"), zygote)
+
+    def _read(self, stream: IO[bytes]) -> None:
+        with contextlib.suppress(OSError, ValueError), stream:
+            for line in stream:
+                with contextlib.suppress(ValueError):  # not a reply (nothing else writes here)
+                    reply = json.loads(line)
+                    if isinstance(reply, dict):
+                        self.replies.put(reply)
+        self.replies.put(None)
+
+    def send(self, call: StepCall) -> bool:
+        """Hand the worker a step; False when the worker has already ended."""
+        try:
+            self.requests.write(call.to_json().encode() + b"\n")
+            self.requests.flush()
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def reply(self, deadline: float | None) -> dict[str, Any] | None:
+        """The next reply, or None when the worker has ended; ``_DeadlinePassed`` at the deadline."""
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            return self.replies.get(timeout=timeout)
+        except queue.Empty:
+            raise _DeadlinePassed from None
+
+    @property
+    def pid(self) -> int | None:
+        """Its process id, once known (a forked worker's comes from the zygote)."""
+        if isinstance(self.process, _Zygote):
+            return self.process.pids.get(self.key)
+        return self.process.pid
+
+    def kill(self) -> None:
+        if isinstance(self.process, _Zygote):
+            self.process.kill(self.key)
+        else:
+            with contextlib.suppress(OSError):
+                self.process.kill()
+
+    def end(self) -> int:
+        """Kill the worker if it still runs, wait for it; its exit code as a container reports it."""
+        self.kill()
+        return self.reap()
+
+    def reap(self) -> int:
+        """Wait until the worker has ended; its exit code. Its channel is closed."""
+        self.detach()
+        if isinstance(self.process, _Zygote):
+            code = self.process.exit_code(self.key)
+        else:
+            code = _exit_code(self.process.wait())
+        self.reader.join(timeout=5)
+        return code
+
+    def detach(self) -> None:
+        """Close this side of the channel (the worker, if it still runs, sees its input end)."""
+        with contextlib.suppress(OSError, ValueError):
+            self.requests.close()
+
+
+class StepWorkers:
+    """Warm processes that run steps: one per key (an key, or what ``key`` makes of it:
+    ``for_steps`` keys them by component), one step at a time each.
+
+    ``preload`` maps a key to the modules its steps import (``step_preloads()``): a worker for
+    each is started at once and imports them while the caller does other work (renders the
+    Workflow); a step waits until its worker has imported them. On Linux these workers are
+    forked from one *zygote* process that has imported once what they share (the top-level
+    packages common to all, e.g. Qiskit, then ``shared``); elsewhere each is a fresh interpreter.
+    A worker for a key without a plan, or one that replaces a worker that has ended, is a fresh
+    interpreter started when a step needs it.
+
+    A worker runs a step as a container runs its command: argv, environment and working
+    directory as given, file descriptors 1 and 2 on the step's log files. A worker that dies
+    during a step fails the step (``StepEnd.CRASHED``, with the exit code a container runtime
+    would report); one that ended while idle is replaced; a step still running at its deadline
+    is stopped by killing its worker (``StepEnd.DEADLINE``).
+
+    Use it as a context manager: every worker ends with the block, normally, on an error or on
+    Ctrl-C (workers run in a session of their own, so the terminal's Ctrl-C reaches only this
+    process, which ends them). Should this process die, idle workers end at the end of their
+    input, and on Linux busy ones are killed with it (``PR_SET_PDEATHSIG``, which follows the
+    *thread* that started them: use a pool from the thread that made it). Not thread-safe.
+    """
+
+    def __init__(
+        self,
+        preload: Mapping[str, Sequence[str]] | None = None,
+        *,
+        key: Callable[[str], str] | None = None,
+        shared: Sequence[str] = (),
+    ) -> None:
+        self._key = key or (lambda image: image)
+        self._preload = {name: tuple(modules) for name, modules in (preload or {}).items()}
+        self._shared = tuple(shared)
+        self._workers: dict[str, _Worker] = {}
+        self._zygote: _Zygote | None = None
+        self._closed = False
+        try:
+            if self._preload and _can_fork_workers():
+                self._zygote = _Zygote(self._preload, (*_shared_packages(self._preload), *shared))
+                self._workers = {key: _Worker.forked(key, self._zygote) for key in self._preload}
+            else:
+                self._workers = {key: self._spawn(key) for key in self._preload}
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def for_steps(cls) -> StepWorkers:
+        """A warm worker for each component of qiskit-argo's steps (each image), importing what its
+        steps need. (Keyed by component, so that nothing heavy is imported before they start.)"""
+        return cls(step_preloads(), key=step_component, shared=STEPS_SHARE)
+
+    def __enter__(self) -> StepWorkers:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def pids(self) -> dict[str, int]:
+        """Worker key -> process id, for the workers running now (whose id is known)."""
+        return {name: pid for name, worker in self._workers.items() if (pid := worker.pid) is not None}
+
+    def run(self, image: str, call: StepCall, *, deadline: float | None = None) -> StepExit:
+        """Run ``call`` in the worker for ``image`` (a container's image; the worker for its key);
+        ``deadline`` is a ``time.monotonic()`` time."""
+        key = self._key(image)
+        worker = self._taken(key, call, deadline)
+        if isinstance(worker, StepExit):
+            return worker
+        try:
+            reply = worker.reply(deadline)
+        except _DeadlinePassed:
+            self._end(key)
+            return StepExit(StepEnd.DEADLINE, None, _stderr_tail(call.stderr))
+        if reply is None:
+            return StepExit(StepEnd.CRASHED, self._end(key), _stderr_tail(call.stderr))
+        return StepExit(StepEnd.EXITED, int(reply["exit"]), _stderr_tail(call.stderr))
+
+    def _taken(self, key: str, call: StepCall, deadline: float | None) -> _Worker | StepExit:
+        """The worker that has taken ``call`` (it says so first). One that had ended before it could
+        take it is replaced, once. A deadline that passes meanwhile (still importing) stops the step."""
+        code = 0
+        for _ in range(2):
+            if self._closed:
+                raise RuntimeError("the step workers are closed")
+            worker = self._workers.get(key)
+            if worker is None:
+                worker = self._workers[key] = self._spawn(key)
+            if worker.send(call):
+                try:
+                    if worker.reply(deadline) is not None:
+                        return worker
+                except _DeadlinePassed:
+                    self._end(key)
+                    return StepExit(StepEnd.DEADLINE, None, "")
+            code = self._end(key)
+        raise LocalRunError(f"the step process for {key!r} ended before it began the step (exit code {code})")
+
+    def _spawn(self, key: str) -> _Worker:
+        planned = self._preload.get(key, ())
+        return _Worker.spawn(key, (*self._shared, *planned) if planned else ())
+
+    def _end(self, key: str) -> int:
+        return self._workers.pop(key).end()
+
+    def close(self) -> None:
+        """End every worker now (a step in progress is killed) and wait for them. Idempotent.
+
+        Spawned workers are killed and reaped here; the zygote, at the end of its input, kills and
+        reaps the workers it forked (or, still importing, forks none) and ends."""
+        self._closed = True
+        workers, self._workers = list(self._workers.values()), {}
+        spawned = [worker for worker in workers if not isinstance(worker.process, _Zygote)]
+        for worker in spawned:  # all signalled first, so that they end together
+            worker.kill()
+        for worker in workers:
+            worker.detach()
+        if self._zygote is not None:
+            self._zygote.close()
+            self._zygote = None
+        for worker in spawned:
+            worker.reap()
+        for worker in workers:
+            worker.reader.join(timeout=5)
+
+
+# --------------------------------------------------------------------------- inside a worker
+
+
+def _private(fd: int) -> int:
+    """A private copy of ``fd`` (0 or 1), with ``fd`` itself pointed at /dev/null: a step that reads
+    stdin or writes stdout between steps can never touch the worker's channel."""
+    copy = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    return copy
+
+
+def _die_with(parent: int) -> None:
+    """On Linux, be killed when ``parent`` dies (even by SIGKILL); anywhere, end if it already has."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _import_quietly(module: str) -> None:
+    with contextlib.suppress(Exception):  # only a head start: the step imports it (and reports why) itself
+        importlib.import_module(module)
+
+
+def _spawned_worker_main() -> None:
+    """``python -c`` of a spawned worker: ``sys.argv`` is the runner's process id, then the modules."""
+    runner, preload = int(sys.argv[1]), sys.argv[2:]
+    requests, replies = _private(0), _private(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner ends us (and its session keeps Ctrl-C away)
+    _die_with(runner)
+    _serve(os.fdopen(requests, "rb"), os.fdopen(replies, "wb"), preload)
+
+
+def _zygote_main() -> None:
+    """``python -c`` of the zygote: ``sys.argv`` is the runner's process id, then the plan (JSON:
+    the shared packages, and per key its modules and the socket its worker talks on)."""
+    import gc
+
+    runner, plan = int(sys.argv[1]), json.loads(sys.argv[2])
+    commands, events_fd = _private(0), _private(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(runner)
+    events = os.fdopen(events_fd, "w", encoding="utf-8")
+    lock = threading.Lock()
+    alive: dict[str, int] = {}  # worker key -> pid, while not reaped
+    cancelled: set[str] = set()
+    ending = threading.Event()
+
+    def report(event: dict[str, Any]) -> None:
+        with lock, contextlib.suppress(OSError, ValueError):
+            events.write(json.dumps(event) + "\n")
+            events.flush()
+
+    def obey() -> None:  # the runner's commands; the end of them ends everything
+        for line in os.fdopen(commands, "rb"):
+            with contextlib.suppress(ValueError, KeyError, TypeError), lock:
+                key = str(json.loads(line)["kill"])
+                if key in alive:
+                    os.kill(alive[key], signal.SIGKILL)
+                else:  # not forked yet (still importing): it never will be
+                    cancelled.add(key)
+        with lock:
+            ending.set()
+            for pid in alive.values():
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            if not alive:  # nothing forked yet (still importing): nothing to reap, no reason to finish
+                os._exit(0)
+
+    threading.Thread(target=obey, name="commands", daemon=True).start()
+    gc.disable()  # the pattern of gc.freeze's documentation: no collections before the forks, ...
+    for package in plan["shared"]:
+        _import_quietly(package)
+    gc.freeze()  # ... and the shared imports frozen, so the workers' collections never visit them
+    zygote, fds = os.getpid(), [worker["fd"] for worker in plan["workers"]]
+    for worker in plan["workers"]:
+        with lock:
+            skip = ending.is_set() or worker["key"] in cancelled
+        if skip:
+            os.close(worker["fd"])
+            report({"exited": worker["key"], "code": 128 + int(signal.SIGKILL)})
+            continue
+        pid = os.fork()
+        if pid == 0:  # the worker: only its own socket stays open
+            code = 1
+            try:
+                for fd in (*fds, commands, events_fd):
+                    if fd != worker["fd"]:
+                        with contextlib.suppress(OSError):
+                            os.close(fd)
+                _die_with(zygote)
+                channel = socket.socket(fileno=worker["fd"])
+                _serve(channel.makefile("rb"), channel.makefile("wb"), worker["modules"])
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(worker["fd"])
+        with lock:
+            alive[worker["key"]] = pid
+            if ending.is_set():  # the end came while it was being forked
+                os.kill(pid, signal.SIGKILL)
+        report({"forked": worker["key"], "pid": pid})
+    while alive:  # reap: learn who ended without reaping it, forget it, then reap it (never kill a reused pid)
+        try:
+            ended = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            break
+        if ended is None:
+            continue
+        with lock:
+            key = next((name for name, pid in alive.items() if pid == ended.si_pid), None)
+            alive.pop(key or "", None)
+        status = os.waitpid(ended.si_pid, 0)[1]
+        if key is not None:
+            report({"exited": key, "code": _exit_code(os.waitstatus_to_exitcode(status))})
+    os._exit(0)
+
+
+def _serve(requests: IO[bytes], replies: IO[bytes], preload: Sequence[str]) -> None:
+    """A worker's loop: import ``preload``, then run the steps the runner sends, one at a time,
+    until the end of ``requests``. A request is a ``StepCall`` on a line; the replies are
+    ``{"started": true}`` once it is taken and ``{"exit": N}`` once it has ended."""
+    import faulthandler
+    import gc
+
+    faulthandler.enable()  # a hard crash leaves its Python stack in the step's stderr.log
+    gc.disable()  # imports make few cycles and many objects: no collections while they run ...
+    for module in preload:
+        _import_quietly(module)
+    gc.freeze()  # ... and what they made is kept out of later ones; the steps run with the usual GC
+    gc.enable()
+
+    def reply(message: dict[str, Any]) -> None:
+        replies.write(json.dumps(message).encode() + b"\n")
+        replies.flush()
+
+    while line := requests.readline():
+        call = StepCall.from_json(line)
+        reply({"started": True})
+        reply({"exit": _run_step(call)})
+
+
+@contextlib.contextmanager
+def _redirected(fd: int, target: int) -> Iterator[None]:
+    """File descriptor ``fd`` (1 or 2) pointed at ``target`` for the block, as a container's log is:
+    what C code, Rust or a crash handler writes lands there too, not only ``sys.stdout``."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved = os.dup(fd)
+    os.dup2(target, fd)
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def _run_step(call: StepCall) -> int:
+    """Run one step in this process as a container would run its command; its exit code."""
+    saved_cwd, saved_env, saved_argv = os.getcwd(), dict(os.environ), sys.argv
+    try:
+        with (
+            open(call.stdout, "wb") as stdout,
+            open(call.stderr, "wb") as stderr,
+            _redirected(1, stdout.fileno()),
+            _redirected(2, stderr.fileno()),
+        ):
+            try:
+                os.chdir(call.cwd)
+                os.environ.update(call.env)
+                sys.argv = list(call.argv)
+                module, _, name = call.entry.partition(":")
+                if not module.startswith("qiskit_argo."):
+                    raise LocalRunError(f"{call.entry} is not a qiskit-argo step")
+                function: Any = importlib.import_module(module)
+                for attribute in name.split("."):
+                    function = getattr(function, attribute)
+            except BaseException:  # noqa: BLE001 - the step could not even start: a crash, in its log
+                traceback.print_exc()
+                return 1
+            return _exit_status(function)
+    except OSError:  # its log cannot be opened: say so on the terminal, fail the step
+        traceback.print_exc()
+        return 1
+    finally:
+        sys.argv = saved_argv
+        with contextlib.suppress(OSError):
+            os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+def _exit_status(function: Callable[[], Any]) -> int:
+    """What ``sys.exit(function())`` in a console script would leave as the process's exit status."""
+    try:
+        value = function()
+    except SystemExit as exit_:
+        value = exit_.code
+    except BaseException:  # noqa: BLE001 - a crash (even a Rust panic) ends the step as in a pod: exit 1, traceback in the log
+        traceback.print_exc()
+        return 1
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value & 0xFF
+    print(value, file=sys.stderr)  # sys.exit("message"): Python prints it and exits 1
+    return 1
+
+
 def run_workflow(
     workflow: dict[str, Any],
     cluster_templates: dict[str, dict[str, Any]],
@@ -535,14 +1244,21 @@ def run_workflow(
     *,
     config_maps: dict[str, dict[str, bytes]] | None = None,
     listener: Listener | None = None,
+    workers: StepWorkers | None = None,
 ) -> WorkflowRun:
     """Execute ``workflow``'s DAG here, in ``workdir``; each task's files stay in ``workdir/steps/<task>``.
 
     ``cluster_templates`` maps a (Cluster)WorkflowTemplate name to its manifest; ``config_maps``
-    maps a ConfigMap name to its files, for ``configMap`` volumes.
+    maps a ConfigMap name to its files, for ``configMap`` volumes. The steps run in ``workers``
+    (which the caller closes); without it, in workers started as the steps need them and ended
+    before this returns.
     """
+    workdir = workdir.absolute()  # the steps run elsewhere, each in its own working directory
     workdir.mkdir(parents=True, exist_ok=True)
-    return _Runner(workflow, cluster_templates, config_maps or {}, workdir, listener).run()
+    if workers is not None:
+        return _Runner(workflow, cluster_templates, config_maps or {}, workdir, listener, workers).run()
+    with StepWorkers() as own:
+        return _Runner(workflow, cluster_templates, config_maps or {}, workdir, listener, own).run()
 
 
 @dataclass(frozen=True)
@@ -554,57 +1270,93 @@ class Rendered:
     cluster_templates: dict[str, dict[str, Any]]
 
 
-def _render(job: QiskitJob) -> Rendered:
+def render(job: QiskitJob) -> Rendered:
+    """The job's Workflow (as ``qiskit-argo render`` prints it) and the ClusterWorkflowTemplate it uses."""
     from qiskit_argo import workflows
 
     workflow, template = workflows.build(job), workflows.cluster_workflow_template()
     return Rendered(workflow, workflows.to_yaml(workflow), {template["metadata"]["name"]: template})
 
 
-#: Template name -> the thread still importing that step's modules; joined before the step runs.
-_WARMING: dict[str, threading.Thread] = {}
+class RenderError(Exception):
+    """The render process failed (a bug: ``render`` raised, or the process died); the message says how."""
 
 
-def _import_all(modules: list[str]) -> None:
-    for module in modules:
-        importlib.import_module(module)
+_RENDER_MAIN = "from qiskit_argo.local import _render_main; _render_main()"
 
 
-def render_and_preload(job: QiskitJob) -> Rendered:
-    """The job's rendered Workflow and ClusterWorkflowTemplate, with the steps' heavy imports under way.
+class Renderer:
+    """``render(job)`` in a short-lived process of its own, which imports Hera as soon as it starts.
 
-    Rendering needs Hera and the steps need Qiskit, Aer and matplotlib: independent imports of
-    similar cost. Where ``fork`` exists, a forked process renders while this one imports what the
-    first steps need (``StepSpec.preload``); the last step's modules (matplotlib, for the
-    histogram) load in a background thread while the earlier steps run — Aer releases the GIL
-    while it simulates — so a job pays for the slowest of these, not their sum. The runner waits
-    for that thread before it starts the step (``_WARMING``): some libraries (matplotlib's
-    ``use``) read ``sys.modules`` without the import lock and must not see a half-loaded module.
+    A local run renders once; Hera costs about half a second of CPU to import and more to tear
+    down at exit, and the process that runs the steps would then sit idle. Started first, the
+    render process imports Hera while the caller reads the job file and the step workers import
+    Qiskit; ``render`` hands it the job (pickled) and returns what it rendered. It leaves without
+    tearing Hera down. Use it as a context manager: the process ends with the block, always.
     """
-    from qiskit_argo.steps import STEPS
 
-    specs = list(STEPS.values())
-    now = [module for spec in specs[:-1] for module in spec.preload]
-    last = specs[-1]
-    # Two threads must never import inside the same top-level package at once (a deadlock-avoiding
-    # import may hand one of them a half-initialized module), so only new packages go to the thread.
-    busy = {module.split(".")[0] for module in now}
-    now += [module for module in last.preload if module.split(".")[0] in busy]
-    later = [module for module in last.preload if module.split(".")[0] not in busy]
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-P", "-c", _RENDER_MAIN, str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,  # its last line is the message when it fails
+            start_new_session=True,
+        )
 
-    def preload() -> None:
-        _import_all(now)
-        thread = threading.Thread(target=_import_all, args=(later,), name="preload", daemon=True)
-        thread.start()
-        _WARMING[last.name] = thread
+    def __enter__(self) -> Renderer:
+        return self
 
-    if "fork" not in multiprocessing.get_all_start_methods():
-        rendered = _render(job)
-        preload()
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def render(self, job: QiskitJob) -> Rendered:
+        """The job rendered by the render process (once: the process ends with it)."""
+        import pickle
+
+        try:
+            output, errors = self.process.communicate(pickle.dumps(job))
+        except (OSError, ValueError) as error:  # it has already ended, or render was already called
+            raise RenderError(f"the render process is gone ({error})") from None
+        if self.process.returncode != 0:
+            reason = _last_line(errors.decode("utf-8", "replace"))
+            code = _exit_code(self.process.returncode)
+            raise RenderError(reason or f"the render process ended with exit code {code}")
+        rendered = pickle.loads(output)  # from our own child, through its own pipe
+        assert isinstance(rendered, Rendered)
         return rendered
-    from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
-        future = pool.submit(_render, job)
-        preload()
-        return future.result()
+    def close(self) -> None:
+        """End the render process if it still runs (it may be importing still), and reap it."""
+        if self.process.returncode is None:
+            with contextlib.suppress(OSError):
+                self.process.kill()
+            self.process.communicate()
+
+
+def _render_main() -> None:
+    """``python -c`` of the render process: import Hera, read a pickled job on stdin, write the
+    pickled ``Rendered`` on stdout, and leave at once (``os._exit``: no teardown of Hera's models)."""
+    import gc
+    import pickle
+
+    gc.disable()  # a short life spent importing and rendering: no cyclic garbage worth collecting
+    runner, output = int(sys.argv[1]), _private(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner ends us
+    _die_with(runner)
+    code = 1
+    try:
+        import qiskit_argo.workflows  # noqa: F401 - Hera, while the runner reads the job file
+
+        job = pickle.loads(sys.stdin.buffer.read())
+        with os.fdopen(output, "wb") as stream:
+            stream.write(pickle.dumps(render(job)))
+        code = 0
+    except BaseException:  # noqa: BLE001 - its last line is the runner's message
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os._exit(code)

@@ -1,10 +1,14 @@
-"""The three Dockerfiles, checked statically (no Docker engine here), and the image names end to end.
+"""The one Dockerfile, checked statically (no Docker engine here) for every component's build, and
+the image names end to end.
 
-Each image: a base image pinned to a release, the package installed with its component's extra
-and nothing else (pinned by requirements.lock), a numeric non-root USER equal to the user the
-pods run as, a read-only-root-friendly environment, no shell or package manager left, an exec-form
-entry point that the package declares. The build context (.dockerignore) lets in what the
-Dockerfiles copy. The Makefile builds exactly the image names the manifests reference.
+``validator/Dockerfile`` builds all three images; ``--build-arg COMPONENT=<component>`` picks the
+extra it installs and the stage (entry point) the image ends with. Each build is checked as Docker
+would resolve it — build args expanded, the final stage followed back through the stages it is
+``FROM`` — for: a base image pinned to a release, the package installed with its component's
+extra and nothing else (pinned by requirements.lock), a numeric non-root USER equal to the user
+the pods run as, a read-only-root-friendly environment, no shell or package manager left, an
+exec-form entry point that the package declares. The build context (.dockerignore) lets in what
+the Dockerfile copies. The Makefile builds exactly the image names the manifests reference.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from qiskit_argo.steps import ENTRY_POINT, STEPS
 from tests.deploy.builds import REPO
 
 COMPONENTS = ("controller", "validator", "executor")
+DOCKERFILE = REPO / "validator" / "Dockerfile"
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 PINNED_BASE = re.compile(r"^python:(?P<minor>3\.\d+)\.\d+-slim-(bookworm|trixie)(@sha256:[0-9a-f]{64})?$")
 ENTRY_POINTS = {"controller": "qiskit-argo-controller", "validator": ENTRY_POINT, "executor": ENTRY_POINT}
+_VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
 
 @dataclass
@@ -38,16 +44,13 @@ class Stage:
 
 @dataclass
 class Dockerfile:
-    args: dict[str, str]
+    #: ARGs before the first FROM: name -> default (None: none, the build must pass it).
+    args: dict[str, str | None]
     stages: list[Stage]
 
-    @property
-    def final(self) -> Stage:
-        return self.stages[-1]
 
-
-def parse(path: Path) -> Dockerfile:
-    """Instructions of a Dockerfile (continuations joined, comments dropped), split into stages."""
+def _logical_lines(path: Path) -> list[str]:
+    """Instructions of a Dockerfile, continuations joined, comments dropped."""
     logical: list[str] = []
     pending = ""
     for line in path.read_text().splitlines():
@@ -59,58 +62,127 @@ def parse(path: Path) -> Dockerfile:
         if not line.endswith("\\"):
             logical.append(pending.strip())
             pending = ""
-    args: dict[str, str] = {}
+    return logical
+
+
+def _expand(text: str, values: dict[str, str]) -> str:
+    """``${NAME}`` and ``$NAME`` replaced for the names in ``values`` (others are left as written)."""
+    return _VARIABLE.sub(lambda m: values.get(m.group(1) or m.group(2), m.group(0)), text)
+
+
+def parse(path: Path, build_args: dict[str, str]) -> Dockerfile:
+    """The stages of a Dockerfile as ``docker build --build-arg ...`` sees them: each stage's base
+    with the global ARGs expanded, and its instructions with the ARGs it declares expanded."""
+    args: dict[str, str | None] = {}
     stages: list[Stage] = []
-    for statement in logical:
+    scope: dict[str, str] = {}
+    for statement in _logical_lines(path):
         keyword, _, rest = statement.partition(" ")
-        keyword = keyword.upper()
+        keyword, rest = keyword.upper(), rest.strip()
+        if keyword == "ARG":
+            name, equals, default = rest.partition("=")
+            name = name.strip()
+            if not stages:
+                args[name] = default.strip().strip('"') if equals else None
+                continue
+            value = build_args.get(name, default.strip().strip('"') if equals else args.get(name))
+            if value is not None:
+                scope[name] = value
         if keyword == "FROM":
-            match = re.fullmatch(r"(\S+)(?:\s+AS\s+(\S+))?", rest.strip(), re.IGNORECASE)
+            match = re.fullmatch(r"(\S+)(?:\s+AS\s+(\S+))?", rest, re.IGNORECASE)
             assert match, statement
-            base = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), match.group(1))
+            known = {name: build_args.get(name, default) for name, default in args.items()}
+            base = _expand(match.group(1), {name: value for name, value in known.items() if value is not None})
             stages.append(Stage(base, match.group(2)))
-        elif not stages and keyword == "ARG":
-            name, _, default = rest.partition("=")
-            args[name.strip()] = default.strip()
-        else:
-            assert stages, f"{path}: {keyword} before FROM"
-            stages[-1].instructions.append((keyword, rest.strip()))
+            scope = {}
+            continue
+        assert stages, f"{path}: {keyword} before FROM"
+        stages[-1].instructions.append((keyword, _expand(rest, scope)))
     return Dockerfile(args, stages)
 
 
-def _dockerfile(component: str) -> Path:
-    return REPO / component / "Dockerfile"
+@dataclass
+class Image:
+    """What ``docker build -f validator/Dockerfile --build-arg COMPONENT=<component>`` makes."""
+
+    component: str
+    #: The image the final stage is built on at the bottom of its chain of stages.
+    base: str
+    #: The final image's instructions: those of the stages it is FROM first, its own last.
+    instructions: list[tuple[str, str]]
+    #: Every stage the build runs: the chain and the stages it copies from.
+    stages: list[Stage]
 
 
-def _all(stage: Stage, keyword: str) -> list[str]:
-    return [rest for kw, rest in stage.instructions if kw == keyword]
+def image(component: str) -> Image:
+    dockerfile = parse(DOCKERFILE, {"COMPONENT": component, "VERSION": "0.1.0"})
+    by_name = {stage.name: stage for stage in dockerfile.stages if stage.name}
+    chain = [dockerfile.stages[-1]]
+    while chain[0].base in by_name:
+        chain.insert(0, by_name[chain[0].base])
+    needed: list[Stage] = []
+    todo = list(chain)
+    while todo:
+        stage = todo.pop()
+        if stage in needed:
+            continue
+        needed.append(stage)
+        for keyword, rest in stage.instructions:
+            source = re.match(r"--from=(\S+)", rest) if keyword == "COPY" else None
+            if source and source.group(1) in by_name:
+                todo.append(by_name[source.group(1)])
+        if stage.base in by_name:
+            todo.append(by_name[stage.base])
+    instructions = [instruction for stage in chain for instruction in stage.instructions]
+    return Image(component, chain[0].base, instructions, needed)
+
+
+def _all(instructions: list[tuple[str, str]], keyword: str) -> list[str]:
+    return [rest for kw, rest in instructions if kw == keyword]
+
+
+def _runs(stages: list[Stage]) -> list[str]:
+    return [run for stage in stages for run in _all(stage.instructions, "RUN")]
+
+
+def test_one_dockerfile_builds_every_component() -> None:
+    """One file, a stage per component, the last FROM chosen by COMPONENT, which has no default."""
+    assert [p.relative_to(REPO).as_posix() for p in REPO.glob("*/Dockerfile")] == ["validator/Dockerfile"]
+    dockerfile = parse(DOCKERFILE, {})
+    assert "COMPONENT" in dockerfile.args and dockerfile.args["COMPONENT"] is None, "COMPONENT must be passed"
+    assert dockerfile.stages[-1].base == "${COMPONENT}"
+    assert {stage.name for stage in dockerfile.stages} >= set(COMPONENTS)
+    checks = [run for run in _runs(dockerfile.stages) if "case" in run]
+    assert checks and f"{'|'.join(COMPONENTS)})" in checks[0], "the build refuses any other COMPONENT"
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_base_image_is_pinned_to_a_release(component: str) -> None:
-    dockerfile = parse(_dockerfile(component))
-    for stage in dockerfile.stages:
-        assert PINNED_BASE.match(stage.base), f"{component}: FROM {stage.base} is not pinned to a Python release"
-    bases = {parse(_dockerfile(c)).final.base for c in COMPONENTS}
-    assert len(bases) == 1, f"the images should share one base: {bases}"
+    built = image(component)
+    by_name = {stage.name for stage in built.stages if stage.name}
+    for stage in built.stages:
+        if stage.base not in by_name:
+            assert PINNED_BASE.match(stage.base), f"{component}: FROM {stage.base} is not pinned to a Python release"
+    assert len({image(c).base for c in COMPONENTS}) == 1, "the images should share one base"
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_python_of_the_base_is_the_one_the_dockerfile_cleans_and_the_project_supports(component: str) -> None:
-    dockerfile = parse(_dockerfile(component))
-    minor = PINNED_BASE.match(dockerfile.final.base).group("minor")
+    built = image(component)
+    base = PINNED_BASE.match(built.base)
+    assert base, built.base
+    minor = base.group("minor")
     required = PYPROJECT["project"]["requires-python"].removeprefix(">=")
     assert tuple(map(int, minor.split("."))) >= tuple(map(int, required.split(".")))
-    for run in _all(dockerfile.final, "RUN"):
+    for run in _all(built.instructions, "RUN"):
         for version in re.findall(r"python(3\.\d+)/", run):
             assert version == minor, f"{component}: cleans python{version} in a python{minor} image"
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_runs_as_the_numeric_non_root_user_of_the_pods(component: str) -> None:
-    final = parse(_dockerfile(component)).final
-    users = _all(final, "USER")
-    assert users, f"{component}: no USER in the final stage"
+    users = _all(image(component).instructions, "USER")
+    assert users, f"{component}: no USER in the final image"
     match = re.fullmatch(r"(\d+)(?::(\d+))?", users[-1])
     assert match, f"{component}: USER {users[-1]} is not numeric (runAsNonRoot needs a numeric user)"
     assert int(match.group(1)) != 0
@@ -120,47 +192,58 @@ def test_runs_as_the_numeric_non_root_user_of_the_pods(component: str) -> None:
 
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_installs_only_its_own_extra_pinned_by_the_lock(component: str) -> None:
-    dockerfile = parse(_dockerfile(component))
+    built = image(component)
     assert component in PYPROJECT["project"]["optional-dependencies"], f"no `{component}` extra in pyproject.toml"
-    installs = [run for stage in dockerfile.stages for run in _all(stage, "RUN") if re.search(r"pip install", run)]
+    installs = [run for run in _runs(built.stages) if re.search(r"pip install", run)]
     assert len(installs) == 1, installs
     extras = re.findall(r"\.\[([\w,-]+)\]", installs[0])
     assert extras == [component], f"{component}: installs extras {extras}"
     assert "--constraint requirements.lock" in installs[0] or "-c requirements.lock" in installs[0]
-    for stage in dockerfile.stages:
-        for run in _all(stage, "RUN"):
+    # Only the controller image carries the adapter package: the others drop controller/ before pip runs.
+    drop = re.search(r'if \[ "(\w+)" != controller \]; then rm -rf controller; fi\s+&& .*pip install', installs[0])
+    assert drop and drop.group(1) == component, "the step images leave the controller's adapter package out"
+    for stage in built.stages:
+        for run in _all(stage.instructions, "RUN"):
             assert not re.search(r"\b(curl|wget|apt-get install|apk add|git clone)\b", run), run
-        for add in _all(stage, "ADD"):
+        for add in _all(stage.instructions, "ADD"):
             pytest.fail(f"{component}: ADD {add} (use COPY)")
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
-def test_final_stage_leaves_no_shell_pip_or_package_manager(component: str) -> None:
-    final = parse(_dockerfile(component)).final
+def test_final_image_leaves_no_shell_pip_or_package_manager(component: str) -> None:
+    final = image(component).instructions
     runs = _all(final, "RUN")
     assert runs and re.search(r"\brm -f [^&]*/bin/sh\b", runs[-1]), f"{component}: the shells are not removed"
     removed = " ".join(runs)
     for tool in ("/bin/bash", "/bin/dash", "/usr/bin/apt", "/usr/bin/dpkg", "/usr/local/bin/pip"):
         assert tool in removed, f"{component}: {tool} stays in the image"
-    assert final.instructions.index(("RUN", runs[-1])) < max(
-        i for i, (kw, _) in enumerate(final.instructions) if kw == "USER"
+    assert final.index(("RUN", runs[-1])) < max(
+        i for i, (kw, _) in enumerate(final) if kw == "USER"
     ), "nothing may RUN after the shells are gone"
     copies = _all(final, "COPY")
-    assert copies and all(c.startswith("--from=") for c in copies), "the final stage copies only the built venv"
+    assert copies and all(c.startswith("--from=") for c in copies), "the final image copies only the built venv"
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_environment_suits_a_read_only_root_filesystem(component: str) -> None:
-    env = " ".join(_all(parse(_dockerfile(component)).final, "ENV"))
+    env = " ".join(_all(image(component).instructions, "ENV"))
     assert "HOME=/tmp" in env and "PYTHONDONTWRITEBYTECODE=1" in env
     if component == "executor":
         assert "MPLCONFIGDIR=/tmp/" in env, "matplotlib writes its cache under MPLCONFIGDIR"
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
+def test_labels_name_the_component(component: str) -> None:
+    labels = " ".join(_all(image(component).instructions, "LABEL"))
+    assert f'org.opencontainers.image.title="qiskit-argo-{component}"' in labels
+    assert 'org.opencontainers.image.version="0.1.0"' in labels
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
 def test_entry_point_is_exec_form_and_declared_by_the_package(component: str) -> None:
-    final = parse(_dockerfile(component)).final
-    (entrypoint,) = _all(final, "ENTRYPOINT")
+    entrypoints = _all(image(component).instructions, "ENTRYPOINT")
+    assert entrypoints, f"{component}: no ENTRYPOINT"
+    entrypoint = entrypoints[-1]
     assert entrypoint.startswith("["), f"{component}: ENTRYPOINT is not exec form (no shell in the image)"
     script = Path(eval(entrypoint)[0]).name  # noqa: S307 - a JSON list literal from our own file
     assert script == ENTRY_POINTS[component]
@@ -239,8 +322,8 @@ def test_dockerignore_matcher() -> None:
 
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_everything_copied_is_in_the_build_context(component: str) -> None:
-    for stage in parse(_dockerfile(component)).stages:
-        for copy in _all(stage, "COPY"):
+    for stage in image(component).stages:
+        for copy in _all(stage.instructions, "COPY"):
             if copy.startswith("--from="):
                 continue
             *sources, _ = copy.split()
@@ -277,13 +360,15 @@ def _make_plan(makefile: str, *targets: str) -> str:
 
 
 def built_images() -> dict[str, str]:
-    """Component → the tag ``make images`` gives it (from a dry run of Makefile.images)."""
+    """Component → the tag ``make images`` gives it (from a dry run of Makefile.images), each built
+    from the one Dockerfile with its COMPONENT."""
     plan = _make_plan("Makefile.images", "images")
     images = {}
     for line in plan.splitlines():
-        match = re.search(r"docker build -f (\w+)/Dockerfile .* -t (\S+) \.$", line)
+        match = re.search(r"docker build -f (\S+) .*--build-arg COMPONENT=(\w+) .* -t (\S+) \.$", line)
         if match:
-            images[match.group(1)] = match.group(2)
+            assert REPO / match.group(1) == DOCKERFILE, line
+            images[match.group(2)] = match.group(3)
     return images
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import yaml
@@ -69,24 +66,3 @@ def test_every_command_has_help_with_an_example() -> None:
         result = CliRunner().invoke(app, [command, "--help"])
         assert result.exit_code == 0
         assert "Example: qiskit-argo" in result.stdout, command
-
-
-def test_preload_lists_what_the_steps_really_import(examples: Path, tmp_path: Path) -> None:
-    """`StepSpec.preload` stays true: after a plain run, every listed module was imported by a step."""
-    script = textwrap.dedent(
-        f"""
-        import sys
-        from pathlib import Path
-        from qiskit_argo import workflows
-        from qiskit_argo.local import run_workflow
-        from qiskit_argo.manifests import load_job
-        from qiskit_argo.steps import STEPS
-        job, _ = load_job(Path({str(examples / "bell.yaml")!r}))
-        template = workflows.cluster_workflow_template()
-        run = run_workflow(workflows.build(job), {{template["metadata"]["name"]: template}}, Path({str(tmp_path)!r}))
-        assert run.phase == "Succeeded", run.message
-        print(sorted(m for s in STEPS.values() for m in s.preload if m not in sys.modules))
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert proc.stdout.strip() == "[]"
