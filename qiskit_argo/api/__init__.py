@@ -7,20 +7,33 @@ Field names follow Kubernetes conventions (camelCase on the wire, snake_case in 
 Layout: the shared parts live in private modules (``_base``: the model base and shared field
 types; ``_conditions``: ``metav1.Condition``; ``_resource``: the apiVersion/kind/metadata
 envelope; ``_kind``: the ``Kind`` descriptor a CRD is made from); each kind has a public module
-(``job``) holding its spec, status, resource and ``Kind``. Adding a kind is a new module beside
+(``job``, ``backend``) holding its spec, status, resource and ``Kind``. Adding a kind is a new module beside
 ``job.py`` and one entry in ``KINDS``; ``qiskit_argo.crd`` and ``qiskit_argo.generate`` take it
 from there.
 """
 
 from __future__ import annotations
 
-from qiskit_argo.api import job
+from qiskit_argo.api import backend, job
 from qiskit_argo.api._base import CRD_KEYWORDS, DURATION_PATTERN, QUANTITY_PATTERN, QuantityValue, crd_keywords
 from qiskit_argo.api._base import _Model as _Model
 from qiskit_argo.api._conditions import Condition
 from qiskit_argo.api._kind import CATEGORIES, Kind, PrinterColumn, Rule
 from qiskit_argo.api._resource import API_VERSION, GROUP, MAX_NAME_LENGTH, NAME_PATTERN, VERSION
 from qiskit_argo.api._resource import _Resource as _Resource
+from qiskit_argo.api.backend import (
+    QISKIT_BACKEND,
+    BackendCapabilities,
+    BackendConditionType,
+    BackendPhase,
+    BackendType,
+    Channel,
+    CostModel,
+    QiskitBackend,
+    QiskitBackendSpec,
+    QiskitBackendStatus,
+    SecretKeyRef,
+)
 from qiskit_argo.api.job import (
     KIND,
     MAX_INLINE_BINDINGS,
@@ -109,10 +122,23 @@ __all__ = [
     "MAX_OBSERVABLES",
     "MAX_INLINE_BINDINGS",
     "MAX_PARAMETERS",
+    # QiskitBackend (qiskit_argo.api.backend)
+    "QISKIT_BACKEND",
+    "BackendType",
+    "Channel",
+    "BackendPhase",
+    "BackendConditionType",
+    "SecretKeyRef",
+    "CostModel",
+    "QiskitBackendSpec",
+    "BackendCapabilities",
+    "QiskitBackendStatus",
+    "QiskitBackend",
 ]
 
 #: Every kind of ours, in the order their CRDs are generated: one line per kind.
 KINDS: tuple[Kind, ...] = (
+    backend.QISKIT_BACKEND,
     job.QISKIT_JOB,
 )
 

@@ -344,3 +344,22 @@ def test_a_jobs_workflow_never_carries_argo_cd_tracking() -> None:
     for metadata in (workflow["metadata"], workflow["spec"].get("podMetadata", {})):
         assert "app.kubernetes.io/instance" not in metadata.get("labels", {})
         assert not any(key.startswith("argocd.argoproj.io/") for key in metadata.get("annotations", {}))
+
+
+BACKEND_CASES = [
+    ({}, "Progressing"),
+    ({"status": {"phase": "Pending", "observedGeneration": 1}}, "Progressing"),
+    ({"status": {"phase": "Ready", "observedGeneration": 1}}, "Healthy"),
+    ({"status": {"phase": "NotReady", "observedGeneration": 1, "message": "credentials rejected"}}, "Degraded"),
+    ({"status": {"phase": "Disabled", "observedGeneration": 1}}, "Suspended"),
+    ({"status": {"phase": "Ready", "observedGeneration": 0}}, "Progressing"),
+    ({"status": {"phase": "Bogus", "observedGeneration": 1}}, "Unknown"),
+]
+
+
+@pytest.mark.parametrize(("backend", "expected"), BACKEND_CASES)
+def test_qiskitbackend_health(backend: dict[str, Any], expected: str) -> None:
+    script = _argocd_cm()[HEALTH_KEY.format(group=GROUP, kind="QiskitBackend")]
+    obj = {"apiVersion": f"{GROUP}/v1alpha1", "kind": "QiskitBackend", "metadata": {"generation": 1}, **backend}
+    health = run_health(script, obj)
+    assert health["status"] == expected and health["message"]
