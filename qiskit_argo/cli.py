@@ -264,6 +264,7 @@ class _Progress:
         "Succeeded": ("succeeded", "green", "✓"),
         "Failed": ("failed", "red", "✗"),
         "Error": ("error", "red", "✗"),
+        "Skipped": ("skipped", "dim", "–"),
         "Omitted": ("skipped", "dim", "–"),
     }
 
@@ -316,7 +317,7 @@ class _Progress:
             return
         if task.phase == "Running":
             self.progress.start_task(row)
-        done = task.phase in ("Succeeded", "Failed", "Error", "Omitted")
+        done = task.phase in ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
         self.progress.update(row, completed=1 if task.phase == "Succeeded" else 0, **self._fields(task.phase))
         if done:
             self.progress.stop_task(row)

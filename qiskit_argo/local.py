@@ -10,7 +10,11 @@ qiskit-argo's) with its arguments, environment and working directory in a *step 
 process kept per image (``StepWorkers``; ``qiskit-argo run`` starts one per component, forked
 from a process that imported Qiskit once), which has imported what its steps need
 (``StepSpec.preload``) while the Workflow was being rendered (``Renderer``). A wrong parameter
-reference or artifact name fails here exactly as it would in Argo; a step ends as a container
+reference or artifact name fails here exactly as it would in Argo. The DAG may branch: a task's
+``depends`` (``&&``, ``||``, ``!``, ``.Succeeded``...; false: Omitted) and ``when`` (``A == B``;
+false: Skipped) follow Argo's semantics (``qiskit_argo.expressions``), and an output with a
+``globalName`` becomes ``{{workflow.outputs.parameters|artifacts.NAME}}`` for later tasks, as in
+Argo (the last task that wrote it wins). A step ends as a container
 does: its exit code, its stderr in ``steps/<task>/stderr.log``, the last line of which is the
 step's message (its termination message); a step that crashes or is killed fails with
 ``Error (exit code N)``, N as a container runtime reports it (128 + the signal).
@@ -50,6 +54,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from qiskit_argo.api import QiskitJob
+    from qiskit_argo.steps import StepRegistry
 
 __all__ = [
     "LocalRunError",
@@ -67,7 +72,6 @@ __all__ = [
     "StepEnd",
     "StepExit",
     "StepWorkers",
-    "STEP_MODULES",
     "STEPS_SHARE",
     "step_component",
     "step_preloads",
@@ -126,16 +130,23 @@ Listener = Callable[[TaskRun], None]
 # --------------------------------------------------------------------------- pure helpers
 
 
+def _depends_logic(task: dict[str, Any]) -> str | None:
+    """The task's ``depends``, or its ``dependencies`` as Argo reads them (``A && B``), or None."""
+    if task.get("depends"):
+        return str(task["depends"])
+    if task.get("dependencies"):
+        return " && ".join(str(name) for name in task["dependencies"])
+    return None
+
+
 def _dependencies(task: dict[str, Any]) -> list[str]:
-    if "dependencies" in task:
-        return list(task["dependencies"])
-    depends = task.get("depends")
-    if not depends:
-        return []
-    names = re.findall(r"[A-Za-z0-9][-A-Za-z0-9_]*(?:\.[A-Za-z]+)?", depends)
-    if "||" in depends or "!" in depends:
-        raise LocalRunError(f"depends {depends!r}: only '&&' of task names is supported locally")
-    return [name.split(".")[0] for name in names]
+    from qiskit_argo.expressions import ExpressionError, depends_tasks
+
+    logic = _depends_logic(task)
+    try:
+        return depends_tasks(logic) if logic else []
+    except ExpressionError as error:
+        raise LocalRunError(f"task {task.get('name')!r}: {error}") from None
 
 
 def topological_order(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -357,6 +368,7 @@ class _Runner:
                 raise LocalRunError(f"spec.arguments.parameters: {name!r} has no value (argo submit -p {name}=...)")
             self.scope[f"workflow.parameters.{name}"] = str(parameter.get("value", parameter.get("default")))
         self.artifacts: dict[str, Path] = {}
+        self.dag_tasks: list[dict[str, Any]] = []
 
     def resolve_template(self, task: dict[str, Any]) -> dict[str, Any]:
         where = f"task {task['name']}"
@@ -437,7 +449,7 @@ class _Runner:
                 target.write_text(artifact["raw"]["data"])
             elif "from" in given:
                 key = _EXPRESSION.fullmatch(given["from"].strip())
-                source = self.artifacts.get(key.group(1)) if key else None
+                source = self.artifacts.get(key.group(1).strip()) if key else None
                 if source is None:
                     raise LocalRunError(f"{where}: input artifact {name!r} from {given['from']!r} does not exist")
                 if source.is_dir():
@@ -480,18 +492,29 @@ class _Runner:
             return
 
         outputs = template.get("outputs", {})
+        exported: dict[str, Any] = {}
         for parameter in outputs.get("parameters", []):
             path = _reroot(parameter["valueFrom"]["path"], mounts, f"{where} output parameter {parameter['name']}")
             if not path.is_file():  # a regular file only: a FIFO or a device would never end
                 run.phase, run.message = "Failed", f"output parameter {parameter['name']!r}: {path} was not written"
                 return
             run.parameters[parameter["name"]] = path.read_text().strip()
+            if parameter.get("globalName"):
+                exported[f"workflow.outputs.parameters.{parameter['globalName']}"] = run.parameters[parameter["name"]]
         for artifact in outputs.get("artifacts", []):
             path = _reroot(artifact["path"], mounts, f"{where} output artifact {artifact['name']}")
             if not path.exists() and not artifact.get("optional"):
                 run.phase, run.message = "Failed", f"output artifact {artifact['name']!r}: {path} was not written"
                 return
             run.artifacts[artifact["name"]] = path
+            if artifact.get("globalName") and path.exists():
+                exported[f"workflow.outputs.artifacts.{artifact['globalName']}"] = path
+        # Workflow-level outputs (``globalName``), as Argo exports them when the node completes.
+        for reference, value in exported.items():
+            if isinstance(value, Path):
+                self.artifacts[reference] = value
+            else:
+                self.scope[reference] = value
         run.phase = "Succeeded"
 
     def deadline_message(self) -> str:
@@ -506,11 +529,44 @@ class _Runner:
             self.artifacts[f"{prefix}.artifacts.{name}"] = path
         self.scope[f"tasks.{run.name}.status"] = run.phase
 
+    def left_out(self, run: TaskRun, phase: str, message: str) -> None:
+        """Mark a task Skipped (its ``when`` is false) or Omitted (its ``depends`` is): it never runs."""
+        run.phase, run.message = phase, message
+        self.publish(run)
+        self.listener(run)
+
+    def should_run(self, task: dict[str, Any], run: TaskRun, tasks: dict[str, TaskRun]) -> bool:
+        """Argo's two checks before a DAG task runs: its ``depends`` (else Omitted), then its
+        substituted ``when`` (else Skipped). An expression that cannot be evaluated is an Error."""
+        from qiskit_argo.expressions import ExpressionError, evaluate_depends, when_holds
+
+        where = f"task {task['name']}"
+        try:
+            logic = _depends_logic(task)
+            if logic is not None:
+                phases = {name: other.phase for name, other in tasks.items()}
+                continue_on = {t["name"]: t.get("continueOn") or {} for t in self.dag_tasks}
+                if not evaluate_depends(logic, phases, continue_on):
+                    self.left_out(run, "Omitted", "omitted: depends condition not met")
+                    return False
+            if task.get("when"):
+                when = substitute(str(task["when"]), self.scope, f"{where} when")
+                if not when_holds(when):
+                    self.left_out(run, "Skipped", f"when '{when}' evaluated false")
+                    return False
+        except (ExpressionError, LocalRunError) as error:
+            run.phase, run.message = "Error", f"{where}: {error}" if isinstance(error, ExpressionError) else str(error)
+            self.publish(run)
+            self.listener(run)
+            return False
+        return True
+
     def run(self) -> WorkflowRun:
         entry = _find_template(self.spec["entrypoint"], self.spec["templates"], "workflow")
         if "dag" not in entry:
             raise LocalRunError(f"entrypoint {entry['name']!r} is not a DAG; not supported locally")
-        ordered = topological_order(entry["dag"]["tasks"])
+        self.dag_tasks = entry["dag"]["tasks"]
+        ordered = topological_order(self.dag_tasks)
         tasks = {
             task["name"]: TaskRun(name=task["name"], template=task.get("templateRef", task).get("template", ""))
             for task in ordered
@@ -519,9 +575,9 @@ class _Runner:
         self.deadline = deadline = _deadline(self.spec.get("activeDeadlineSeconds"))
         for task in ordered:
             run = tasks[task["name"]]
-            if any(tasks[d].phase != "Succeeded" for d in _dependencies(task)):
-                run.phase = "Omitted"
-                self.listener(run)
+            if not self.should_run(task, run, tasks):
+                if run.phase == "Error" and not result.message:
+                    result.message = f"step {run.name} failed: {run.message}"
                 continue
             run.phase, run.started_at = "Running", time.perf_counter()
             self.listener(run)
@@ -539,8 +595,25 @@ class _Runner:
             self.listener(run)
             if run.phase != "Succeeded" and not result.message:
                 result.message = f"step {run.name} failed: {run.message}"
-        result.phase = "Succeeded" if all(t.phase == "Succeeded" for t in tasks.values()) else "Failed"
+        result.phase = _dag_phase(ordered, tasks)
         return result
+
+
+def _dag_phase(ordered: list[dict[str, Any]], tasks: dict[str, TaskRun]) -> str:
+    """The DAG's phase as Argo assesses it: from its leaf tasks (those no task depends on), a task
+    left out (Skipped, Omitted) taking its parents' phase, Failed or Error first."""
+    branch: dict[str, str] = {}
+    depended_on: set[str] = set()
+    for task in ordered:  # parents first
+        parents = _dependencies(task)
+        depended_on.update(parents)
+        phase = tasks[task["name"]].phase
+        if phase not in ("Succeeded", "Failed", "Error"):
+            inherited = [branch[parent] for parent in parents if parent in branch]
+            phase = next((p for p in inherited if p in ("Failed", "Error")), "Succeeded")
+        branch[task["name"]] = phase
+    leaves = [name for name in branch if name not in depended_on]
+    return "Failed" if any(branch[name] in ("Failed", "Error") for name in leaves) else "Succeeded"
 
 
 def _deadline(seconds: Any) -> float | None:
@@ -565,39 +638,30 @@ def _safe_join(directory: Path, key: Any, what: str) -> Path:
 # --------------------------------------------------------------------------- step workers
 
 
-#: The qiskit-argo module each step's function imports when it runs (``steps.py`` imports them
-#: lazily, so that ``qiskit-argo-step --help`` stays light); a warm worker imports them ahead, after
-#: the step's ``StepSpec.preload``. tests/local check that each step really imports its module.
-STEP_MODULES: dict[str, str] = {
-    "validate": "qiskit_argo.validation",
-    "schedule": "qiskit_argo.scheduling",
-    "execute-aer": "qiskit_argo.execution",
-    "store-results": "qiskit_argo.results",
-}
 #: What every step imports (its inputs' models): imported once, by the zygote, for all workers.
 STEPS_SHARE = ("qiskit_argo.api",)
 
 
-def step_preloads() -> dict[str, tuple[str, ...]]:
-    """Component -> the modules its steps import on first use (``StepSpec.preload``, then the
-    step's own module), in step order: the warm workers ``StepWorkers.for_steps()`` starts, one per
-    component (per image)."""
+def step_preloads(steps: StepRegistry | None = None) -> dict[str, tuple[str, ...]]:
+    """Component -> the modules its steps import on first use (``StepSpec.preload``: the heavy
+    ones, then the step's own ``qiskit_argo`` module), in step order: the warm workers
+    ``StepWorkers.for_steps()`` starts, one per component (per image)."""
     from qiskit_argo.steps import STEPS
 
     plan: dict[str, tuple[str, ...]] = {}
-    for spec in STEPS.values():
+    for spec in (STEPS if steps is None else steps).values():
         known = plan.setdefault(spec.component, ())
-        wanted = (*spec.preload, *((STEP_MODULES[spec.name],) if spec.name in STEP_MODULES else ()))
-        plan[spec.component] = (*known, *(module for module in wanted if module not in known))
+        plan[spec.component] = (*known, *(module for module in spec.preload if module not in known))
     return plan
 
 
-def step_component(image: str) -> str:
+def step_component(image: str, steps: StepRegistry | None = None) -> str:
     """The component whose image ``image`` is (``naming.image``), or ``image`` itself for any other."""
     from qiskit_argo.naming import image as image_of
     from qiskit_argo.steps import STEPS
 
-    return next((spec.component for spec in STEPS.values() if image_of(spec.component) == image), image)
+    specs = (STEPS if steps is None else steps).values()
+    return next((spec.component for spec in specs if image_of(spec.component) == image), image)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,21 @@ from qiskit_argo.api import BackendStatus, CircuitMetrics, Primitive
 from qiskit_argo.request import ExecutionRequest
 from qiskit_argo.stepio import load_request, parse_parameter
 
-__all__ = ["AER", "AER_DEFAULT_SHOTS", "CLIFFORD_INSTRUCTIONS", "is_clifford", "choose_backend", "run_step"]
+__all__ = [
+    "AER",
+    "AER_DEFAULT_SHOTS",
+    "CLIFFORD_INSTRUCTIONS",
+    "EXECUTOR_FILE",
+    "is_clifford",
+    "choose_backend",
+    "executor",
+    "run_step",
+]
 
 AER = "aer"
+#: The schedule step's ``executor`` output: the word an execute step's ``when`` compares
+#: (``qiskit_argo.steps``: execute-aer runs when it is ``aer``).
+EXECUTOR_FILE = "executor.txt"
 #: Shots ``AerSimulator.run`` takes when none are given (the Aer estimator gives none).
 AER_DEFAULT_SHOTS = 1024
 
@@ -95,8 +107,15 @@ def choose_backend(request: ExecutionRequest, metrics: CircuitMetrics) -> Backen
     return BackendStatus(name=AER, method="automatic", reason=f"{prefix} {why}")
 
 
+def executor(backend: BackendStatus) -> str:
+    """Which execute step runs the job on ``backend``: ``aer`` (the only one for now)."""
+    return AER
+
+
 def run_step(request_file: Path, metrics_json: str, out_dir: Path) -> None:
-    """The schedule step: write ``backend.json`` (BackendStatus) for the request and metrics."""
+    """The schedule step: write ``backend.json`` (BackendStatus) for the request and metrics, and
+    ``executor.txt``, the one word that picks the execute step."""
     status = choose_backend(load_request(request_file), parse_parameter(CircuitMetrics, metrics_json, "metrics"))
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "backend.json").write_text(json.dumps(status.dump()))
+    (out_dir / EXECUTOR_FILE).write_text(executor(status))

@@ -173,7 +173,11 @@ def _template_outputs() -> dict[str, dict[str, Any]]:
 
 
 def _depends() -> dict[str, tuple[str, ...]]:
-    return {task.name: tuple(task.depends) for task in workflows.wiring()}
+    """Each task's dependencies: every task its ``depends`` names (``GetTaskDependencies``)."""
+    return {
+        task.name: tuple(dict.fromkeys(name for clause in task.depends for name in clause.tasks))
+        for task in workflows.wiring()
+    }
 
 
 class ArgoFake:

@@ -4,7 +4,8 @@
 condition's ``status`` changes (so ``kubectl wait --for=condition=Succeeded`` works and an
 unchanged job yields an unchanged status), every condition carries ``observedGeneration``, and
 conditions someone else added are kept. ``wanted`` is the QiskitJob's table: Validated and
-Scheduled follow their steps; Running, Succeeded, Failed and Suspended follow the phase.
+Scheduled follow the steps whose ``StepSpec.phase`` is Validating and Scheduling; Running,
+Succeeded, Failed and Suspended follow the phase.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from qiskit_argo.api import BackendStatus, CircuitMetrics, Condition, ConditionT
 from qiskit_argo.reasons import Reason
 from qiskit_argo.status._argo import NODE_FAILED
 from qiskit_argo.status._messages import backend_text, one_line
-from qiskit_argo.status._workflow import FailureAt
+from qiskit_argo.status._workflow import FailureAt, phase_step
 
 __all__ = ["Want", "merge", "wanted"]
 
@@ -99,11 +100,12 @@ def wanted(
     failed = phase == Phase.FAILED
     reason_now = failure.reason if failure else phase.value
     succeeded: Status = "True" if phase == Phase.SUCCEEDED else "False" if failed else "Unknown"
+    validating, scheduling = phase_step(Phase.VALIDATING), phase_step(Phase.SCHEDULING)
     return [
         _step(
             ConditionType.VALIDATED,
-            "validate",
-            by_step.get("validate"),
+            validating,
+            by_step.get(validating),
             Reason.CIRCUIT_VALID,
             validated_message,
             phase,
@@ -111,8 +113,8 @@ def wanted(
         ),
         _step(
             ConditionType.SCHEDULED,
-            "schedule",
-            by_step.get("schedule"),
+            scheduling,
+            by_step.get(scheduling),
             Reason.BACKEND_CHOSEN,
             scheduled_message,
             phase,

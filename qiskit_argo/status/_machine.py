@@ -42,6 +42,7 @@ from qiskit_argo.status._workflow import (
     older_than_known,
     outputs,
     parse_time,
+    phase_step,
     step_progress,
 )
 
@@ -201,7 +202,7 @@ def failed_status(
     status.completion_time = status.completion_time or now
     if steps is not None:
         status.steps = steps
-    failure = FailureAt(reason, message, "validate" if reason == Reason.INVALID_SPEC else None)
+    failure = FailureAt(reason, message, phase_step(Phase.VALIDATING) if reason == Reason.INVALID_SPEC else None)
     known = {step.name: {"phase": step.phase} for step in previous.steps}
     wants = _conditions.wanted(Phase.FAILED, known, failure, message, status.circuit, status.backend)
     status.conditions = _conditions.merge(previous.conditions, wants, now, generation)
@@ -287,7 +288,7 @@ def _suspended_phase(inputs: Inputs, view: WorkflowView, status: QiskitJobStatus
 
 def _running(inputs: Inputs, view: WorkflowView, status: QiskitJobStatus) -> _Decision:
     phase = STEP_PHASE.get(view.current or "", Phase.RUNNING)
-    return _Decision(phase, None, progress_message(phase, view.current, status.backend, view.name))
+    return _Decision(phase, None, progress_message(phase, view.current or view.execute_step, status.backend, view.name))
 
 
 def _pending(inputs: Inputs, view: WorkflowView, status: QiskitJobStatus) -> _Decision:

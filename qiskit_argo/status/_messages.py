@@ -4,6 +4,7 @@ result, what went wrong."""
 from __future__ import annotations
 
 from qiskit_argo.api import BackendStatus, Phase, ResultLocation, ResultSummary
+from qiskit_argo.steps import STEPS
 
 __all__ = [
     "MAX_MESSAGE",
@@ -54,17 +55,13 @@ def result_text(result: ResultSummary | None, location: ResultLocation | None) -
 
 
 def progress_message(phase: Phase, current: str | None, backend: BackendStatus | None, wf_name: str) -> str:
-    """What a job that has not finished is doing now (``current``: the step under way)."""
+    """What a job that has not finished is doing now (``current``: the step under way; None: the
+    step that runs the circuit), in the step's own words (``StepSpec.activity``)."""
     if phase == Phase.PENDING:
         return f"Workflow {wf_name} created; waiting for Argo to start it"
-    if phase == Phase.VALIDATING:
-        return "Validating the circuit (step validate)"
-    if phase == Phase.SCHEDULING:
-        return "Choosing a backend (step schedule)"
-    where = f" on {backend_text(backend)}" if backend else ""
-    if current == "store-results":
-        return "Storing the results (step store-results)"
-    return f"Running the circuit{where} (step {current or 'execute-aer'})"
+    step = STEPS.get(current or "") or next(spec for spec in STEPS.values() if spec.shows_backend)
+    where = f" on {backend_text(backend)}" if backend and step.shows_backend else ""
+    return f"{step.activity}{where} (step {step.name})"
 
 
 def succeeded_message(result: ResultSummary | None, location: ResultLocation | None, wf_name: str) -> str:

@@ -1,7 +1,11 @@
 """What a QiskitJob's Workflow says: its steps' nodes, their outputs, their progress, why it failed.
 
-Built on ``_argo`` (Argo's shapes, kind-agnostic) and the step contract (``qiskit_argo.steps``):
-this is where a DAG task becomes a step of ours and an output parameter becomes a status field.
+Built on ``_argo`` (Argo's shapes, kind-agnostic) and the step registry (``qiskit_argo.steps``):
+this is where a DAG task becomes a step of ours (the phase it means is its ``StepSpec.phase``)
+and an output becomes a status field. Outputs are read by their names in the steps' file
+contract, from whichever steps declare them: ``metrics``, ``backend`` and ``summary``
+parameters, the ``results`` artifact; where several steps output one (``summary``), the latest
+that published it wins.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -40,6 +45,8 @@ from qiskit_argo.steps import STEPS
 __all__ = [
     "STEP_NAMES",
     "STEP_PHASE",
+    "RESULTS_ARTIFACT",
+    "phase_step",
     "FailureAt",
     "Outputs",
     "WorkflowView",
@@ -53,8 +60,16 @@ __all__ = [
 
 #: The DAG's steps in the order they run; a node whose displayName is one of these is that step.
 STEP_NAMES: tuple[str, ...] = tuple(STEPS)
-#: Which job phase a step being the current one means (any other step: Running).
-STEP_PHASE: Mapping[str, Phase] = {"validate": Phase.VALIDATING, "schedule": Phase.SCHEDULING}
+#: Which job phase each step means while it is the one under way (``StepSpec.phase``).
+STEP_PHASE: Mapping[str, Phase] = MappingProxyType({spec.name: Phase(spec.phase) for spec in STEPS.values()})
+#: The output artifact that holds the full results directory (``status.resultLocation``).
+RESULTS_ARTIFACT = "results"
+
+
+def phase_step(phase: Phase) -> str:
+    """The step a phase follows (Validating: the step whose ``StepSpec.phase`` it is)."""
+    return next(name for name, means in STEP_PHASE.items() if means == phase)
+
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -89,6 +104,18 @@ class WorkflowView:
         by_step = step_nodes(nodes)
         current = next((step for step in STEP_NAMES if (by_step.get(step) or {}).get("phase") not in NODE_DONE), None)
         return cls(name=name, phase=workflow_phase(workflow), nodes=nodes, by_step=by_step, current=current)
+
+    @property
+    def execute_step(self) -> str | None:
+        """The step that ran the circuit (the last one whose message names the backend and that
+        was not left out), or None."""
+        left_out = (None, "Skipped", "Omitted")
+        ran = [
+            spec.name
+            for spec in STEPS.values()
+            if spec.shows_backend and (self.by_step.get(spec.name) or {}).get("phase") not in left_out
+        ]
+        return ran[-1] if ran else None
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -137,18 +164,34 @@ _ARTIFACT_KEYS: tuple[tuple[str, str], ...] = (
 
 
 def _result_location(node: Mapping[str, Any] | None) -> ResultLocation | None:
-    for name, _ in STEPS["store-results"].output_artifacts.items():
-        for artifact in get(node, "outputs", "artifacts") or []:
-            if not isinstance(artifact, Mapping) or artifact.get("name") != name:
-                continue
-            key = None
-            for kind, field in _ARTIFACT_KEYS:
-                value = get(artifact, kind, field)
-                if isinstance(value, str) and value:
-                    key = value
-                    break
-            path = artifact.get("path") if isinstance(artifact.get("path"), str) else None
-            return ResultLocation(artifact=name, key=key, path=path)
+    for artifact in get(node, "outputs", "artifacts") or []:
+        if not isinstance(artifact, Mapping) or artifact.get("name") != RESULTS_ARTIFACT:
+            continue
+        key = None
+        for kind, field in _ARTIFACT_KEYS:
+            value = get(artifact, kind, field)
+            if isinstance(value, str) and value:
+                key = value
+                break
+        path = artifact.get("path") if isinstance(artifact.get("path"), str) else None
+        return ResultLocation(artifact=RESULTS_ARTIFACT, key=key, path=path)
+    return None
+
+
+def _latest_parameter(by_step: Mapping[str, Mapping[str, Any]], name: str, model: type[_M]) -> _M | None:
+    """The output parameter ``name`` of the latest step that declares it and published it readably."""
+    for spec in reversed(STEPS.producers(name)):
+        value = _output_model(by_step.get(spec.name), name, model)
+        if value is not None:
+            return value
+    return None
+
+
+def _latest_results(by_step: Mapping[str, Mapping[str, Any]]) -> ResultLocation | None:
+    for spec in reversed(STEPS.producers(RESULTS_ARTIFACT, artifact=True)):
+        location = _result_location(by_step.get(spec.name))
+        if location is not None:
+            return location
     return None
 
 
@@ -162,16 +205,14 @@ class Outputs(NamedTuple):
 
 
 def outputs(by_step: Mapping[str, Mapping[str, Any]]) -> Outputs:
-    """validate's metrics, schedule's backend, the result summary (store-results', else
-    execute-aer's) and where store-results put the full result."""
+    """The circuit metrics (``metrics``), the chosen backend (``backend``), the result summary
+    (``summary``: the final one, else the execute step's) and where the full result is
+    (the ``results`` artifact)."""
     return Outputs(
-        circuit=_output_model(by_step.get("validate"), "metrics", CircuitMetrics),
-        backend=_output_model(by_step.get("schedule"), "backend", BackendStatus),
-        result=(
-            _output_model(by_step.get("store-results"), "summary", ResultSummary)
-            or _output_model(by_step.get("execute-aer"), "summary", ResultSummary)
-        ),
-        result_location=_result_location(by_step.get("store-results")),
+        circuit=_latest_parameter(by_step, "metrics", CircuitMetrics),
+        backend=_latest_parameter(by_step, "backend", BackendStatus),
+        result=_latest_parameter(by_step, "summary", ResultSummary),
+        result_location=_latest_results(by_step),
     )
 
 

@@ -3,8 +3,9 @@
 Layout, and why:
 
 * ``cluster_workflow_template()`` is the ClusterWorkflowTemplate ``qiskit-job-v1``: one container
-  template per entry of ``qiskit_argo.steps.STEPS`` (image, command, args, artifact and parameter
-  files all come from that one contract). It is cluster-scoped because jobs live in user
+  template per entry of the step registry ``qiskit_argo.steps.STEPS`` (image, command, args,
+  artifact and parameter files, default resources, egress label all come from the step's
+  declaration). It is cluster-scoped because jobs live in user
   namespaces; it carries everything a step *is* — image, security context, no service-account
   token in the main container, scratch volume, default resources, NetworkPolicy labels — and is
   versioned by name, so a running Workflow keeps the steps it started with. It also holds the same
@@ -15,8 +16,11 @@ Layout, and why:
   circuits work that way (a ConfigMap circuit fails validation, saying which key is missing).
 * ``build(job)`` is the Workflow of one job. Its ``main`` DAG lives in the Workflow, not in the
   template: the tasks reference the steps by ``templateRef`` (``clusterScope: true``) and the
-  wiring between them (``{{tasks.X.outputs...}}``) is derived from ``STEPS`` by the one function
-  that also builds the template's DAG (``entrypoint_dag``). Keeping the DAG in
+  wiring between them is data (``wiring()``: each task's inputs from earlier outputs, its
+  ``depends`` and its ``when``), derived from ``STEPS`` and rendered by the one function that also
+  builds the template's DAG (``entrypoint_dag``). The DAG can branch on a step's output: an
+  execute step runs ``when`` the schedule step's ``executor`` names it, and a later step depends
+  on whichever ran (see ``_wiring``). Keeping the DAG in
   the Workflow means one object shows the whole run (Argo UI, ``kubectl get -o yaml``), the
   per-job values (the raw ``job`` artifact, resources, retries, deadline, suspend) are passed
   where they are used instead of being threaded through a second layer of template parameters,
@@ -25,17 +29,18 @@ Layout, and why:
   including the ones resolved through ``templateRef``; its ``expression`` never retries exit code
   2 (a permanent failure). The ``main`` DAG carries ``retryStrategy.limit: 0`` so that a step out
   of retries fails the Workflow instead of re-running the whole DAG.
-* Resources: the execute step's template turns its ``resources`` input (JSON, default ``{}``)
-  into a ``podSpecPatch`` of the main container; ``build`` passes the job's values merged over
-  the defaults (see ``execute_resources``).
-* Only small values travel as parameters (metrics, backend, summary, limits, resources); the
+* Resources: a step the job's ``spec.resources`` apply to (``StepSpec.job_resources``: the execute
+  steps) turns its ``resources`` input (JSON, default ``{}``) into a ``podSpecPatch`` of the main
+  container; ``build`` passes the job's values merged over the step's defaults (see
+  ``execute_resources``).
+* Only small values travel as parameters (metrics, backend, executor, summary, limits, resources); the
   circuit, the request and the results travel as artifacts.
 
 Reading a run back: each DAG task is named after its step, so a node's ``displayName`` is the
 step name and its ``outputs.parameters`` are the step's output parameters.
 
-``build`` renders the job-independent part with Hera once and copies it per job, so rendering
-stays in the tens of microseconds.
+``build`` renders the job-independent part with Hera once (per step registry) and copies it per
+job, so rendering stays in the tens of microseconds.
 """
 
 from __future__ import annotations
@@ -46,8 +51,6 @@ import yaml
 
 from qiskit_argo.workflows._template import (
     CIRCUIT_SOURCE_VOLUME,
-    DEFAULT_RESOURCES,
-    EGRESS_NONE,
     LABEL_COMPONENT,
     LABEL_EGRESS,
     LABEL_STEP,
@@ -55,12 +58,19 @@ from qiskit_argo.workflows._template import (
     RUN_AS_USER,
     SCRATCH_VOLUME,
     SERVICE_ACCOUNT,
-    STEP_EGRESS,
     cluster_workflow_template,
     pod_security_context,
-    takes_resources,
 )
-from qiskit_argo.workflows._wiring import JOB_ARTIFACT, JOB_PARAMETER, Source, TaskWiring, wiring
+from qiskit_argo.workflows._wiring import (
+    JOB_ARTIFACT,
+    JOB_PARAMETER,
+    Dependency,
+    Source,
+    TaskWiring,
+    When,
+    outline,
+    wiring,
+)
 from qiskit_argo.workflows._workflow import (
     ENTRYPOINT,
     RETRY_EXPRESSION,
@@ -78,13 +88,15 @@ __all__ = [
     "cluster_workflow_template",
     "to_yaml",
     "wiring",
+    "outline",
     "job_document",
     "job_json",
     "execute_resources",
     "quantity",
-    "takes_resources",
     "pod_security_context",
     "Source",
+    "When",
+    "Dependency",
     "TaskWiring",
     "ENTRYPOINT",
     "JOB_ARTIFACT",
@@ -97,12 +109,9 @@ __all__ = [
     "LABEL_STEP",
     "LABEL_COMPONENT",
     "LABEL_EGRESS",
-    "EGRESS_NONE",
-    "STEP_EGRESS",
     "SCRATCH_VOLUME",
     "CIRCUIT_SOURCE_VOLUME",
     "RESOURCES_PARAMETER",
-    "DEFAULT_RESOURCES",
 ]
 
 

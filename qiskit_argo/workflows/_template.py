@@ -1,4 +1,5 @@
-"""The ClusterWorkflowTemplate ``qiskit-job-v1``: one container template per step in ``steps.STEPS``."""
+"""The ClusterWorkflowTemplate ``qiskit-job-v1``: one container template per step of the registry
+(``qiskit_argo.steps.STEPS``), everything in it taken from the step's declaration."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from qiskit_argo.steps import (
     OUTPUTS_DIR,
     SCRATCH_MOUNT,
     STEPS,
+    StepRegistry,
     StepSpec,
 )
-from qiskit_argo.workflows._wiring import ENTRYPOINT, JOB_PARAMETER, entrypoint_dag
+from qiskit_argo.workflows._wiring import ENTRYPOINT, JOB_PARAMETER, entrypoint_dag, global_outputs
 
 __all__ = [
     "SERVICE_ACCOUNT",
@@ -29,13 +31,9 @@ __all__ = [
     "LABEL_STEP",
     "LABEL_COMPONENT",
     "LABEL_EGRESS",
-    "EGRESS_NONE",
-    "STEP_EGRESS",
     "SCRATCH_VOLUME",
     "CIRCUIT_SOURCE_VOLUME",
     "RESOURCES_PARAMETER",
-    "DEFAULT_RESOURCES",
-    "takes_resources",
     "pod_security_model",
     "pod_security_context",
     "RETRY_EXPRESSION",
@@ -54,27 +52,17 @@ RUN_AS_USER = 65532
 #: Pod labels a NetworkPolicy can select on.
 LABEL_STEP = f"{GROUP}/step"
 LABEL_COMPONENT = f"{GROUP}/component"
-#: What the step's own code needs to reach: ``none`` means nothing (Aer runs in-process); the
-#: pod still needs Argo's own traffic (its executor talks to the API server and the artifact store).
+#: The step's egress class (``StepSpec.egress``): what the step's own code needs to reach; ``none``
+#: means nothing (Aer runs in-process), though the pod still needs Argo's own traffic (its executor
+#: talks to the API server and the artifact store). The NetworkPolicies in kustomize/ select on it.
 LABEL_EGRESS = f"{GROUP}/egress"
-EGRESS_NONE = "none"
-#: Per-step egress class; a future ``execute-ibm`` step would say ``ibm-quantum`` here.
-STEP_EGRESS: dict[str, str] = {name: EGRESS_NONE for name in STEPS}
 
 SCRATCH_VOLUME = "scratch"
 #: Workflow-level volume: the job's ConfigMap (configMapKeyRef circuits) or an empty directory.
 CIRCUIT_SOURCE_VOLUME = "circuit-source"
-#: Template input that the execute steps turn into a podSpecPatch of the main container's resources.
+#: Template input that the steps taking the job's ``spec.resources`` (``StepSpec.job_resources``)
+#: turn into a podSpecPatch of the main container's resources.
 RESOURCES_PARAMETER = "resources"
-
-_SMALL = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
-#: Requests and limits of each step's main container when the job says nothing.
-DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
-    "validate": _SMALL,
-    "schedule": _SMALL,
-    "execute-aer": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
-    "store-results": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
-}
 
 #: Argo retries a failed step only when this holds: a permanent failure (exit code 2, e.g. a bad
 #: circuit) is never retried; any other failure or error (exit 1, OOM kill, a lost node: "-1") is.
@@ -86,11 +74,6 @@ TTL_AFTER_FAILURE = 7 * 24 * 3600
 _POD_GC_DELAY = "5m"
 
 _RESOURCES_PATCH = '{"containers":[{"name":"main","resources":{{inputs.parameters.' + RESOURCES_PARAMETER + "}}}]}"
-
-
-def takes_resources(spec: StepSpec) -> bool:
-    """Whether ``spec.resources`` of a job applies to this step (the steps that execute circuits)."""
-    return spec.name.startswith("execute-")
 
 
 def pod_security_model() -> m.PodSecurityContext:
@@ -148,27 +131,27 @@ def _container_security_context() -> m.SecurityContext:
     )
 
 
-def _output_artifact(name: str, filename: str) -> Artifact:
+def _output_artifact(name: str, filename: str, global_name: str | None) -> Artifact:
     # Single files are stored as they are (readable in the Argo UI and by the result location);
     # a directory (no suffix, e.g. ``results``) keeps Argo's default tar.gz, which every
     # artifact repository supports.
     archive = m.ArchiveStrategy(none=m.NoneStrategy()) if "." in filename else None
-    return Artifact(name=name, path=f"{OUTPUTS_DIR}/{filename}", archive=archive)
+    return Artifact(name=name, path=f"{OUTPUTS_DIR}/{filename}", archive=archive, global_name=global_name)
 
 
-def _step_template(spec: StepSpec) -> Container:
+def _step_template(spec: StepSpec, steps: StepRegistry) -> Container:
     inputs: list[Artifact | Parameter] = [
         Artifact(name=name, path=f"{INPUTS_DIR}/{filename}") for name, filename in spec.input_artifacts.items()
     ]
     # Parameters another step produces have no default (a missing wire must fail); the others
     # (``limits``) default to "{}", meaning "the built-in defaults".
-    produced = {name for other in STEPS.values() for name in other.output_parameters}
+    produced = {name for other in steps.values() for name in other.output_parameters}
     inputs += [
         Parameter(name=name) if name in produced else Parameter(name=name, default="{}")
         for name in spec.input_parameters
     ]
     pod_spec_patch = None
-    if takes_resources(spec):
+    if spec.job_resources:
         inputs.append(
             Parameter(
                 name=RESOURCES_PARAMETER,
@@ -177,21 +160,28 @@ def _step_template(spec: StepSpec) -> Container:
             )
         )
         pod_spec_patch = _RESOURCES_PATCH
+    # An output a later step may take from this step or from another (alternative execute steps)
+    # is also a workflow-level output of the same name (see ``_wiring``).
+    exported = global_outputs(steps).get(spec.name, set())
     outputs: list[Artifact | Parameter] = [
-        _output_artifact(name, filename) for name, filename in spec.output_artifacts.items()
+        _output_artifact(name, filename, name if ("artifacts", name) in exported else None)
+        for name, filename in spec.output_artifacts.items()
     ]
     outputs += [
-        Parameter(name=name, value_from=m.ValueFrom(path=f"{OUTPUTS_DIR}/{filename}"))
+        Parameter(
+            name=name,
+            value_from=m.ValueFrom(path=f"{OUTPUTS_DIR}/{filename}"),
+            global_name=name if ("parameters", name) in exported else None,
+        )
         for name, filename in spec.output_parameters.items()
     ]
     mounts = [m.VolumeMount(name=CIRCUIT_SOURCE_VOLUME, mount_path=CIRCUIT_SOURCE_MOUNT, read_only=True)]
-    defaults = DEFAULT_RESOURCES[spec.name]
     return Container(
         name=spec.name,
         labels={
             LABEL_STEP: spec.name,
             LABEL_COMPONENT: spec.component,
-            LABEL_EGRESS: STEP_EGRESS[spec.name],
+            LABEL_EGRESS: spec.egress,
             LABEL_MANAGED_BY: MANAGED_BY,
             LABEL_PART_OF: MANAGED_BY,
         },
@@ -208,8 +198,8 @@ def _step_template(spec: StepSpec) -> Container:
         volumes=[EmptyDirVolume(name=SCRATCH_VOLUME, mount_path=SCRATCH_MOUNT)],
         volume_mounts=mounts if spec.mounts_circuit_source else None,
         resources=m.ResourceRequirements(
-            requests={k: m.Quantity(v) for k, v in defaults["requests"].items()},
-            limits={k: m.Quantity(v) for k, v in defaults["limits"].items()},
+            requests={k: m.Quantity(v) for k, v in spec.resources.requests.items()},
+            limits={k: m.Quantity(v) for k, v in spec.resources.limits.items()},
         ),
         pod_spec_patch=pod_spec_patch,
         termination_message_policy="FallbackToLogsOnError",
@@ -221,13 +211,13 @@ def _step_template(spec: StepSpec) -> Container:
 
 
 @cache
-def _rendered() -> str:
+def _rendered(steps: StepRegistry) -> str:
     with ClusterWorkflowTemplate(
         name=TEMPLATE_NAME,
         labels={LABEL_MANAGED_BY: MANAGED_BY, LABEL_PART_OF: MANAGED_BY, f"{GROUP}/template-version": TEMPLATE_VERSION},
         annotations={
             "workflows.argoproj.io/description": (
-                "qiskit-argo steps (" + ", ".join(STEPS) + "); QiskitJob Workflows reference them by "
+                "qiskit-argo steps (" + ", ".join(steps) + "); QiskitJob Workflows reference them by "
                 "templateRef with clusterScope. `argo submit --from clusterworkflowtemplate/"
                 f"{TEMPLATE_NAME} -p {JOB_PARAMETER}=JSON` runs the {ENTRYPOINT} DAG on one job "
                 "(`qiskit-argo render --job-json JOB.yaml` prints the JSON; inline circuits only). "
@@ -247,9 +237,9 @@ def _rendered() -> str:
         volumes=[m.Volume(name=CIRCUIT_SOURCE_VOLUME, empty_dir=m.EmptyDirVolumeSource())],
         **workflow_settings(),
     ) as template:
-        for spec in STEPS.values():
-            _step_template(spec)
-        entrypoint_dag(cluster_template=None, job_data=f"{{{{workflow.parameters.{JOB_PARAMETER}}}}}")
+        for spec in steps.values():
+            _step_template(spec, steps)
+        entrypoint_dag(cluster_template=None, job_data=f"{{{{workflow.parameters.{JOB_PARAMETER}}}}}", steps=steps)
     rendered = template.to_dict()
     defaults = QiskitJobSpec.model_fields
     rendered["spec"]["activeDeadlineSeconds"] = defaults["active_deadline_seconds"].default
@@ -257,7 +247,8 @@ def _rendered() -> str:
     return json.dumps(rendered)
 
 
-def cluster_workflow_template() -> dict[str, Any]:
-    """The ClusterWorkflowTemplate ``qiskit-job-v1`` as a plain dict (a fresh copy on every call)."""
-    result: dict[str, Any] = json.loads(_rendered())
+def cluster_workflow_template(steps: StepRegistry | None = None) -> dict[str, Any]:
+    """The ClusterWorkflowTemplate ``qiskit-job-v1`` of ``steps`` (default: ``qiskit_argo.steps.STEPS``)
+    as a plain dict (a fresh copy on every call)."""
+    result: dict[str, Any] = json.loads(_rendered(STEPS if steps is None else steps))
     return result

@@ -11,22 +11,20 @@ from typing import Any
 from hera.workflows import Workflow
 
 from qiskit_argo import api
-from qiskit_argo.api import API_VERSION, KIND, Primitive, QiskitJob
-from qiskit_argo.naming import ANNOTATION_DESCRIPTION, ANNOTATION_TITLE, TEMPLATE_NAME, job_labels, workflow_name
+from qiskit_argo.api import API_VERSION, KIND, QISKIT_JOB, Primitive, QiskitJob
+from qiskit_argo.naming import argo_annotations, for_kind
 from qiskit_argo.request import Limits
-from qiskit_argo.steps import STEPS
+from qiskit_argo.steps import STEPS, StepRegistry, StepSpec
 from qiskit_argo.workflows._template import (
     CIRCUIT_SOURCE_VOLUME,
-    DEFAULT_RESOURCES,
     RESOURCES_PARAMETER,
     RETRY_EXPRESSION,
     TTL_AFTER_FAILURE,
     TTL_AFTER_SUCCESS,
     retry_strategy,
-    takes_resources,
     workflow_settings,
 )
-from qiskit_argo.workflows._wiring import ENTRYPOINT, JOB_ARTIFACT, entrypoint_dag, wiring
+from qiskit_argo.workflows._wiring import ENTRYPOINT, JOB_ARTIFACT, entrypoint_dag, outline, wiring
 
 __all__ = [
     "ENTRYPOINT",
@@ -52,11 +50,15 @@ _SUFFIXES = {
 # --------------------------------------------------------------------------- the job-independent part
 
 
+#: Names, labels and the ownerReference of a QiskitJob's children.
+_JOB = for_kind(QISKIT_JOB)
+
+
 @cache
-def _skeleton() -> str:
+def _skeleton(steps: StepRegistry) -> str:
     """Everything that does not depend on the job, rendered once by Hera (JSON, copied per build)."""
     with Workflow(name="placeholder", entrypoint=ENTRYPOINT, **workflow_settings()) as workflow:
-        entrypoint_dag(cluster_template=TEMPLATE_NAME)
+        entrypoint_dag(cluster_template=_JOB.template_name, steps=steps)
     return json.dumps(workflow.to_dict())
 
 
@@ -107,8 +109,10 @@ def quantity(value: str | int) -> Decimal:
         raise ValueError(f"{value!r} is not a Kubernetes quantity") from None
 
 
-def execute_resources(job: QiskitJob, step: str = "execute-aer") -> dict[str, dict[str, str | int]] | None:
-    """The execute step's full requests/limits: the job's values over the defaults, kept consistent.
+def execute_resources(job: QiskitJob, step: StepSpec | None = None) -> dict[str, dict[str, str | int]] | None:
+    """The full requests/limits of ``step`` (default: the first registered step the job's
+    ``spec.resources`` apply to, ``StepSpec.job_resources``): the job's values over the step's
+    defaults, kept consistent.
 
     A request the job raises above the default limit lifts that limit; a limit it lowers below
     the default request lowers that request. Values the job gives itself are kept as written (a
@@ -118,10 +122,11 @@ def execute_resources(job: QiskitJob, step: str = "execute-aer") -> dict[str, di
     wanted = job.spec.resources
     if wanted is None:
         return None
+    if step is None:
+        step = next(spec for spec in STEPS.values() if spec.job_resources)
     asked_requests, asked_limits = wanted.requests or {}, wanted.limits or {}
-    defaults = DEFAULT_RESOURCES[step]
-    requests: dict[str, str | int] = {**defaults["requests"], **asked_requests}
-    limits: dict[str, str | int] = {**defaults["limits"], **asked_limits}
+    requests: dict[str, str | int] = {**step.resources.requests, **asked_requests}
+    limits: dict[str, str | int] = {**step.resources.limits, **asked_limits}
     for resource in set(requests) & set(limits):
         try:
             fits = quantity(requests[resource]) <= quantity(limits[resource])
@@ -136,7 +141,7 @@ def execute_resources(job: QiskitJob, step: str = "execute-aer") -> dict[str, di
     return {"requests": requests, "limits": limits}
 
 
-def _describe(job: QiskitJob) -> tuple[str, str]:
+def _describe(job: QiskitJob, steps: StepRegistry) -> tuple[str, str]:
     spec = job.spec
     primitive = Primitive(spec.primitive).value
     aer = spec.backend.aer
@@ -158,7 +163,7 @@ def _describe(job: QiskitJob) -> tuple[str, str]:
     title = f"{job.name}: {primitive} on Qiskit Aer"
     description = (
         f"QiskitJob {job.namespace}/{job.name}: {what} on {backend}, optimization level "
-        f"{spec.optimization_level}; qubits are known after validation. Steps: {' → '.join(STEPS)}."
+        f"{spec.optimization_level}; qubits are known after validation. Steps: {outline(steps)}."
     )
     return title, description
 
@@ -171,36 +176,30 @@ def _add_argument(task: dict[str, Any], kind: str, argument: dict[str, Any]) -> 
     task.setdefault("arguments", {}).setdefault(kind, []).append(argument)
 
 
-def build(job: QiskitJob, *, limits: Limits | None = None) -> dict[str, Any]:
+def build(job: QiskitJob, *, limits: Limits | None = None, steps: StepRegistry | None = None) -> dict[str, Any]:
     """The Workflow for ``job`` as a plain dict, ready for ``kubectl create`` or ``argo submit``.
 
     ``limits`` (the platform's, when the controller is configured with some) are passed to the
-    validate step; without them the step uses the built-in ``Limits()``.
+    step that takes a ``limits`` parameter (validate); without them the step uses the built-in
+    ``Limits()``. ``steps`` is the step registry (default: ``qiskit_argo.steps.STEPS``).
     """
-    workflow: dict[str, Any] = json.loads(_skeleton())
+    steps = STEPS if steps is None else steps
+    workflow: dict[str, Any] = json.loads(_skeleton(steps))
     spec = job.spec
-    title, description = _describe(job)
+    name, uid = job.name, job.metadata.uid
+    title, description = _describe(job, steps)
     metadata: dict[str, Any] = {
-        "name": workflow_name(job.name, job.metadata.uid, job.namespace),
+        "name": _JOB.child_name(name, uid, job.namespace),
         "namespace": job.namespace,
-        "labels": job_labels(job.name, job.metadata.uid),
-        "annotations": {ANNOTATION_TITLE: title, ANNOTATION_DESCRIPTION: description},
+        "labels": _JOB.labels(name, uid),
+        "annotations": argo_annotations(title, description),
     }
-    if job.metadata.uid:
-        metadata["ownerReferences"] = [
-            {
-                "apiVersion": API_VERSION,
-                "kind": KIND,
-                "name": job.name,
-                "uid": job.metadata.uid,
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ]
+    if uid:
+        metadata["ownerReferences"] = [_JOB.owner_reference(name, uid)]
     workflow["metadata"] = metadata
 
     body = workflow["spec"]
-    body["podMetadata"] = {"labels": job_labels(job.name, job.metadata.uid)}
+    body["podMetadata"] = {"labels": _JOB.labels(name, uid)}
     body["activeDeadlineSeconds"] = spec.active_deadline_seconds
     body["retryStrategy"] = retry_strategy(spec.retry)
     source = spec.circuit.config_map_key_ref
@@ -215,13 +214,13 @@ def build(job: QiskitJob, *, limits: Limits | None = None) -> dict[str, Any]:
         body["suspend"] = True
 
     tasks = _tasks(workflow)
-    for task in wiring():
-        if any(source.task is None for source in task.artifacts.values()):  # only JOB_ARTIFACT (see wiring)
+    for task in wiring(steps):
+        if any(not source.tasks for source in task.artifacts.values()):  # only JOB_ARTIFACT (see wiring)
             _add_argument(tasks[task.name], "artifacts", {"name": JOB_ARTIFACT, "raw": {"data": job_json(job)}})
         if limits is not None and "limits" in task.parameters:
             _add_argument(tasks[task.name], "parameters", {"name": "limits", "value": json.dumps(limits.dump())})
-        if takes_resources(STEPS[task.name]):
-            resources = execute_resources(job, task.name)
+        if steps[task.name].job_resources:
+            resources = execute_resources(job, steps[task.name])
             if resources is not None:
                 value = json.dumps(resources, separators=(",", ":"), sort_keys=True)
                 _add_argument(tasks[task.name], "parameters", {"name": RESOURCES_PARAMETER, "value": value})

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from qiskit_argo import naming, workflows
-from qiskit_argo.steps import STEPS
+from qiskit_argo.steps import EGRESS_CLASSES, EGRESS_IBM_QUANTUM, EGRESS_NONE, STEPS
 from tests.deploy.builds import (
     ALL_BUILDS,
     ARGO_KINDS,
@@ -251,12 +251,15 @@ def test_network_policies_fence_every_pod(directory: str) -> None:
 def test_steps_without_egress_never_reach_a_public_address(directory: str) -> None:
     objs = build(directory)
     policies = of_kind(objs, "NetworkPolicy")
-    for step, egress_class in workflows.STEP_EGRESS.items():
+    for step, spec in STEPS.items():
+        egress_class = spec.egress
         labels = _step_labels(step)
         assert labels[workflows.LABEL_EGRESS] == egress_class
         selecting = [p for p in policies if p["spec"]["podSelector"] and _selects(p, labels)]
+        if egress_class != EGRESS_NONE and directory != "overlays/production":
+            continue  # a class with network (IBM Quantum) is opened only where its component is
         assert selecting, f"no NetworkPolicy selects the {step} pods ({workflows.LABEL_EGRESS}={egress_class})"
-        if egress_class != workflows.EGRESS_NONE:
+        if egress_class != EGRESS_NONE:
             continue
         for policy in selecting:
             assert "Egress" in policy["spec"]["policyTypes"] and not policy["spec"].get("ingress")
@@ -268,9 +271,26 @@ def test_steps_without_egress_never_reach_a_public_address(directory: str) -> No
                 assert rule.get("to"), f"{step}: an egress rule without `to` allows every address"
 
 
+def _egress_classes(objs: list[dict[str, Any]]) -> set[str]:
+    """The egress classes the NetworkPolicies among ``objs`` select on."""
+    selected = (p["spec"]["podSelector"].get("matchLabels", {}) for p in of_kind(objs, "NetworkPolicy"))
+    return {labels[workflows.LABEL_EGRESS] for labels in selected if workflows.LABEL_EGRESS in labels}
+
+
+def test_network_policies_follow_the_step_registry() -> None:
+    """The NetworkPolicies are static YAML; what they select follows the step registry: every
+    egress class has its policy (``none`` in every namespace that runs jobs, the others in
+    production through their components), no policy selects a class the registry does not know,
+    and every registered step's class is one of them."""
+    assert _egress_classes(build("job-namespace")) == {EGRESS_NONE}
+    assert _egress_classes(build("overlays/production")) == set(EGRESS_CLASSES)
+    assert _egress_classes(build("overlays/dev")) <= set(EGRESS_CLASSES)
+    assert {spec.egress for spec in STEPS.values()} <= set(EGRESS_CLASSES)
+
+
 def test_ibm_quantum_pods_reach_only_https_on_the_internet() -> None:
     objs = build("overlays/production")
-    labels = {workflows.LABEL_EGRESS: "ibm-quantum"}
+    labels = {workflows.LABEL_EGRESS: EGRESS_IBM_QUANTUM}
     selecting = [p for p in of_kind(objs, "NetworkPolicy") if p["spec"]["podSelector"] and _selects(p, labels)]
     assert selecting, "production has no NetworkPolicy for IBM Quantum execution"
     public = {(cidr, port) for cidr, port in _egress_cidrs(selecting) if cidr == "0.0.0.0/0"}

@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from qiskit_argo import steps
 
@@ -50,7 +51,7 @@ def _fault(step: str) -> str | None:
     return faults.get(step) or faults.get("*")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, **options: Any) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     step = args[0] if args else ""
     fault = _fault(step)
@@ -65,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if fault == "report":
         print(json.dumps({"argv": sys.argv, "cwd": os.getcwd(), "home": os.environ.get("HOME")}), flush=True)
         os.write(2, b"written to file descriptor 2\n")
-    code = _real_main(argv)
+    code = _real_main(argv, **options)
     record = os.environ.get("QISKIT_ARGO_TEST_MODULES")
     if record:
         Path(record, f"{step}.json").write_text(json.dumps(sorted(sys.modules)))

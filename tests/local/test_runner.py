@@ -31,7 +31,7 @@ def test_topological_order(tasks: list[dict[str, Any]], order: list[str]) -> Non
     [
         ([_task("a", "b"), _task("b", "a")], "DAG cycle"),
         ([_task("a", "missing")], "unknown task 'missing'"),
-        ([{"name": "a", "template": "t", "depends": "b || c"}, _task("b"), _task("c")], "only '&&'"),
+        ([{"name": "a", "template": "t", "depends": "b.AnySucceeded"}, _task("b")], "the result must be one of"),
     ],
 )
 def test_topological_order_rejects(tasks: list[dict[str, Any]], message: str) -> None:
@@ -117,3 +117,70 @@ def test_unknown_command_is_reported(tmp_path: Path) -> None:
     template["container"]["command"] = ["no-such-console-script"]
     run = run_workflow(_workflow([{"name": "only", "template": "s"}], [template]), {}, tmp_path)
     assert "is not a console script" in run.tasks["only"].message
+
+
+# --------------------------------------------------------------------------- branches: when, depends
+
+
+def _branching(go: str) -> dict[str, Any]:
+    """``a`` always; ``b`` when the workflow parameter ``go`` is ``yes``; ``c`` after ``b`` (bare:
+    Succeeded or Skipped); ``d`` only after ``b`` succeeded; ``e`` when ``b`` failed (it never fails)."""
+    ok = _step_template("ok", ["schedule", "--help"])
+    tasks = [
+        {"name": "a", "template": "ok"},
+        {"name": "b", "template": "ok", "depends": "a", "when": "{{workflow.parameters.go}} == yes"},
+        {"name": "c", "template": "ok", "depends": "b"},
+        {"name": "d", "template": "ok", "depends": "b.Succeeded"},
+        {"name": "e", "template": "ok", "depends": "a && b.Failed"},
+    ]
+    return _workflow(tasks, [ok], arguments={"parameters": [{"name": "go", "value": go}]})
+
+
+@pytest.mark.parametrize(
+    ("go", "phases"),
+    [
+        ("yes", {"a": "Succeeded", "b": "Succeeded", "c": "Succeeded", "d": "Succeeded", "e": "Omitted"}),
+        ("no", {"a": "Succeeded", "b": "Skipped", "c": "Succeeded", "d": "Omitted", "e": "Omitted"}),
+    ],
+)
+def test_when_skips_and_depends_omits_as_in_argo(tmp_path: Path, go: str, phases: dict[str, str]) -> None:
+    run = run_workflow(_branching(go), {}, tmp_path)
+    assert {name: task.phase for name, task in run.tasks.items()} == phases
+    assert run.phase == "Succeeded", "nothing failed: left-out tasks fail nothing"
+    if go == "no":
+        assert run.tasks["b"].message == "when 'no == yes' evaluated false"
+    assert run.tasks["e"].message == "omitted: depends condition not met"
+
+
+def test_a_failure_handled_by_depends_does_not_fail_the_dag(tmp_path: Path) -> None:
+    """Argo assesses a DAG by its leaves: a failed task whose dependent ran on ``.Failed`` is handled."""
+    ok = _step_template("ok", ["schedule", "--help"])
+    bad = _step_template("bad", ["schedule", "--request", "/tmp/missing.json", "--metrics", "{}", "--out", "/tmp/o"])
+    tasks = [{"name": "a", "template": "bad"}, {"name": "cleanup", "template": "ok", "depends": "a.Failed"}]
+    run = run_workflow(_workflow(tasks, [ok, bad]), {}, tmp_path)
+    assert (run.tasks["a"].phase, run.tasks["cleanup"].phase, run.phase) == ("Failed", "Succeeded", "Succeeded")
+    tasks = [{"name": "a", "template": "bad"}, {"name": "after", "template": "ok", "depends": "a"}]
+    run = run_workflow(_workflow(tasks, [ok, bad]), {}, tmp_path / "2")
+    assert (run.tasks["after"].phase, run.phase) == ("Omitted", "Failed"), "an omitted leaf takes its parent's failure"
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        ({"when": "{{workflow.parameters.nope}} == yes"}, "unresolved reference {{workflow.parameters.nope}}"),
+        ({"when": "a-b == yes"}, "is not a word, a number or a quoted string"),
+        ({"depends": "a.Finished"}, "the result must be one of"),
+    ],
+)
+def test_a_when_or_depends_that_cannot_be_evaluated_is_an_error(
+    tmp_path: Path, task: dict[str, Any], message: str
+) -> None:
+    ok = _step_template("ok", ["schedule", "--help"])
+    tasks = [{"name": "a", "template": "ok"}, {"name": "b", "template": "ok", **task}]
+    if "depends" in task:
+        with pytest.raises(LocalRunError, match=message):
+            run_workflow(_workflow(tasks, [ok]), {}, tmp_path)
+        return
+    run = run_workflow(_workflow(tasks, [ok]), {}, tmp_path)
+    assert run.tasks["b"].phase == "Error" and message in run.tasks["b"].message
+    assert run.phase == "Failed"

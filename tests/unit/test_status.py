@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
+import dataclasses
 import gzip
 import io
 import json
@@ -393,12 +394,12 @@ STEP_ERRORS: list[tuple[str, str, BaseException]] = [
 ]
 
 
-def _termination(step: str, error: BaseException, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, int]:
+def _termination(step: str, error: BaseException, tmp_path: Path) -> tuple[str, int]:
     """What the real step entry point writes to its termination log, and its exit code."""
-    monkeypatch.setitem(steps_module._FUNCTIONS, step, _raise(error))
+    failing = STEPS.with_step(dataclasses.replace(STEPS[step], function=_raise(error)))
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
-        code = steps_module.main(_argv(step, tmp_path))
+        code = steps_module.main(_argv(step, tmp_path), steps=failing)
     return stderr.getvalue().strip().splitlines()[-1], code
 
 
@@ -413,9 +414,9 @@ def _drive_to(argo: ArgoFake, step: str) -> None:
 @pytest.mark.parametrize("version", ARGO_VERSIONS)
 @pytest.mark.parametrize(("reason", "step", "error"), STEP_ERRORS, ids=[e[0] for e in STEP_ERRORS])
 def test_every_step_reason_reaches_the_status(
-    reason: str, step: str, error: BaseException, version: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    reason: str, step: str, error: BaseException, version: str, tmp_path: Path
 ) -> None:
-    line, code = _termination(step, error, tmp_path, monkeypatch)
+    line, code = _termination(step, error, tmp_path)
     assert line.startswith(f"{reason}: ") and code in (1, 2)
     job = make_job()
     argo = ArgoFake(make_workflow(job), argo_version=version)

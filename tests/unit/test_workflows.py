@@ -13,9 +13,18 @@ import yaml
 
 from qiskit_argo import naming, workflows
 from qiskit_argo.api import API_VERSION, KIND, QiskitJob, QiskitJobSpec
+from qiskit_argo.expressions import depends_tasks
 from qiskit_argo.manifests import load_job
 from qiskit_argo.request import Limits
-from qiskit_argo.steps import CIRCUIT_SOURCE_MOUNT, ENTRY_POINT, INPUTS_DIR, OUTPUTS_DIR, SCRATCH_MOUNT, STEPS
+from qiskit_argo.steps import (
+    CIRCUIT_SOURCE_MOUNT,
+    EGRESS_NONE,
+    ENTRY_POINT,
+    INPUTS_DIR,
+    OUTPUTS_DIR,
+    SCRATCH_MOUNT,
+    STEPS,
+)
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0], q[1];\nmeasure q -> c;\n'
@@ -66,7 +75,7 @@ def ancestors(dag: dict[str, dict[str, Any]], name: str) -> set[str]:
     stack = [name]
     while stack:
         depends = dag[stack.pop()].get("depends", "")
-        for parent in re.findall(r"[A-Za-z0-9][-A-Za-z0-9]*", depends):
+        for parent in depends_tasks(depends):
             if parent not in found:
                 found.add(parent)
                 stack.append(parent)
@@ -252,15 +261,16 @@ def test_every_template_input_is_supplied_and_every_argument_is_declared(limits:
 
 
 def test_wiring_takes_each_input_from_the_latest_producer() -> None:
+    """With one producer per output, as in the registry now: the latest one, and nothing else."""
     for task in workflows.wiring():
         spec = STEPS[task.name]
         earlier = list(STEPS)[: list(STEPS).index(task.name)]
         for name, source in task.artifacts.items():
             producers = [s for s in earlier if name in STEPS[s].output_artifacts]
-            assert source.task == (producers[-1] if producers else None)
+            assert source.tasks == tuple(producers[-1:])
         for name, source in task.parameters.items():
             producers = [s for s in earlier if name in STEPS[s].output_parameters]
-            assert source.task == (producers[-1] if producers else None)
+            assert source.tasks == tuple(producers[-1:])
         assert set(task.artifacts) == set(spec.input_artifacts)
         assert set(task.parameters) == set(spec.input_parameters)
 
@@ -522,11 +532,11 @@ def test_every_step_is_locked_down(step: str) -> None:
 def test_network_policy_can_tell_aer_pods_from_the_others() -> None:
     labels = {name: t["metadata"]["labels"] for name, t in templates().items()}
     assert labels["execute-aer"][workflows.LABEL_STEP] == "execute-aer"
-    assert labels["execute-aer"][workflows.LABEL_EGRESS] == workflows.EGRESS_NONE
+    assert labels["execute-aer"][workflows.LABEL_EGRESS] == EGRESS_NONE
     for name, pod_labels in labels.items():
         assert pod_labels[workflows.LABEL_STEP] == name
         assert pod_labels[workflows.LABEL_COMPONENT] == STEPS[name].component
-        assert workflows.LABEL_EGRESS in pod_labels
+        assert pod_labels[workflows.LABEL_EGRESS] == STEPS[name].egress
 
 
 def test_cluster_workflow_template_is_a_fresh_copy() -> None:

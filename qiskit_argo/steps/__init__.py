@@ -1,0 +1,78 @@
+"""The workflow steps: one registry, each step declared once, and the ``qiskit-argo-step`` entry point.
+
+``STEPS`` is the registry: every step, in DAG order, each a ``StepSpec`` declared beside its
+function in a module of its own (``_validate``, ``_schedule``, ``_execute_aer``,
+``_store_results``). A declaration holds everything about the step — its function, its file
+contract (input/output artifacts and parameters), its image, the phase it means, its default
+resources and whether the job's ``spec.resources`` apply, its egress class, its ``when``
+condition, its preload modules — and everything else is derived from it: the
+ClusterWorkflowTemplate and the DAG (``qiskit_argo.workflows``), the local runner's workers
+(``qiskit_argo.local``), the status (``qiskit_argo.status``), the argument parser of ``main``.
+Adding a step or a backend is a module here and one line in ``STEPS``.
+
+Each step is a plain typed function that reads input files and writes output files; ``main``
+parses the same arguments inside the pod (or in the local runner) and calls it. Exit codes: 0
+ok, 2 permanent failure (never retried by Argo), 1 transient failure; on failure the last line
+on stderr (and ``/dev/termination-log``, which Argo shows as the node message) is the one-line
+reason, prefixed by the machine reason: ``InvalidCircuit: line 3: ...``.
+"""
+
+from __future__ import annotations
+
+from qiskit_argo.steps import _execute_aer, _schedule, _store_results, _validate
+from qiskit_argo.steps._contract import (
+    CIRCUIT_SOURCE_MOUNT,
+    EGRESS_CLASSES,
+    EGRESS_IBM_QUANTUM,
+    EGRESS_NONE,
+    ENTRY_POINT,
+    INPUTS_DIR,
+    OUTPUTS_DIR,
+    SCRATCH_MOUNT,
+    SMALL,
+    TERMINATION_LOG,
+    Condition,
+    Resources,
+    StepPhase,
+    StepRegistry,
+    StepSpec,
+)
+from qiskit_argo.steps._execute_aer import execute_aer
+from qiskit_argo.steps._main import main
+from qiskit_argo.steps._schedule import schedule
+from qiskit_argo.steps._store_results import store_results
+from qiskit_argo.steps._validate import validate
+
+__all__ = [
+    "STEPS",
+    "StepRegistry",
+    "StepSpec",
+    "StepPhase",
+    "Condition",
+    "Resources",
+    "SMALL",
+    "EGRESS_NONE",
+    "EGRESS_IBM_QUANTUM",
+    "EGRESS_CLASSES",
+    "ENTRY_POINT",
+    "INPUTS_DIR",
+    "OUTPUTS_DIR",
+    "SCRATCH_MOUNT",
+    "CIRCUIT_SOURCE_MOUNT",
+    "TERMINATION_LOG",
+    "validate",
+    "schedule",
+    "execute_aer",
+    "store_results",
+    "main",
+]
+
+#: Every step, in DAG order: one line per step.
+STEPS = StepRegistry(
+    (
+        _validate.STEP,
+        _schedule.STEP,
+        _execute_aer.STEP,
+        _store_results.STEP,
+    )
+)

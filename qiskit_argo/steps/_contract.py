@@ -1,0 +1,209 @@
+"""What a step is: its declaration (``StepSpec``), the registry of all of them (``StepRegistry``),
+and the file layout every step pod shares.
+
+Light on purpose (no pydantic, no Qiskit): every step process and ``qiskit-argo run`` import it first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+__all__ = [
+    "ENTRY_POINT",
+    "INPUTS_DIR",
+    "OUTPUTS_DIR",
+    "SCRATCH_MOUNT",
+    "CIRCUIT_SOURCE_MOUNT",
+    "TERMINATION_LOG",
+    "EGRESS_NONE",
+    "EGRESS_IBM_QUANTUM",
+    "EGRESS_CLASSES",
+    "StepPhase",
+    "Resources",
+    "SMALL",
+    "Condition",
+    "StepSpec",
+    "StepRegistry",
+]
+
+#: Console script (``pyproject.toml``) that the step containers run.
+ENTRY_POINT = "qiskit-argo-step"
+#: Writable emptyDir in every step pod (the root filesystem is read-only).
+SCRATCH_MOUNT = "/tmp"
+INPUTS_DIR = "/tmp/qiskit-argo/inputs"
+OUTPUTS_DIR = "/tmp/qiskit-argo/outputs"
+#: Where the validate pod sees a ConfigMap-held circuit (the Workflow's ``circuit-source`` volume).
+CIRCUIT_SOURCE_MOUNT = "/etc/qiskit-argo/circuit"
+TERMINATION_LOG = Path("/dev/termination-log")
+
+#: Egress classes: what a step's own code may reach over the network. A step pod carries its class
+#: as a label, and the NetworkPolicies in kustomize/ select on it (tests/deploy check that every
+#: class here has its policy and no policy names another). ``none``: nothing beyond what Argo's
+#: own containers need (Aer runs in-process); ``ibm-quantum``: HTTPS to IBM Quantum as well.
+EGRESS_NONE = "none"
+EGRESS_IBM_QUANTUM = "ibm-quantum"
+EGRESS_CLASSES: Mapping[str, str] = MappingProxyType(
+    {
+        EGRESS_NONE: "no network of its own (kustomize/job-namespace)",
+        EGRESS_IBM_QUANTUM: "HTTPS to IBM Quantum (kustomize/components/ibm)",
+    }
+)
+
+#: The QiskitJob phase a step means while it is the step under way: a value of
+#: ``qiskit_argo.api.Phase`` (kept a string here so that this module stays light).
+StepPhase = Literal["Validating", "Scheduling", "Running"]
+
+#: What ``when`` compares: Argo evaluates a task's ``when`` with govaluate after substitution,
+#: reading a bare word as a string, so a value must be one word (no ``-``: that is subtraction).
+_WORD = re.compile(r"[a-z][a-z0-9_]*")
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Requests and limits of a step's main container (Kubernetes quantities)."""
+
+    requests: Mapping[str, str]
+    limits: Mapping[str, str]
+
+    def dump(self) -> dict[str, dict[str, str]]:
+        return {"requests": dict(self.requests), "limits": dict(self.limits)}
+
+
+#: What a step that only reads and writes small files needs.
+SMALL = Resources(requests={"cpu": "100m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "1Gi"})
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A step runs only when an earlier step's output parameter ``parameter`` is ``equals``
+    (Argo: the task's ``when``; otherwise the task is Skipped)."""
+
+    parameter: str
+    equals: str
+
+    def __post_init__(self) -> None:
+        if not _WORD.fullmatch(self.equals):
+            raise ValueError(f"when {self.parameter} == {self.equals!r}: the value must be one word ([a-z][a-z0-9_]*)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepSpec:
+    """Everything about one step, declared once; the ClusterWorkflowTemplate, the DAG, the local
+    runner, the pod's NetworkPolicy class and the status are all derived from it.
+
+    The file contract: ``input_artifacts`` / ``output_artifacts`` map an Argo artifact name to a
+    file name under ``INPUTS_DIR`` / ``OUTPUTS_DIR``; ``input_parameters`` are passed as ``--name
+    value``; ``output_parameters`` map a parameter name to the file under ``OUTPUTS_DIR`` holding
+    its value. An input named like an earlier step's output is wired to it (``qiskit_argo.workflows``).
+    """
+
+    #: The DAG task, the template and the ``qiskit-argo-step NAME`` subcommand.
+    name: str
+    #: The typed step function; ``main`` calls it with the parsed arguments.
+    function: Callable[..., None]
+    #: The image that runs it (``naming.image``): ``validator`` or ``executor``.
+    component: str
+    #: The QiskitJob phase while this is the step under way.
+    phase: StepPhase
+    #: What ``status.message`` says while it is under way ("Running the circuit").
+    activity: str
+    #: Whether that message names the chosen backend ("... on aer (automatic): ...").
+    shows_backend: bool = False
+    input_artifacts: Mapping[str, str] = field(default_factory=dict)
+    input_parameters: tuple[str, ...] = ()
+    output_artifacts: Mapping[str, str] = field(default_factory=dict)
+    output_parameters: Mapping[str, str] = field(default_factory=dict)
+    #: Whether the pod mounts the Workflow's ``circuit-source`` volume (a ConfigMap circuit).
+    mounts_circuit_source: bool = False
+    #: Run only when an earlier step's output says so (a branch of the DAG); None: always.
+    when: Condition | None = None
+    #: Its main container's requests and limits when the job says nothing.
+    resources: Resources = SMALL
+    #: Whether the job's ``spec.resources`` apply to this step (merged over ``resources``).
+    job_resources: bool = False
+    #: Its egress class (``EGRESS_CLASSES``).
+    egress: str = EGRESS_NONE
+    #: The modules the step imports on first use, its own ``qiskit_argo`` module last: a local
+    #: run's warm worker imports them ahead (tests/local check the step really imports them).
+    preload: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name):
+            raise ValueError(f"step name {self.name!r} is not a DNS label")
+        if self.egress not in EGRESS_CLASSES:
+            raise ValueError(f"step {self.name}: egress class {self.egress!r} is not one of {sorted(EGRESS_CLASSES)}")
+
+    def argv(self, parameter_value: dict[str, str] | None = None) -> list[str]:
+        """Container args: the step name, then ``--flag value`` for every input and ``--out``.
+
+        ``parameter_value`` maps a parameter to its value; by default the Argo expression
+        ``{{inputs.parameters.NAME}}`` is used, which is what the WorkflowTemplate carries.
+        """
+        values = parameter_value or {}
+        args = [self.name]
+        for artifact, filename in self.input_artifacts.items():
+            args += [f"--{artifact}", f"{INPUTS_DIR}/{filename}"]
+        for parameter in self.input_parameters:
+            args += [f"--{parameter}", values.get(parameter, f"{{{{inputs.parameters.{parameter}}}}}")]
+        if self.mounts_circuit_source:
+            args += ["--circuit-dir", CIRCUIT_SOURCE_MOUNT]
+        args += ["--out", OUTPUTS_DIR]
+        return args
+
+
+class StepRegistry(Mapping[str, StepSpec]):
+    """The steps, by name, in DAG order (an input comes from the latest earlier step that outputs
+    it). Immutable; ``with_step`` makes a new one. Equal only to itself (a cache key)."""
+
+    def __init__(self, specs: Iterable[StepSpec]) -> None:
+        steps: dict[str, StepSpec] = {}
+        for spec in specs:
+            if spec.name in steps:
+                raise ValueError(f"step {spec.name!r} is registered twice")
+            steps[spec.name] = spec
+        self._steps = steps
+
+    def __getitem__(self, name: str) -> StepSpec:
+        return self._steps[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._steps)
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"StepRegistry({list(self._steps)})"
+
+    def with_step(self, spec: StepSpec, *, after: str | None = None) -> StepRegistry:
+        """This registry with ``spec``: in place of the step of the same name, or else right after
+        ``after`` (default: last)."""
+        specs = list(self._steps.values())
+        if spec.name in self._steps:
+            return StepRegistry(spec if old.name == spec.name else old for old in specs)
+        index = len(specs) if after is None else list(self._steps).index(after) + 1
+        return StepRegistry([*specs[:index], spec, *specs[index:]])
+
+    def in_phase(self, phase: str) -> tuple[StepSpec, ...]:
+        """The steps that mean ``phase`` (a ``Phase`` value), in order."""
+        return tuple(spec for spec in self._steps.values() if spec.phase == phase)
+
+    def producers(self, output: str, *, artifact: bool = False) -> tuple[StepSpec, ...]:
+        """The steps that output the parameter (or artifact) ``output``, in order."""
+        return tuple(
+            spec
+            for spec in self._steps.values()
+            if output in (spec.output_artifacts if artifact else spec.output_parameters)
+        )
