@@ -11,12 +11,12 @@ receive a run's results: a new path, an empty directory, or an earlier results d
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from qiskit_argo.errors import PermanentError
+from qiskit_argo.errors import PermanentError, quote
+from qiskit_argo.objectmeta import config_map_key_problem
 from qiskit_argo.reasons import Reason
 
 __all__ = [
@@ -34,9 +34,6 @@ MARKER = ".qiskit-argo-results"
 #: What a run writes at the top of its results directory; on a rerun, only these are removed.
 RUN_ENTRIES = ("result.json", "metrics.json", "histogram.png", "workflow.yaml", "steps")
 
-#: Kubernetes' rule for a ConfigMap key (and a superset of step and volume names): one file name.
-_KEY = re.compile(r"[-._a-zA-Z0-9]+")
-_KEY_MAX = 253
 _WHAT_TO_DO = "choose a new or empty directory with --out"
 
 
@@ -62,14 +59,11 @@ def is_inside(path: Path, root: Path) -> bool:
 
 
 def join_key(directory: Path, key: object, what: str = "key") -> Path:
-    """``directory / key`` where ``key`` must be one safe file name (letters, digits, '-', '_', '.',
-    not '.' or '..', at most 253 characters) that stays inside ``directory`` once links resolve."""
-    if not isinstance(key, str) or not _KEY.fullmatch(key) or key in {".", ".."} or len(key) > _KEY_MAX:
-        shown = repr(key) if len(repr(key)) <= 80 else repr(key)[:77] + "..."
-        raise UnsafePathError(
-            f"{what} {shown} is not a single file name; use letters, digits, '-', '_' and '.' "
-            f"(at most {_KEY_MAX}, not '.' or '..')"
-        )
+    """``directory / key`` where ``key`` must be one safe file name — Kubernetes' ConfigMap key rule
+    (``objectmeta.config_map_key_problem``) — that stays inside ``directory`` once links resolve."""
+    problem = config_map_key_problem(key) if isinstance(key, str) else "must be a string"
+    if problem or not isinstance(key, str):
+        raise UnsafePathError(f"{what} {quote(key, 80)} is not a single file name: it {problem}")
     path = directory / key
     if path.is_symlink() or not is_inside(path, directory):
         raise UnsafePathError(f"{what} {key!r}: {path} is a symbolic link; refusing to follow it")

@@ -69,21 +69,15 @@ def check_expression(node: Any) -> None:
 
     if not isinstance(node, expr.Expr):
         return
-    if isinstance(node, expr.Binary):
-        if node.op.name not in _AER_BINARY:
+    if isinstance(node, expr.Binary | expr.Unary):
+        allowed = _AER_BINARY if isinstance(node, expr.Binary) else _AER_UNARY
+        if node.op.name not in allowed:
             raise Refused(
                 f"a condition uses the operator {node.op.name.lower()}, which Qiskit Aer cannot evaluate",
                 _CONDITION_TODO,
             )
-        check_expression(node.left)
-        check_expression(node.right)
-    elif isinstance(node, expr.Unary):
-        if node.op.name not in _AER_UNARY:
-            raise Refused(
-                f"a condition uses the operator {node.op.name.lower()}, which Qiskit Aer cannot evaluate",
-                _CONDITION_TODO,
-            )
-        check_expression(node.operand)
+        for operand in (node.left, node.right) if isinstance(node, expr.Binary) else (node.operand,):
+            check_expression(operand)
     elif isinstance(node, expr.Cast):
         check_expression(node.operand)
     elif isinstance(node, expr.Value):
