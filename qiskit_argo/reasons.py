@@ -59,6 +59,24 @@ class Reason(StrEnum):
     ERROR = "Error"
     #: An unexpected exception in a step (the step runner's catch-all; transient).
     STEP_ERROR = "StepError"
+    #: ``spec.backend.ref`` (or a session's ``backendRef``) names no QiskitBackend in the namespace.
+    BACKEND_NOT_FOUND = "BackendNotFound"
+    #: No catalogue candidate fits the job (a selector matched nothing, or the circuit is too wide).
+    NO_SUITABLE_BACKEND = "NoSuitableBackend"
+    #: The IBM backend is unknown, retired, disabled or not operational.
+    BACKEND_UNAVAILABLE = "BackendUnavailable"
+    #: The Secret key holding the IBM Quantum API key is missing or empty.
+    CREDENTIALS_MISSING = "CredentialsMissing"
+    #: IBM Quantum rejected the API key.
+    CREDENTIALS_REJECTED = "CredentialsRejected"
+    #: IBM Quantum refused the request (e.g. a circuit not ISA for the backend, an invalid option).
+    IBM_REQUEST_REFUSED = "IbmRequestRefused"
+    #: The IBM job failed at IBM (IBM's message follows).
+    IBM_JOB_FAILED = "IbmJobFailed"
+    #: The IBM job was cancelled (at IBM, or because the QiskitJob was suspended or deleted).
+    IBM_JOB_CANCELLED = "IbmJobCancelled"
+    #: IBM does not know the job id the wait step re-attaches to.
+    IBM_JOB_NOT_FOUND = "IbmJobNotFound"
 
     # -- what Argo, its executor or the kubelet reported (read from node and Workflow messages) --
     #: ``activeDeadlineSeconds`` or a retry's ``maxDuration`` ran out.
@@ -121,6 +139,14 @@ class Reason(StrEnum):
     WORKFLOW_CREATED = "WorkflowCreated"
     #: The controller resumed the Workflow.
     RESUMED = "Resumed"
+    #: The job's QiskitSession is not open yet (the job waits in Pending).
+    SESSION_NOT_READY = "SessionNotReady"
+    #: The job's QiskitSession is closed or failed: it will never run inside it.
+    SESSION_CLOSED = "SessionClosed"
+    #: The controller created a Workflow that cancels the job's IBM job (deleted or suspended).
+    IBM_CANCEL_REQUESTED = "IbmCancelRequested"
+    #: That cancel could not run in time; the finalizer let go (the IBM job may still run).
+    IBM_CANCEL_FAILED = "IbmCancelFailed"
 
 
 #: Raised by a step (``qiskit_argo.errors`` and the step runner): ``<Reason>: <one line>``.
@@ -139,6 +165,15 @@ STEP_REASONS: frozenset[Reason] = frozenset(
         Reason.TRANSIENT_FAILURE,
         Reason.ERROR,
         Reason.STEP_ERROR,
+        Reason.BACKEND_NOT_FOUND,
+        Reason.NO_SUITABLE_BACKEND,
+        Reason.BACKEND_UNAVAILABLE,
+        Reason.CREDENTIALS_MISSING,
+        Reason.CREDENTIALS_REJECTED,
+        Reason.IBM_REQUEST_REFUSED,
+        Reason.IBM_JOB_FAILED,
+        Reason.IBM_JOB_CANCELLED,
+        Reason.IBM_JOB_NOT_FOUND,
     }
 )
 #: Read from what Argo writes (``qiskit_argo.status``: node and Workflow messages, phases).
@@ -163,7 +198,13 @@ ARGO_REASONS: frozenset[Reason] = frozenset(
 )
 #: Found by the controller itself (InvalidSpec: the job's spec cannot be read by the models).
 CONTROLLER_REASONS: frozenset[Reason] = frozenset(
-    {Reason.INVALID_SPEC, Reason.WORKFLOW_DELETED, Reason.WORKFLOW_CONFLICT, Reason.WORKFLOW_REJECTED}
+    {
+        Reason.INVALID_SPEC,
+        Reason.WORKFLOW_DELETED,
+        Reason.WORKFLOW_CONFLICT,
+        Reason.WORKFLOW_REJECTED,
+        Reason.SESSION_CLOSED,
+    }
 )
 #: Why a job failed: ``status.reason`` of a Failed job, its Failed condition, its Warning Event.
 FAILURE_REASONS: frozenset[Reason] = STEP_REASONS | ARGO_REASONS | CONTROLLER_REASONS
@@ -177,11 +218,20 @@ PROGRESS_REASONS: frozenset[Reason] = frozenset(
         Reason.CIRCUIT_VALID,
         Reason.BACKEND_CHOSEN,
         Reason.IN_PROGRESS,
+        Reason.SESSION_NOT_READY,
     }
 )
 #: Events the controller records besides one per phase transition (whose reason is the phase, or
 #: the failure reason).
-EVENT_REASONS: frozenset[Reason] = frozenset({Reason.WORKFLOW_CREATED, Reason.SUSPENDED, Reason.RESUMED})
+EVENT_REASONS: frozenset[Reason] = frozenset(
+    {
+        Reason.WORKFLOW_CREATED,
+        Reason.SUSPENDED,
+        Reason.RESUMED,
+        Reason.IBM_CANCEL_REQUESTED,
+        Reason.IBM_CANCEL_FAILED,
+    }
+)
 #: Every reason that can reach a status (``status.reason`` or a condition).
 STATUS_REASONS: frozenset[Reason] = FAILURE_REASONS | PROGRESS_REASONS
 

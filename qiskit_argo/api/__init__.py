@@ -7,14 +7,14 @@ Field names follow Kubernetes conventions (camelCase on the wire, snake_case in 
 Layout: the shared parts live in private modules (``_base``: the model base and shared field
 types; ``_conditions``: ``metav1.Condition``; ``_resource``: the apiVersion/kind/metadata
 envelope; ``_kind``: the ``Kind`` descriptor a CRD is made from); each kind has a public module
-(``job``, ``backend``) holding its spec, status, resource and ``Kind``. Adding a kind is a new module beside
+(``job``, ``backend``, ``session``) holding its spec, status, resource and ``Kind``. Adding a kind is a new module beside
 ``job.py`` and one entry in ``KINDS``; ``qiskit_argo.crd`` and ``qiskit_argo.generate`` take it
 from there.
 """
 
 from __future__ import annotations
 
-from qiskit_argo.api import backend, job
+from qiskit_argo.api import backend, job, session
 from qiskit_argo.api._base import CRD_KEYWORDS, DURATION_PATTERN, QUANTITY_PATTERN, QuantityValue, crd_keywords
 from qiskit_argo.api._base import _Model as _Model
 from qiskit_argo.api._conditions import Condition
@@ -46,9 +46,16 @@ from qiskit_argo.api.job import (
     SHORT_NAMES,
     SINGULAR,
     TERMINAL_PHASES,
+    MAX_PREFERENCE,
+    MAX_REJECTIONS,
+    PRICE_PATTERN,
     AerOptions,
+    BackendSelector,
     BackendSpec,
     BackendStatus,
+    IbmJobStatus,
+    IbmOptions,
+    Rejection,
     Backoff,
     CircuitMetrics,
     CircuitSource,
@@ -66,6 +73,14 @@ from qiskit_argo.api.job import (
     ResultSummary,
     RetryPolicy,
     StepProgress,
+)
+from qiskit_argo.api.session import (
+    QISKIT_SESSION,
+    QiskitSession,
+    QiskitSessionSpec,
+    QiskitSessionStatus,
+    SessionConditionType,
+    SessionPhase,
 )
 from qiskit_argo.objectmeta import ObjectMeta
 
@@ -105,6 +120,13 @@ __all__ = [
     "PauliSum",
     "AerOptions",
     "BackendSpec",
+    "BackendSelector",
+    "IbmOptions",
+    "Rejection",
+    "IbmJobStatus",
+    "PRICE_PATTERN",
+    "MAX_PREFERENCE",
+    "MAX_REJECTIONS",
     "Backoff",
     "RetryPolicy",
     "ResourceRequirements",
@@ -134,12 +156,20 @@ __all__ = [
     "BackendCapabilities",
     "QiskitBackendStatus",
     "QiskitBackend",
+    # QiskitSession (qiskit_argo.api.session)
+    "QISKIT_SESSION",
+    "SessionPhase",
+    "SessionConditionType",
+    "QiskitSessionSpec",
+    "QiskitSessionStatus",
+    "QiskitSession",
 ]
 
 #: Every kind of ours, in the order their CRDs are generated: one line per kind.
 KINDS: tuple[Kind, ...] = (
     backend.QISKIT_BACKEND,
     job.QISKIT_JOB,
+    session.QISKIT_SESSION,
 )
 
 

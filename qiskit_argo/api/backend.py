@@ -24,7 +24,7 @@ from qiskit_argo.api._base import _Model
 from qiskit_argo.api._conditions import Condition
 from qiskit_argo.api._kind import Kind, PrinterColumn, Rule
 from qiskit_argo.api._resource import API_VERSION, _Resource
-from qiskit_argo.api.job import AerOptions
+from qiskit_argo.api.job import PRICE_PATTERN, AerOptions
 from qiskit_argo.objectmeta import CONFIG_MAP_KEY, DNS1123_SUBDOMAIN
 from qiskit_argo.wire import Bool, Int, Str
 
@@ -56,9 +56,6 @@ BACKEND_PLURAL = "qiskitbackends"
 BACKEND_SINGULAR = "qiskitbackend"
 BACKEND_SHORT_NAMES = ("qb",)
 
-#: A non-negative decimal price with at most 9 decimal places, as a string ("1.60", "0.000025"):
-#: money is never a float on the wire (Kubernetes API conventions avoid floating-point values).
-PRICE_PATTERN = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,9})?$"
 #: An IBM Quantum backend name as IBM's API takes it (``ibm_torino``, ``ibm_fez``): at most 100
 #: characters (the ``backend`` parameter of ``GET /v1/jobs`` in IBM's OpenAPI document).
 _IBM_BACKEND = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"

@@ -47,6 +47,13 @@ __all__ = [
     "PauliSum",
     "AerOptions",
     "BackendSpec",
+    "BackendSelector",
+    "IbmOptions",
+    "PRICE_PATTERN",
+    "MAX_PREFERENCE",
+    "Rejection",
+    "MAX_REJECTIONS",
+    "IbmJobStatus",
     "Backoff",
     "RetryPolicy",
     "ResourceRequirements",
@@ -245,10 +252,117 @@ class AerOptions(_Model):
     ] = None
 
 
-class BackendSpec(_Model):
-    """Where the circuit runs. Only Qiskit Aer for now."""
+#: Most names in a selector's preference order.
+MAX_PREFERENCE = 50
+_BACKEND_NAME = Annotated[
+    Str,
+    Field(max_length=253, pattern=f"^{DNS1123_SUBDOMAIN}$", description="A QiskitBackend in the job's namespace."),
+]
+#: A non-negative decimal price with at most 9 decimal places, as a string ("1.60", "0.000025"):
+#: money is never a float on the wire (Kubernetes API conventions avoid floating-point values).
+PRICE_PATTERN = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,9})?$"
 
-    aer: Annotated[AerOptions, Field(description="Run on the Qiskit Aer simulator.")] = AerOptions()
+
+class BackendSelector(_Model):
+    """Let the schedule step pick from the namespace's QiskitBackends: every candidate that fits,
+    in preference order, then the cheapest estimate, then the shortest queue."""
+
+    type: Annotated[
+        Literal["aer", "ibm"] | None,
+        Field(description="Only backends of this type (aer or ibm); unset: either."),
+    ] = None
+    min_qubits: Annotated[
+        Int | None,
+        Field(ge=1, le=100_000, description="Only backends with at least this many qubits (the circuit's width always applies)."),
+    ] = None
+    max_price: Annotated[
+        Str | None,
+        Field(
+            max_length=22,
+            pattern=PRICE_PATTERN,
+            description=(
+                'Only backends whose estimated cost of this job, by their cost model, is at most this, e.g. "5.00" '
+                "(in each backend's currency; a backend without a cost model costs 0)."
+            ),
+        ),
+    ] = None
+    preference: Annotated[
+        list[_BACKEND_NAME],
+        Field(
+            max_length=MAX_PREFERENCE,
+            description="QiskitBackend names to try first, in order; the others follow by estimated cost and queue.",
+        ),
+    ] = []
+    allow_simulator_fallback: Annotated[
+        Bool,
+        Field(
+            description=(
+                "When no backend of the selected type fits, run on Qiskit Aer instead (an aer QiskitBackend that "
+                "fits, else the built-in simulator) rather than fail."
+            )
+        ),
+    ] = False
+
+
+class IbmOptions(_Model):
+    """How the job runs when it runs on IBM Quantum (or a local-testing fake backend)."""
+
+    resilience_level: Annotated[
+        Int | None,
+        Field(
+            ge=0,
+            le=2,
+            description=(
+                "Estimator error mitigation: 0 none, 1 readout (TREX), 2 also ZNE; unset: IBM's default, 1. "
+                "The sampler has none."
+            ),
+        ),
+    ] = None
+    max_execution_time: Annotated[
+        Int | None,
+        Field(
+            ge=1,
+            le=10_800,
+            description="IBM stops the job after this many seconds of quantum time (it is billed no more); unset: IBM's limit.",
+        ),
+    ] = None
+
+
+class BackendSpec(_Model):
+    """Where the circuit runs: the built-in Qiskit Aer simulator (the default), a QiskitBackend by
+    name (``ref``), or the best fit among the namespace's QiskitBackends (``selector``)."""
+
+    aer: Annotated[
+        AerOptions,
+        Field(description="Qiskit Aer options (method, seed, noise model), used whenever the job runs on Aer."),
+    ] = AerOptions()
+    ref: Annotated[
+        Str | None,
+        Field(
+            max_length=253,
+            pattern=f"^{DNS1123_SUBDOMAIN}$",
+            description="Run on this QiskitBackend of the job's namespace (kubectl get qb), e.g. torino.",
+        ),
+    ] = None
+    selector: Annotated[
+        BackendSelector | None,
+        Field(description="Let the schedule step choose among the namespace's QiskitBackends; the choice and why are in status.backend."),
+    ] = None
+    ibm: Annotated[
+        IbmOptions,
+        Field(description="Options for IBM Quantum, used whenever the job runs there."),
+    ] = IbmOptions()
+
+    @model_validator(mode="after")
+    def _ref_or_selector(self) -> BackendSpec:
+        if self.ref is not None and self.selector is not None:
+            raise ValueError(_REF_OR_SELECTOR)
+        return self
+
+
+_REF_OR_SELECTOR = "set spec.backend.ref or spec.backend.selector, not both"
+_RESILIENCE_SAMPLER = "spec.backend.ibm.resilienceLevel is only for primitive estimator (the sampler has no mitigation)"
+_SESSION_SELECTOR = "spec.sessionRef fixes the backend (the session's); remove spec.backend.selector"
 
 
 class Backoff(_Model):
@@ -349,6 +463,23 @@ class QiskitJobSpec(_Model):
     suspend: Annotated[
         Bool, Field(description="Pause the job; set back to false to resume. The only field editable once started.")
     ] = False
+    session_ref: Annotated[
+        Str | None,
+        Field(
+            max_length=253,
+            pattern=f"^{DNS1123_SUBDOMAIN}$",
+            description=(
+                "Run inside this QiskitSession of the job's namespace (an IBM runtime session or batch) on its "
+                "backend; the job waits in Pending (SessionNotReady) until the session is Ready."
+            ),
+        ),
+    ] = None
+
+    @model_validator(mode="after")
+    def _session_fields(self) -> QiskitJobSpec:
+        if self.session_ref is not None and self.backend.selector is not None:
+            raise ValueError(_SESSION_SELECTOR)
+        return self
 
     @model_validator(mode="after")
     def _primitive_fields(self) -> QiskitJobSpec:
@@ -362,6 +493,8 @@ class QiskitJobSpec(_Model):
                 raise ValueError("spec.observables is only for primitive estimator")
             if self.precision is not None:
                 raise ValueError("spec.precision is only for primitive estimator; the sampler takes spec.shots")
+            if self.backend.ibm.resilience_level is not None:
+                raise ValueError(_RESILIENCE_SAMPLER)
         return self
 
     @property
@@ -430,10 +563,41 @@ class CircuitMetrics(_Model):
     ] = 1
 
 
+class Rejection(_Model):
+    """A candidate the schedule step did not choose, and why."""
+
+    name: Annotated[str, Field(description="The QiskitBackend's name.")]
+    reason: Annotated[str, Field(description="Why it was passed over, e.g. 'has 27 qubits, the circuit needs 33'.")]
+
+
+#: Most rejected candidates a status lists (the rest are counted in the reason).
+MAX_REJECTIONS = 50
+
+
 class BackendStatus(_Model):
     """What the schedule step chose, and why."""
 
-    name: Annotated[str, Field(description="The backend that runs the circuit: aer is the Qiskit Aer simulator.")]
+    name: Annotated[
+        str,
+        Field(
+            description=(
+                "Where the circuit runs: the chosen QiskitBackend's name, or aer for the built-in Qiskit Aer "
+                "simulator."
+            )
+        ),
+    ]
+    type: Annotated[str | None, Field(description="aer or ibm.")] = None
+    device: Annotated[
+        str | None,
+        Field(description="The device: an IBM backend (ibm_torino), a local-testing fake (fake_sherbrooke) or aer_simulator."),
+    ] = None
+    rejected: Annotated[
+        list[Rejection],
+        Field(
+            max_length=MAX_REJECTIONS,
+            description="Every catalogue candidate not chosen and why (a selector's or a fallback's), at most 50.",
+        ),
+    ] = []
     method: Annotated[
         str | None,
         Field(description="The Aer simulation method; automatic leaves the choice to Aer (see reason)."),
@@ -505,6 +669,46 @@ class ResultLocation(_Model):
     path: Annotated[
         str | None,
         Field(description="Where the step wrote it inside its container (not a path on your machine)."),
+    ] = None
+
+
+class IbmJobStatus(_Model):
+    """The job's one IBM Quantum job (or its local-testing stand-in), as the IBM steps last reported it."""
+
+    job_id: Annotated[str, Field(description="IBM's runtime job id (IBM Quantum dashboard, QiskitRuntimeService.job(id)).")]
+    tag: Annotated[
+        str | None,
+        Field(description="The identity tag the job carries (qiskit-argo.job.<hash>): how a retry finds it instead of submitting again."),
+    ] = None
+    action: Annotated[
+        str | None,
+        Field(
+            description=(
+                "How the submit step got it: Submitted; Recovered (the answer was lost, found by tag); Adopted "
+                "(an earlier attempt had submitted it)."
+            )
+        ),
+    ] = None
+    state: Annotated[
+        str | None, Field(description="IBM's state in our words: Queued, Running, Done, Failed or Cancelled.")
+    ] = None
+    message: Annotated[str | None, Field(description="IBM's own words when it failed or was cancelled.")] = None
+    session_id: Annotated[str | None, Field(description="The runtime session or batch it ran in.")] = None
+    duplicates_cancelled: Annotated[
+        list[str],
+        Field(
+            max_length=100,
+            description="Duplicate IBM jobs (a submission the client library retried) found by tag and cancelled before they ran.",
+        ),
+    ] = []
+    created: Annotated[datetime | None, Field(description="When IBM accepted it (RFC 3339).")] = None
+    running: Annotated[datetime | None, Field(description="When it started running on the device.")] = None
+    finished: Annotated[datetime | None, Field(description="When it finished.")] = None
+    quantum_seconds: Annotated[
+        float | None, Field(description="Quantum time IBM metered (what is billed), once known.")
+    ] = None
+    estimated_quantum_seconds: Annotated[
+        float | None, Field(description="IBM's estimate before running (usage_estimation), if it gave one.")
     ] = None
 
 
@@ -582,6 +786,10 @@ class QiskitJobStatus(_Model):
         BackendStatus | None,
         Field(description="The backend and simulation method the schedule step chose, and why."),
     ] = None
+    ibm: Annotated[
+        IbmJobStatus | None,
+        Field(description="The IBM Quantum job that runs the circuit (runtime job id, state, usage); unset on Aer."),
+    ] = None
     result: Annotated[
         ResultSummary | None,
         Field(
@@ -645,6 +853,7 @@ COLUMNS = (
     PrinterColumn(name="Primitive", type="string", json_path=".spec.primitive", priority=1),
     PrinterColumn(name="Qubits", type="integer", json_path=".status.circuit.numQubits", priority=1),
     PrinterColumn(name="Workflow", type="string", json_path=".status.workflowName", priority=1),
+    PrinterColumn(name="IBM-Job", type="string", json_path=".status.ibm.jobId", priority=1),
 )
 
 #: The validators' cross-field checks as CEL, with their messages (the parts CEL can see).
@@ -673,6 +882,27 @@ RULES = (
         rule=f"{_ESTIMATOR} || !has(self.precision)",
         message="spec.precision is only for primitive estimator; the sampler takes spec.shots",
         field_path=".precision",
+    ),
+    # BackendSpec._ref_or_selector
+    Rule(
+        path="spec.backend",
+        rule="!has(self.ref) || !has(self.selector)",
+        message=_REF_OR_SELECTOR,
+        field_path=".selector",
+    ),
+    # QiskitJobSpec._session_fields
+    Rule(
+        path="spec",
+        rule="!has(self.sessionRef) || !has(self.backend) || !has(self.backend.selector)",
+        message=_SESSION_SELECTOR,
+        field_path=".backend.selector",
+    ),
+    # QiskitJobSpec._primitive_fields (sampler)
+    Rule(
+        path="spec",
+        rule=f"{_ESTIMATOR} || !has(self.backend) || !has(self.backend.ibm) || !has(self.backend.ibm.resilienceLevel)",
+        message=_RESILIENCE_SAMPLER,
+        field_path=".backend.ibm.resilienceLevel",
     ),
     # CircuitSource._exactly_one
     _exactly_one_circuit(),

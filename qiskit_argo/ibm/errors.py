@@ -32,10 +32,12 @@ from contextlib import contextmanager
 from enum import StrEnum
 
 from qiskit_argo.errors import PermanentError, TransientError, one_line
+from qiskit_argo.reasons import Reason
 
 __all__ = [
     "IbmFailure",
     "PERMANENT_FAILURES",
+    "FAILURE_REASONS",
     "IbmError",
     "IbmPermanentError",
     "IbmTransientError",
@@ -80,6 +82,17 @@ PERMANENT_FAILURES = frozenset(
 )
 
 
+#: The status reason a permanent failure gives the QiskitJob (transient ones: TransientFailure).
+FAILURE_REASONS: dict[IbmFailure, Reason] = {
+    IbmFailure.CREDENTIALS_REJECTED: Reason.CREDENTIALS_REJECTED,
+    IbmFailure.BACKEND_UNAVAILABLE: Reason.BACKEND_UNAVAILABLE,
+    IbmFailure.REQUEST_REFUSED: Reason.IBM_REQUEST_REFUSED,
+    IbmFailure.JOB_NOT_FOUND: Reason.IBM_JOB_NOT_FOUND,
+    IbmFailure.JOB_FAILED: Reason.IBM_JOB_FAILED,
+    IbmFailure.JOB_CANCELLED: Reason.IBM_JOB_CANCELLED,
+}
+
+
 class IbmError(Exception):
     """What both IBM errors carry (a mixin of ``QiskitArgoError`` subclasses)."""
 
@@ -91,7 +104,7 @@ class IbmPermanentError(PermanentError, IbmError):
     """Retrying cannot help: fix the credentials, the backend, the request, or accept IBM's verdict."""
 
     def __init__(self, message: str, *, failure: IbmFailure, ibm_message: str | None = None) -> None:
-        super().__init__(one_line(message))
+        super().__init__(one_line(message), reason=FAILURE_REASONS.get(failure, Reason.PERMANENT_FAILURE))
         self.failure = failure
         self.ibm_message = ibm_message
 

@@ -20,6 +20,11 @@ __all__ = [
     "SCRATCH_MOUNT",
     "CIRCUIT_SOURCE_MOUNT",
     "TERMINATION_LOG",
+    "CREDENTIALS_ENV",
+    "CREDENTIALS_SECRET_PARAMETER",
+    "CREDENTIALS_KEY_PARAMETER",
+    "SEMAPHORE_PARAMETER",
+    "SEMAPHORE_CONFIGMAP",
     "EGRESS_NONE",
     "EGRESS_IBM_QUANTUM",
     "EGRESS_CLASSES",
@@ -53,6 +58,20 @@ EGRESS_CLASSES: Mapping[str, str] = MappingProxyType(
         EGRESS_IBM_QUANTUM: "HTTPS to IBM Quantum (kustomize/components/ibm)",
     }
 )
+
+#: The environment variable holding the IBM Quantum API key in a pod that talks to IBM (and only
+#: there): Argo fills it from the Secret key named by the step's ``credentials-secret`` and
+#: ``credentials-key`` input parameters (``optional``: a local-testing fake backend needs none, and a
+#: missing key is the step's one-line ``CredentialsMissing``, not a pod stuck in
+#: CreateContainerConfigError). ``qiskit_argo.ibm.credentials`` reads it.
+CREDENTIALS_ENV = "QISKIT_IBM_TOKEN"
+CREDENTIALS_SECRET_PARAMETER = "credentials-secret"
+CREDENTIALS_KEY_PARAMETER = "credentials-key"
+#: A step holding a concurrency slot takes the Argo semaphore whose key is its ``semaphore`` input
+#: parameter, in this ConfigMap of the job's namespace (the controller writes it from the
+#: QiskitBackends' ``maxConcurrentJobs`` before any Workflow names it).
+SEMAPHORE_PARAMETER = "semaphore"
+SEMAPHORE_CONFIGMAP = "qiskit-argo-semaphores"
 
 #: The QiskitJob phase a step means while it is the step under way: a value of
 #: ``qiskit_argo.api.Phase`` (kept a string here so that this module stays light).
@@ -129,6 +148,12 @@ class StepSpec:
     job_resources: bool = False
     #: Its egress class (``EGRESS_CLASSES``).
     egress: str = EGRESS_NONE
+    #: Whether its pod gets the IBM Quantum API key (``CREDENTIALS_ENV``, from the Secret key its
+    #: ``credentials-secret``/``credentials-key`` input parameters name); needs egress ``ibm-quantum``.
+    credentials: bool = False
+    #: Whether it holds the Argo semaphore its ``semaphore`` input parameter names while it runs
+    #: (``synchronization.semaphores[].configMapKeyRef`` on ``SEMAPHORE_CONFIGMAP``).
+    semaphore: bool = False
     #: The modules the step imports on first use, its own ``qiskit_argo`` module last: a local
     #: run's warm worker imports them ahead (tests/local check the step really imports them).
     preload: tuple[str, ...] = ()
@@ -138,6 +163,14 @@ class StepSpec:
             raise ValueError(f"step name {self.name!r} is not a DNS label")
         if self.egress not in EGRESS_CLASSES:
             raise ValueError(f"step {self.name}: egress class {self.egress!r} is not one of {sorted(EGRESS_CLASSES)}")
+        if self.credentials:
+            if self.egress != EGRESS_IBM_QUANTUM:
+                raise ValueError(f"step {self.name}: a step with credentials talks to IBM (egress {EGRESS_IBM_QUANTUM})")
+            missing = {CREDENTIALS_SECRET_PARAMETER, CREDENTIALS_KEY_PARAMETER} - set(self.input_parameters)
+            if missing:
+                raise ValueError(f"step {self.name}: a step with credentials takes input parameters {sorted(missing)}")
+        if self.semaphore and SEMAPHORE_PARAMETER not in self.input_parameters:
+            raise ValueError(f"step {self.name}: a step holding a semaphore takes input parameter {SEMAPHORE_PARAMETER!r}")
 
     def argv(self, parameter_value: dict[str, str] | None = None) -> list[str]:
         """Container args: the step name, then ``--flag value`` for every input and ``--out``.
