@@ -96,11 +96,12 @@ def _prepare_execute(case: Case, work: Path) -> list[str]:
     assert steps.main(["validate", "--job", str(work / "job.json"), "--limits", "{}", "--out", str(work / "v")]) == 0
     metrics = (work / "v" / "metrics.json").read_text()
     request = work / "v" / "request.json"
-    assert steps.main(["schedule", "--request", str(request), "--metrics", metrics, "--out", str(work / "s")]) == 0
+    schedule = ["schedule", "--request", str(request), "--catalogue", str(work / "catalogue.json"), "--metrics", metrics]
+    assert steps.main([*schedule, "--out", str(work / "s")]) == 0
     backend = (work / "s" / "backend.json").read_text()
     return [
         "execute-aer", "--circuit", str(work / "v" / "circuit.qpy"), "--request", str(request),
-        "--backend", backend, "--out", str(work / "e"),
+        "--backend", backend, "--target", (work / "s" / "target.json").read_text(), "--out", str(work / "e"),
     ]  # fmt: skip
 
 

@@ -66,6 +66,32 @@ def _crashed(what: str, error: BaseException) -> str:
     return f"{what} ({type(error).__name__}: {error}); check the file, and please report this to qiskit-argo"
 
 
+CatalogueOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--catalogue",
+        "-c",
+        help="QiskitBackend and QiskitSession manifests the job may use: a file or a directory of them "
+        "(repeatable), e.g. examples/catalogue. A job with spec.backend.ref or spec.sessionRef needs it.",
+    ),
+]
+
+
+def _load_catalogue(paths: list[Path] | None) -> tuple[list[Any], list[Any]]:
+    if not paths:
+        return [], []
+    from qiskit_argo.catalogue import load_catalogue
+
+    try:
+        return load_catalogue(paths)
+    except QiskitArgoError as error:
+        raise _fail(str(error), EXIT_PERMANENT) from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # noqa: BLE001 - a loader bug on odd input: one line, never a traceback
+        raise _fail(_crashed("--catalogue: the catalogue could not be read", error), EXIT_PERMANENT) from None
+
+
 @app.command()
 def validate(job_file: JobFile) -> None:
     """Check a QiskitJob and its circuit without running it; print the circuit's metrics.
@@ -123,21 +149,34 @@ def render(
             help="Print only the job as compact JSON, the value of the ClusterWorkflowTemplate's `job` parameter.",
         ),
     ] = False,
+    catalogue: CatalogueOption = None,
 ) -> None:
     """Print the Argo Workflow for a QiskitJob, ready for `kubectl create -f -` or `argo submit -`.
 
+    With --catalogue, the schedule step gets those QiskitBackends (and the QiskitSession the job
+    names) as the controller would pass them, unprobed; without, an empty catalogue (Aer only).
+
     Example: qiskit-argo render examples/bell.yaml | kubectl create -f -
+
+    Example: qiskit-argo render examples/ibm-by-ref.yaml --catalogue examples/catalogue
 
     Example: argo submit --from clusterworkflowtemplate/qiskit-job-v1
     -p job="$(qiskit-argo render --job-json examples/bell.yaml)"
     """
     job, _ = _load(job_file)
+    backends, sessions = _load_catalogue(catalogue)
     from qiskit_argo import workflows
 
     if job_json:
         sys.stdout.write(workflows.job_json(job) + "\n")
         return
-    sys.stdout.write(workflows.to_yaml(workflows.build(job)))
+    snapshot = None
+    if catalogue:
+        from qiskit_argo.catalogue import snapshot as make_snapshot
+
+        session = next((item for item in sessions if item.name == job.spec.session_ref), None)
+        snapshot = make_snapshot(backends, session)
+    sys.stdout.write(workflows.to_yaml(workflows.build(job, catalogue=snapshot)))
 
 
 @app.command()
@@ -163,6 +202,7 @@ def run(
             "earlier run made (only the files a run writes are replaced there).",
         ),
     ] = None,
+    catalogue: CatalogueOption = None,
 ) -> None:
     """Run a QiskitJob on this machine, no cluster: the same Workflow DAG and steps as in Argo.
 
@@ -170,51 +210,80 @@ def run(
     each step's files stay under steps/ (also when a step fails). A directory that is not empty
     and was not made by `qiskit-argo run` (it has no .qiskit-argo-results) is refused, never emptied.
 
+    With --catalogue, the QiskitBackends the job may use are probed first (a fake IBM backend runs
+    in qiskit-ibm-runtime's local testing mode; a real one needs QISKIT_IBM_TOKEN in your
+    environment, which only the steps that talk to IBM receive), and the QiskitSession the job names is
+    opened before the run and closed after it, each by its own service Workflow (under steps/services/).
+
     Example: qiskit-argo run examples/bell.yaml --out results/bell
+
+    Example: qiskit-argo run examples/ibm-by-ref.yaml --catalogue examples/catalogue
     """
-    from qiskit_argo.local import LocalRunError, Renderer, RenderError, StepWorkers, run_workflow
+    from qiskit_argo.local import LocalRunError, LocalServices, Renderer, RenderError, StepWorkers, run_workflow
 
     # Helper processes start first, so that the heavy imports overlap with reading the job: the
     # step workers import Qiskit, Aer and matplotlib (the longest chain, so they start first), one
-    # process renders the Workflow (Hera). They all end with this block, also on bad input, an
+    # process renders the Workflows (Hera). They all end with this block, also on bad input, an
     # error or Ctrl-C. The runner enforces spec.activeDeadlineSeconds: a step still running then
     # is killed and fails.
     with StepWorkers.for_steps() as workers, Renderer() as renderer:
         job, config_maps = _load(job_file)
+        backends, sessions = _load_catalogue(catalogue)
         from qiskit_argo.safeio import prepare_results_dir
 
         target = out_dir or Path("results") / job.name
         try:
             # Before anything else is done: a directory that is not ours is refused, never emptied.
-            prepare_results_dir(target, protect=[job_file])
+            prepare_results_dir(target, protect=[job_file, *(catalogue or [])])
         except QiskitArgoError as error:
             raise _fail(str(error), EXIT_PERMANENT) from None
-        try:
-            rendered = renderer.render(job)
-        except RenderError as error:
-            raise _fail(_crashed(f"{job_file}: the Workflow could not be rendered", error), EXIT_PERMANENT) from None
-        workflow = rendered.workflow
-        try:
-            with open(target / "workflow.yaml", "x") as stream:  # "x": never through a link a person left there
-                stream.write(rendered.workflow_yaml)
-        except OSError as error:
-            raise _fail(
-                f"results directory {target}: cannot write workflow.yaml ({error.strerror})", EXIT_PERMANENT
-            ) from None
+
+        def note(line: str) -> None:
+            err.print(plain(line), soft_wrap=True)
 
         started = time.perf_counter()
-        with _Progress(workflow) as progress:
+        services = LocalServices(renderer, workers, target / "steps" / "services", note=note)
+        try:
             try:
-                result = run_workflow(
-                    workflow,
-                    rendered.cluster_templates,
-                    target,
-                    config_maps=config_maps,
-                    listener=progress.update,
-                    workers=workers,
-                )
-            except LocalRunError as error:
+                snapshot = services.catalogue_for(job, backends, sessions, given=bool(catalogue))
+            except QiskitArgoError as error:
                 raise _fail(f"{job_file}: {error}", EXIT_PERMANENT) from None
+            except LocalRunError as error:
+                raise _fail(f"{job_file}: {error}", EXIT_TRANSIENT) from None
+            except RenderError as error:
+                what = f"{job_file}: a service Workflow could not be rendered"
+                raise _fail(_crashed(what, error), EXIT_PERMANENT) from None
+            try:
+                rendered = renderer.render(job, snapshot)
+            except RenderError as error:
+                what = f"{job_file}: the Workflow could not be rendered"
+                raise _fail(_crashed(what, error), EXIT_PERMANENT) from None
+            workflow = rendered.workflow
+            try:
+                with open(target / "workflow.yaml", "x") as stream:  # "x": never through a link a person left there
+                    stream.write(rendered.workflow_yaml)
+            except OSError as error:
+                raise _fail(
+                    f"results directory {target}: cannot write workflow.yaml ({error.strerror})", EXIT_PERMANENT
+                ) from None
+
+            with _Progress(workflow) as progress:
+                try:
+                    result = run_workflow(
+                        workflow,
+                        rendered.cluster_templates,
+                        target,
+                        config_maps=config_maps,
+                        listener=progress.update,
+                        workers=workers,
+                    )
+                except LocalRunError as error:
+                    raise _fail(f"{job_file}: {error}", EXIT_PERMANENT) from None
+        finally:
+            try:
+                services.close()
+            except (LocalRunError, RenderError) as error:
+                err.print(error_line(f"{job_file}: the session could not be closed: {error}"), soft_wrap=True)
         wall = time.perf_counter() - started
 
     try:
@@ -361,10 +430,19 @@ def _print_summary(job: QiskitJob, result: WorkflowRun, target: Path, wall: floa
     row = table.add_row
     row("phase", plain(result.phase, colour))
     if backend:
-        method = f" ({backend['method']})" if backend.get("method") else ""
-        row("backend", plain(f"{backend.get('name', '?')}{method}"))
+        device = backend.get("device")
+        detail = backend.get("method") or (device if device != backend.get("name") else None)
+        row("backend", plain(f"{backend.get('name', '?')}" + (f" ({detail})" if detail else "")))
         if backend.get("reason"):
             row("why", plain(backend["reason"]))
+    ibm = parsed("ibm") or parsed("submission")
+    if ibm.get("jobId"):
+        words = [str(ibm["jobId"]), str(ibm.get("state") or ibm.get("action") or "")]
+        if ibm.get("sessionId"):
+            words.append(f"session {ibm['sessionId']}")
+        if ibm.get("quantumSeconds") is not None:
+            words.append(f"{ibm['quantumSeconds']} quantum s")
+        row("ibm job", plain("  ".join(word for word in words if word)))
     if metrics:
         row(
             "circuit",

@@ -71,7 +71,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qiskit_argo.api import BackendStatus, Primitive, ResultSummary
+from qiskit_argo.api import AerOptions, BackendStatus, Primitive, ResultSummary
 from qiskit_argo.errors import (
     ExecutionError,
     InvalidCircuitError,
@@ -103,6 +103,7 @@ __all__ = [
     "result_document",
     "summarize",
     "execute",
+    "write_outputs",
     "run_step",
 ]
 
@@ -647,19 +648,44 @@ def execute(
 
 
 def _check_backend(status: BackendStatus) -> None:
-    if status.name != "aer":
-        raise InvalidJobError(f"backend parameter: execute-aer cannot run on backend {status.name!r}")
+    if status.type not in (None, "aer"):
+        raise InvalidJobError(
+            f"backend parameter: execute-aer cannot run on backend {status.name!r} of type {status.type}"
+        )
 
 
-def run_step(circuit_file: Path, request_file: Path, backend_json: str, out_dir: Path) -> None:
+def _aer_target(request: ExecutionRequest, target_json: str | None) -> ExecutionRequest:
+    """The request with the Aer options the schedule step settled on (an aer QiskitBackend's
+    defaults under the job's own: ``target.json``'s ``aer``); unchanged for the built-in Aer."""
+    if not target_json:
+        return request
+    try:
+        target = json.loads(target_json)
+    except json.JSONDecodeError:
+        raise InvalidJobError("target parameter: not JSON; the schedule step writes target.json") from None
+    if not isinstance(target, dict) or target.get("aer") is None:
+        return request
+    options = parse_parameter(AerOptions, json.dumps(target["aer"]), "target.aer")
+    return request.model_copy(update={"aer": options})
+
+
+def run_step(
+    circuit_file: Path, request_file: Path, backend_json: str, out_dir: Path, target_json: str | None = None
+) -> None:
     """The execute-aer step: write ``result.json`` (full) and ``summary.json`` (bounded)."""
     from qiskit_argo.circuits import circuit_from_qpy
 
-    request = load_request(request_file)
+    request = _aer_target(load_request(request_file), target_json)
     status = parse_parameter(BackendStatus, backend_json, "backend")
     _check_backend(status)
     circuit = circuit_from_qpy(read_artifact(circuit_file, "circuit"), field="circuit artifact")
     document, summary = execute(circuit, request, status)
+    write_outputs(out_dir, document, summary)
+
+
+def write_outputs(out_dir: Path, document: dict[str, Any], summary: ResultSummary) -> None:
+    """Write an execute step's ``result.json`` (full) and ``summary.json`` (bounded): execute-aer's
+    and ibm-wait's, the same files for store-results."""
     out_dir.mkdir(parents=True, exist_ok=True)
     # json.dumps (not json.dump) so the C encoder does the work: 10x faster on big sweeps.
     (out_dir / "result.json").write_text(json.dumps(document, separators=(",", ":"), allow_nan=False))

@@ -26,6 +26,13 @@ the working directory) are normalised as the container would see them and must l
 inside that step's directory, links resolved; only qiskit-argo's own step commands run.
 ``activeDeadlineSeconds`` is checked before each step, and a step still running when it passes
 is stopped (its worker is killed) and fails, as Argo fails it.
+
+What has no meaning on one machine is left out: ``synchronization`` (Argo's semaphores: one run
+here is one job), ``retryStrategy`` (a failed step fails the run). A container's
+``env.valueFrom.secretKeyRef`` for the IBM Quantum API key (``QISKIT_IBM_TOKEN``, on the steps
+that talk to IBM) takes that variable from the environment of ``qiskit-argo run``; every other
+step runs without it, as its pod would. ``LocalServices`` runs the service Workflows (probe a
+QiskitBackend, open and close a QiskitSession) the same way, before and after a job.
 """
 
 from __future__ import annotations
@@ -53,7 +60,9 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from qiskit_argo.api import QiskitJob
+    from qiskit_argo.api import QiskitBackend, QiskitBackendStatus, QiskitJob, QiskitSession
+    from qiskit_argo.catalogue import Catalogue
+    from qiskit_argo.errors import InvalidJobError
     from qiskit_argo.steps import StepRegistry
 
 __all__ = [
@@ -64,7 +73,9 @@ __all__ = [
     "join_workflow_spec",
     "substitute_known",
     "render",
+    "render_service",
     "Rendered",
+    "LocalServices",
     "Renderer",
     "RenderError",
     "Listener",
@@ -292,17 +303,45 @@ def _reroot_args(args: list[str], mounts: list[_Mount], where: str) -> list[str]
     return rerooted
 
 
+def _secret_value(name: str, item: dict[str, Any], scope: dict[str, str], where: str) -> str | None:
+    """A ``valueFrom.secretKeyRef`` variable here: only the IBM Quantum API key has a local source,
+    the same variable in the environment of ``qiskit-argo run`` (its Secret's name and key are
+    substituted, so a wrong reference fails as in Argo, but nothing is read from them; the
+    placeholder Secret of a backend without credentials exists nowhere). ``None``: unset, as an
+    ``optional`` reference to a missing key leaves it. The value is never printed."""
+    from qiskit_argo.steps import CREDENTIALS_ENV
+
+    source = item["valueFrom"]
+    ref = source.get("secretKeyRef") if isinstance(source, dict) and len(source) == 1 else None
+    if not isinstance(ref, dict) or name != CREDENTIALS_ENV:
+        raise LocalRunError(
+            f"{where}: env {name}: valueFrom is not supported locally (only value, and {CREDENTIALS_ENV} from a Secret)"
+        )
+    secret = substitute(str(ref.get("name", "")), scope, f"{where} env {name} secretKeyRef name")
+    substitute(str(ref.get("key", "")), scope, f"{where} env {name} secretKeyRef key")
+    if secret == NO_CREDENTIALS_SECRET:  # no such Secret in a cluster either (a fake backend, Aer)
+        return None
+    value = os.environ.get(CREDENTIALS_ENV)
+    if value is None and not ref.get("optional"):
+        raise LocalRunError(f"{where}: env {name}: set {CREDENTIALS_ENV} in your environment (the pod reads a Secret)")
+    return value
+
+
 def _environment(container: dict[str, Any], scope: dict[str, str], mounts: list[_Mount], where: str) -> dict[str, str]:
     """The container's ``env`` (``name``/``value`` pairs, substituted), absolute values moved
     onto the step's volumes as absolute arguments are (``HOME=/tmp`` is the step's scratch
-    volume here). ``valueFrom`` (Secrets, the downward API) has no local source."""
+    volume here). Of ``valueFrom`` (Secrets, the downward API) only the IBM Quantum API key has a
+    local source (``_secret_value``)."""
     env: dict[str, str] = {}
     for item in container.get("env", []) or []:
         name = item.get("name") if isinstance(item, dict) else None
         if not isinstance(name, str) or not name or "=" in name or "\0" in name:
             raise LocalRunError(f"{where}: env {name!r} is not a variable name")
         if "valueFrom" in item:
-            raise LocalRunError(f"{where}: env {name}: valueFrom is not supported locally (only value)")
+            secret = _secret_value(name, item, scope, where)
+            if secret is not None:
+                env[name] = secret
+            continue
         value = substitute(str(item.get("value", "")), scope, f"{where} env {name}")
         if "\0" in value:
             raise LocalRunError(f"{where}: env {name}: the value holds a NUL character")
@@ -1249,6 +1288,13 @@ def _redirected(fd: int, target: int) -> Iterator[None]:
         os.close(saved)
 
 
+#: ``qiskit_argo.steps.CREDENTIALS_ENV`` (kept here: a worker imports nothing it does not need).
+_CREDENTIALS_ENV = "QISKIT_IBM_TOKEN"
+#: The Secret name the schedule step and the service Workflows give a backend without credentials
+#: (``qiskit_argo.workflows.NO_CREDENTIALS_SECRET``: that module imports Hera).
+NO_CREDENTIALS_SECRET = "qiskit-argo-no-credentials"
+
+
 def _run_step(call: StepCall) -> int:
     """Run one step in this process as a container would run its command; its exit code."""
     saved_cwd, saved_env, saved_argv = os.getcwd(), dict(os.environ), sys.argv
@@ -1261,6 +1307,8 @@ def _run_step(call: StepCall) -> int:
         ):
             try:
                 os.chdir(call.cwd)
+                # As in a pod, a step sees the API key only when its container names it (call.env).
+                os.environ.pop(_CREDENTIALS_ENV, None)
                 os.environ.update(call.env)
                 sys.argv = list(call.argv)
                 module, _, name = call.entry.partition(":")
@@ -1334,12 +1382,202 @@ class Rendered:
     cluster_templates: dict[str, dict[str, Any]]
 
 
-def render(job: QiskitJob) -> Rendered:
-    """The job's Workflow (as ``qiskit-argo render`` prints it) and the ClusterWorkflowTemplate it uses."""
+def render(job: QiskitJob, catalogue: Catalogue | None = None) -> Rendered:
+    """The job's Workflow (as ``qiskit-argo render`` prints it, with ``catalogue`` as the schedule
+    step's snapshot) and the ClusterWorkflowTemplate it uses."""
     from qiskit_argo import workflows
 
-    workflow, template = workflows.build(job), workflows.cluster_workflow_template()
+    workflow, template = workflows.build(job, catalogue=catalogue), workflows.cluster_workflow_template()
     return Rendered(workflow, workflows.to_yaml(workflow), {template["metadata"]["name"]: template})
+
+
+def render_service(what: str, *args: Any) -> dict[str, Any]:
+    """A service Workflow: ``probe`` (``workflows.probe_workflow(backend)``) or ``session``
+    (``workflows.session_workflow(session, backend, action)``)."""
+    from qiskit_argo import workflows
+
+    if what == "probe":
+        return workflows.probe_workflow(*args)
+    if what == "session":
+        return workflows.session_workflow(*args)
+    raise ValueError(f"no service Workflow {what!r}")
+
+
+# --------------------------------------------------------------------------- service Workflows
+
+
+def _probe_status(backend: QiskitBackend, probe: Mapping[str, Any]) -> QiskitBackendStatus:
+    """What the controller would write into ``backend``'s status from its probe's ``probe.json``."""
+    from qiskit_argo.api import BackendCapabilities, BackendPhase, QiskitBackendStatus
+
+    usable = bool(probe.get("credentialsValid", True)) and probe.get("operational") is not False
+    usable = usable and not probe.get("reason")
+    device = probe.get("device") or backend.spec.fake_backend or backend.spec.backend
+    message = probe.get("message") or (f"{device}: {probe.get('numQubits')} qubits" if usable else None)
+    return QiskitBackendStatus(
+        phase=BackendPhase.READY if usable else BackendPhase.NOT_READY,
+        message=message,
+        device=device,
+        capabilities=BackendCapabilities(
+            num_qubits=probe.get("numQubits"),
+            basis_gates=list(probe.get("basisGates") or []),
+            operational=probe.get("operational"),
+            pending_jobs=probe.get("pendingJobs"),
+            status_message=probe.get("statusMessage"),
+        ),
+    )
+
+
+def _aer_status() -> QiskitBackendStatus:
+    from qiskit_argo.api import BackendPhase, QiskitBackendStatus
+    from qiskit_argo.catalogue import AER_DEVICE
+
+    return QiskitBackendStatus(phase=BackendPhase.READY, message="Qiskit Aer, in the step's pod", device=AER_DEVICE)
+
+
+def _needs_catalogue(job: QiskitJob, what: str) -> InvalidJobError:
+    from qiskit_argo.errors import InvalidJobError
+
+    return InvalidJobError(
+        f"{what}: pass the catalogue with --catalogue PATH (QiskitBackend and QiskitSession manifests, "
+        "a file or a directory, e.g. --catalogue examples/catalogue)"
+    )
+
+
+class LocalServices:
+    """The service Workflows of a local run, run here like the job's (``run_workflow``): probe the
+    QiskitBackends a job may use, open the QiskitSession it names, and close that session again.
+
+    ``catalogue_for`` returns the snapshot the job's schedule step gets, as the controller would
+    make it; ``close`` (or the end of the ``with`` block) closes a session it opened. Each
+    Workflow's files stay under ``workdir/<workflow name>/steps/<step>``; ``note`` is told one line
+    per Workflow run (never a secret: the API key is in no output).
+    """
+
+    def __init__(
+        self, renderer: Renderer, workers: StepWorkers, workdir: Path, note: Callable[[str], None] | None = None
+    ) -> None:
+        self.renderer, self.workers, self.workdir = renderer, workers, workdir
+        self.note = note or (lambda line: None)
+        self._opened: tuple[QiskitSession, QiskitBackend] | None = None
+
+    def __enter__(self) -> LocalServices:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self, workflow: dict[str, Any], output: str) -> dict[str, Any]:
+        """Run a one-step service Workflow; its output parameter ``output``, parsed. Raises
+        ``LocalRunError`` with the step's own message when it fails."""
+        name = workflow["metadata"]["name"]
+        started = time.perf_counter()
+        run = run_workflow(workflow, {}, _safe_join(self.workdir, name, "service Workflow name"), workers=self.workers)
+        (task,) = run.tasks.values()
+        seconds = time.perf_counter() - started
+        if run.phase != "Succeeded" or output not in task.parameters:
+            self.note(f"{task.name} ({name}): failed after {seconds:.1f} s")
+            raise LocalRunError(f"{task.name} failed: {task.message or run.message}")
+        try:
+            value = json.loads(task.parameters[output])
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, dict):
+            raise LocalRunError(f"{task.name}: output {output!r} is not a JSON object")
+        self.note(f"{task.name} ({name}): {seconds:.1f} s")
+        return value
+
+    def probe(self, backend: QiskitBackend) -> QiskitBackend:
+        """``backend`` with the status its probe finds (an aer backend needs none: it is Ready)."""
+        from qiskit_argo.api import BackendPhase, QiskitBackendStatus
+
+        if not backend.spec.enabled:
+            status = QiskitBackendStatus(phase=BackendPhase.DISABLED, message="spec.enabled is false")
+        elif backend.spec.type != "ibm":
+            status = _aer_status()
+        else:
+            status = _probe_status(backend, self._run(self.renderer.service("probe", backend), "probe"))
+        return backend.model_copy(update={"status": status})
+
+    def open_session(self, session: QiskitSession, backend: QiskitBackend) -> QiskitSession:
+        """Open ``session`` on ``backend`` (a session-open Workflow); the session with its id."""
+        from qiskit_argo.api import QiskitSessionStatus, SessionPhase
+
+        opened = self._run(self.renderer.service("session", session, backend, "open"), "session")
+        session_id = opened.get("sessionId")
+        if not isinstance(session_id, str) or not session_id:
+            raise LocalRunError(f"session-open: QiskitSession {session.name} got no session id")
+        status = QiskitSessionStatus(
+            phase=SessionPhase.READY, session_id=session_id, state=opened.get("state"), device=opened.get("device")
+        )
+        session = session.model_copy(update={"status": status})
+        self._opened = (session, backend)
+        return session
+
+    def close(self) -> None:
+        """Close the session ``open_session`` opened, if any (once)."""
+        if self._opened is None:
+            return
+        session, backend = self._opened
+        self._opened = None
+        self._run(self.renderer.service("session", session, backend, "close"), "session")
+
+    def catalogue_for(
+        self, job: QiskitJob, backends: Sequence[QiskitBackend], sessions: Sequence[QiskitSession], *, given: bool
+    ) -> Catalogue:
+        """The snapshot ``job``'s schedule step gets: the backends it may use probed (the one it
+        names, its session's, or every one for a selector), its session opened. ``given``: whether
+        ``--catalogue`` was passed at all. Bad input raises ``InvalidJobError`` (one line)."""
+        from qiskit_argo.catalogue import snapshot
+        from qiskit_argo.errors import InvalidJobError
+
+        spec = job.spec
+        by_name = {backend.name: backend for backend in backends}
+        session = None
+        if spec.session_ref is not None:
+            if not given:
+                raise _needs_catalogue(job, f"spec.sessionRef names QiskitSession {spec.session_ref}")
+            session = next((item for item in sessions if item.name == spec.session_ref), None)
+            if session is None:
+                known = ", ".join(sorted(item.name for item in sessions)) or "none"
+                raise InvalidJobError(
+                    f"spec.sessionRef: no QiskitSession {spec.session_ref!r} in the catalogue (QiskitSessions there: "
+                    f"{known}); add its manifest to --catalogue"
+                )
+            if session.spec.backend_ref not in by_name:
+                raise InvalidJobError(
+                    f"QiskitSession {session.name}: spec.backendRef names QiskitBackend {session.spec.backend_ref!r}, "
+                    "which is not in the catalogue; add its manifest to --catalogue"
+                )
+            wanted = [session.spec.backend_ref]
+        elif spec.backend.ref is not None:
+            if not given:
+                raise _needs_catalogue(job, f"spec.backend.ref names QiskitBackend {spec.backend.ref}")
+            wanted = [spec.backend.ref] if spec.backend.ref in by_name else []
+        elif spec.backend.selector is not None:
+            kind = spec.backend.selector.type
+            wanted = [backend.name for backend in backends if kind is None or backend.spec.type == kind]
+        else:
+            wanted = []
+        probed = {name: self.probe(by_name[name]) for name in wanted}
+        chosen = [probed.get(backend.name, backend) for backend in backends]
+        if session is not None:
+            backend = probed[session.spec.backend_ref]
+            if backend.spec.type != "ibm":
+                raise InvalidJobError(
+                    f"QiskitSession {session.name}: QiskitBackend {backend.name} is of type {backend.spec.type}; "
+                    "a session needs a type ibm backend (fix the session's spec.backendRef)"
+                )
+            status = backend.status
+            if status is None or status.phase != "Ready":
+                phase = status.phase if status else "not probed"
+                why = f": {status.message}" if status and status.message else ""
+                raise InvalidJobError(
+                    f"QiskitSession {session.name}: QiskitBackend {backend.name} is {phase}{why}; "
+                    "the session cannot be opened (fix the backend, or its credentials)"
+                )
+            session = self.open_session(session, backend)
+        return snapshot(chosen, session)
 
 
 class RenderError(Exception):
@@ -1347,16 +1585,38 @@ class RenderError(Exception):
 
 
 _RENDER_MAIN = "from qiskit_argo.local import _render_main; _render_main()"
+#: The render process's requests, by name (nothing else is called there).
+_RENDER_CALLS: dict[str, Callable[..., Any]] = {"render": render, "service": render_service}
+_FRAME = 8  # bytes of a frame's length, big-endian
+
+
+def _send_frame(stream: IO[bytes], payload: bytes) -> None:
+    stream.write(len(payload).to_bytes(_FRAME, "big") + payload)
+    stream.flush()
+
+
+def _read_frame(stream: IO[bytes]) -> bytes | None:
+    """The next frame's payload, or ``None`` at the end of the stream."""
+    header = stream.read(_FRAME)
+    if len(header) < _FRAME:
+        return None
+    size = int.from_bytes(header, "big")
+    payload = stream.read(size)
+    if len(payload) < size:
+        return None
+    return payload
 
 
 class Renderer:
-    """``render(job)`` in a short-lived process of its own, which imports Hera as soon as it starts.
+    """``render(job, catalogue)`` and the service Workflows, in a process of its own that imports
+    Hera as soon as it starts.
 
-    A local run renders once; Hera costs about half a second of CPU to import and more to tear
-    down at exit, and the process that runs the steps would then sit idle. Started first, the
-    render process imports Hera while the caller reads the job file and the step workers import
-    Qiskit; ``render`` hands it the job (pickled) and returns what it rendered. It leaves without
-    tearing Hera down. Use it as a context manager: the process ends with the block, always.
+    A local run renders a Workflow or a few; Hera costs about half a second of CPU to import and
+    more to tear down at exit, and the process that runs the steps would then sit idle. Started
+    first, the render process imports Hera while the caller reads the job file and the step
+    workers import Qiskit; each call hands it a request (pickled, framed) and returns what it
+    rendered. It leaves without tearing Hera down. Use it as a context manager: the process ends
+    with the block, always.
     """
 
     def __init__(self) -> None:
@@ -1376,33 +1636,58 @@ class Renderer:
     ) -> None:
         self.close()
 
-    def render(self, job: QiskitJob) -> Rendered:
-        """The job rendered by the render process (once: the process ends with it)."""
+    def _call(self, name: str, *args: Any) -> Any:
         import pickle
 
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None
         try:
-            output, errors = self.process.communicate(pickle.dumps(job))
-        except (OSError, ValueError) as error:  # it has already ended, or render was already called
+            _send_frame(stdin, pickle.dumps((name, args)))
+            reply = _read_frame(stdout)
+        except (OSError, ValueError) as error:  # it has already ended, or was closed
             raise RenderError(f"the render process is gone ({error})") from None
-        if self.process.returncode != 0:
+        if reply is None:  # it died: its last line on stderr says why
+            try:
+                errors = self.process.stderr.read() if self.process.stderr else b""
+            except (OSError, ValueError):
+                errors = b""
+            self.close()
             reason = _last_line(errors.decode("utf-8", "replace"))
-            code = _exit_code(self.process.returncode)
+            code = _exit_code(self.process.returncode or 0)
             raise RenderError(reason or f"the render process ended with exit code {code}")
-        rendered = pickle.loads(output)  # from our own child, through its own pipe
+        ok, value = pickle.loads(reply)  # from our own child, through its own pipe
+        if not ok:
+            raise RenderError(str(value))
+        return value
+
+    def render(self, job: QiskitJob, catalogue: Catalogue | None = None) -> Rendered:
+        """The job rendered by the render process (``render``)."""
+        rendered = self._call("render", job, catalogue)
         assert isinstance(rendered, Rendered)
         return rendered
+
+    def service(self, what: str, *args: Any) -> dict[str, Any]:
+        """A service Workflow rendered by the render process (``render_service``)."""
+        workflow = self._call("service", what, *args)
+        assert isinstance(workflow, dict)
+        return workflow
 
     def close(self) -> None:
         """End the render process if it still runs (it may be importing still), and reap it."""
         if self.process.returncode is None:
             with contextlib.suppress(OSError):
                 self.process.kill()
-            self.process.communicate()
+            self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
 
 
 def _render_main() -> None:
-    """``python -c`` of the render process: import Hera, read a pickled job on stdin, write the
-    pickled ``Rendered`` on stdout, and leave at once (``os._exit``: no teardown of Hera's models)."""
+    """``python -c`` of the render process: import Hera, then answer framed pickled requests
+    ``(name, args)`` on stdin with framed pickled ``(ok, value)`` on stdout until stdin ends, and
+    leave at once (``os._exit``: no teardown of Hera's models)."""
     import gc
     import pickle
 
@@ -1414,9 +1699,14 @@ def _render_main() -> None:
     try:
         import qiskit_argo.workflows  # noqa: F401 - Hera, while the runner reads the job file
 
-        job = pickle.loads(sys.stdin.buffer.read())
         with os.fdopen(output, "wb") as stream:
-            stream.write(pickle.dumps(render(job)))
+            while (request := _read_frame(sys.stdin.buffer)) is not None:
+                name, args = pickle.loads(request)
+                try:
+                    answer: tuple[bool, Any] = (True, _RENDER_CALLS[name](*args))
+                except Exception as error:  # noqa: BLE001 - a bug: the caller's one-line message
+                    answer = (False, _last_line(f"{type(error).__name__}: {error}"))
+                _send_frame(stream, pickle.dumps(answer))
         code = 0
     except BaseException:  # noqa: BLE001 - its last line is the runner's message
         traceback.print_exc()

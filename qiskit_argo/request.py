@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from qiskit_argo.api import AerOptions, Observable, Primitive, _Model
+from qiskit_argo.api import AerOptions, BackendSelector, IbmOptions, Observable, Primitive, _Model
 
 __all__ = ["ExecutionRequest", "Limits"]
 
@@ -32,6 +32,18 @@ class ExecutionRequest(_Model):
     ] = []
     aer: AerOptions = AerOptions()
     optimization_level: int = 1
+    uid: Annotated[
+        str | None, Field(description="The QiskitJob's metadata.uid (part of its IBM identity tag); unset locally.")
+    ] = None
+    generation: Annotated[int, Field(description="The QiskitJob's metadata.generation the Workflow runs.")] = 0
+    backend_ref: Annotated[str | None, Field(description="spec.backend.ref: the QiskitBackend to run on.")] = None
+    selector: Annotated[
+        BackendSelector | None, Field(description="spec.backend.selector: how to choose among QiskitBackends.")
+    ] = None
+    ibm: Annotated[IbmOptions, Field(description="spec.backend.ibm: options when it runs on IBM Quantum.")] = (
+        IbmOptions()
+    )
+    session_ref: Annotated[str | None, Field(description="spec.sessionRef: the QiskitSession to run inside.")] = None
 
 
 class Limits(_Model):

@@ -5,7 +5,8 @@
 * ``result.json`` — the execute step's full result, copied byte for byte (shape documented in
   ``qiskit_argo.execution``);
 * ``metrics.json`` — circuit metrics, the chosen backend and why, the result summary, and facts
-  about the run (bindings, shots/precision, transpilation, versions, result size and sha256);
+  about the run (bindings, shots/precision, transpilation, versions, result size and sha256; for a
+  run on IBM Quantum also ``run.ibm``: the job id, device, quantum seconds and IBM's estimate);
 * ``histogram.png`` — sampler: ``qiskit.visualization.plot_histogram`` of the counts of the first
   few bindings; estimator: expectation values with standard-error bars (per binding for a sweep).
 
@@ -129,6 +130,24 @@ def metrics_document(
         run["numObservables"] = len(request.observables or [])
     else:
         run["shots"] = request.shots
+    ibm = result.get("ibm")
+    if isinstance(ibm, dict):  # ran on IBM Quantum (or its local testing mode): ibm-wait's result
+        ran_on = result.get("backend") or {}
+        run["seed"], run["noiseModel"] = ran_on.get("seed"), ran_on.get("noise_model")
+        run["qiskitIbmRuntimeVersion"] = meta.get("qiskit_ibm_runtime_version")
+        run["ibm"] = {
+            key: value
+            for key, value in {
+                "jobId": ibm.get("job_id"),
+                "device": ibm.get("device"),
+                "localTesting": ibm.get("local_testing"),
+                "sessionId": ibm.get("session_id"),
+                "quantumSeconds": ibm.get("quantum_seconds"),
+                "estimatedQuantumSeconds": ibm.get("estimated_quantum_seconds"),
+                "timestamps": ibm.get("timestamps"),
+            }.items()
+            if value is not None
+        }
     return {
         "job": {"name": request.job_name, "namespace": request.namespace},
         "primitive": request.primitive,

@@ -1,35 +1,81 @@
-"""The schedule step: choose the backend and the Aer simulation method, and say why.
+"""The schedule step: choose where the job runs and say why, from the namespace's catalogue.
 
-Only Qiskit Aer exists for now. The method is the one the job sets; otherwise ``automatic``, and the
-reason predicts what Aer's automatic choice will be for this circuit (stabilizer for Clifford-only
-circuits without noise, density_matrix for noisy runs with more shots than 2^qubits, statevector
-otherwise), so a person reading ``status.backend.reason`` knows what ran and how to change it.
+A job runs on the built-in Qiskit Aer simulator unless it names a QiskitBackend
+(``spec.backend.ref``), a QiskitSession (``spec.sessionRef``: the session's backend) or a
+``spec.backend.selector``; the catalogue (``qiskit_argo.catalogue.Catalogue``) is the snapshot of
+the namespace's QiskitBackends the controller passes in. A selector keeps every backend that
+fits (type, enabled and ready, the circuit's width, ``minQubits``, ``maxPrice`` by
+``qiskit_argo.estimates``) and takes the first by preference, then estimated cost, then queue,
+then name; every other candidate is listed in ``status.backend.rejected`` with why.
 
-Pure logic (``choose_backend``) plus the thin file wrapper ``run_step``. Imports no Qiskit.
+On Aer the method is the one the job (or the aer QiskitBackend) sets; otherwise ``automatic``, and
+the reason predicts what Aer's automatic choice will be for this circuit (stabilizer for
+Clifford-only circuits without noise, density_matrix for noisy runs with more shots than
+2^qubits, statevector otherwise), so a person reading ``status.backend.reason`` knows what ran and
+how to change it.
+
+Pure logic (``choose``, ``choose_backend``) plus the thin file wrapper ``run_step``. Imports no Qiskit.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from qiskit_argo.api import BackendStatus, CircuitMetrics, Primitive
+from pydantic import ValidationError
+
+from qiskit_argo import estimates
+from qiskit_argo.api import (
+    MAX_REJECTIONS,
+    AerOptions,
+    BackendPhase,
+    BackendSelector,
+    BackendStatus,
+    CircuitMetrics,
+    Primitive,
+    Rejection,
+)
+from qiskit_argo.catalogue import AER_DEVICE, BUILTIN_SEMAPHORE_KEY, Catalogue, CatalogueEntry, SessionEntry
+from qiskit_argo.errors import InvalidJobError, PermanentError, one_line, quote
+from qiskit_argo.reasons import Reason
 from qiskit_argo.request import ExecutionRequest
-from qiskit_argo.stepio import load_request, parse_parameter
+from qiskit_argo.stepio import load_request, parse_parameter, read_artifact
 
 __all__ = [
     "AER",
+    "IBM",
     "AER_DEFAULT_SHOTS",
     "CLIFFORD_INSTRUCTIONS",
     "EXECUTOR_FILE",
+    "OUTPUT_FILES",
+    "NO_CREDENTIALS_SECRET",
+    "NO_CREDENTIALS_KEY",
+    "DEFAULT_CHANNEL",
+    "BackendNotFoundError",
+    "BackendUnavailableError",
+    "NoSuitableBackendError",
+    "Choice",
     "is_clifford",
     "choose_backend",
+    "choose",
     "executor",
+    "load_catalogue_file",
+    "write_choice",
     "run_step",
 ]
 
 AER = "aer"
+IBM = "ibm"
+#: The credentials parameters of a job that needs none (Aer, a local-testing fake): the pod's
+#: secretKeyRef is ``optional``, so this Secret need not exist and nothing is mounted.
+NO_CREDENTIALS_SECRET = "qiskit-argo-no-credentials"
+NO_CREDENTIALS_KEY = "token"
+#: qiskit-ibm-runtime's channel when a QiskitBackend sets none (``QiskitBackendSpec.channel``).
+DEFAULT_CHANNEL = "ibm_quantum_platform"
 #: The schedule step's ``executor`` output: the word an execute step's ``when`` compares
 #: (``qiskit_argo.steps``: execute-aer runs when it is ``aer``).
 EXECUTOR_FILE = "executor.txt"
@@ -107,15 +153,423 @@ def choose_backend(request: ExecutionRequest, metrics: CircuitMetrics) -> Backen
     return BackendStatus(name=AER, method="automatic", reason=f"{prefix} {why}")
 
 
+# --------------------------------------------------------------------------- the catalogue
+
+
+class BackendNotFoundError(PermanentError):
+    """``spec.backend.ref`` (or a session's ``backendRef``) names no QiskitBackend of the namespace."""
+
+    reason = Reason.BACKEND_NOT_FOUND
+
+
+class BackendUnavailableError(PermanentError):
+    """The named QiskitBackend exists but takes no jobs now (disabled, or not ready)."""
+
+    reason = Reason.BACKEND_UNAVAILABLE
+
+
+class NoSuitableBackendError(PermanentError):
+    """Every candidate was rejected (too narrow, too dear, not ready, wrong type)."""
+
+    reason = Reason.NO_SUITABLE_BACKEND
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the schedule step decided: the status to show, which execute branch runs, where."""
+
+    backend: BackendStatus
+    #: ``aer`` or ``ibm``: the word the execute steps' ``when`` compares.
+    executor: str = AER
+    #: ibm: ``{name, device, fake, channel, instance, sessionId, mode}``; the built-in Aer: ``{}``;
+    #: an aer QiskitBackend: ``{"aer": AerOptions}``, its defaults under the job's own options.
+    target: dict[str, Any] = field(default_factory=dict)
+    credentials_secret: str = NO_CREDENTIALS_SECRET
+    credentials_key: str = NO_CREDENTIALS_KEY
+    semaphore: str = BUILTIN_SEMAPHORE_KEY
+
+
+def _names(entries: Iterable[CatalogueEntry]) -> str:
+    names = [entry.name for entry in entries]
+    if not names:
+        return "it has none (kubectl get qb)"
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return f"it has {shown}"
+
+
+def _money(amount: Decimal) -> str:
+    if amount == 0:
+        return "0"
+    return f"{amount:.2f}" if amount >= 1 else f"{amount.normalize():f}"[:12]
+
+
+def _merged_aer(defaults: AerOptions | None, job: AerOptions) -> AerOptions:
+    """The job's Aer options over the backend's: a job's ``automatic`` method and unset seed and
+    noise model take the backend's."""
+    if defaults is None:
+        return job
+    return AerOptions(
+        method=job.method if job.method != "automatic" else defaults.method,
+        seed=job.seed if job.seed is not None else defaults.seed,
+        noise_model=job.noise_model if job.noise_model is not None else defaults.noise_model,
+    )
+
+
+def _aer_choice(
+    entry: CatalogueEntry, request: ExecutionRequest, metrics: CircuitMetrics, lead: str, rejected: list[Rejection]
+) -> Choice:
+    """Run on the aer QiskitBackend ``entry``: its Aer options as defaults, the method as the built-in."""
+    merged = _merged_aer(entry.aer, request.aer)
+    status = choose_backend(request.model_copy(update={"aer": merged}), metrics)
+    reason = status.reason or ""
+    if request.aer.method == "automatic" and merged.method != "automatic":
+        reason = reason.replace("spec.backend.aer.method=", f"QiskitBackend {entry.name} spec.aer.method=", 1)
+        reason = reason.replace("set in the job", "the backend's default (spec.backend.aer.method overrides it)", 1)
+    backend = BackendStatus(
+        name=entry.name,
+        type=AER,
+        device=entry.device,
+        method=status.method,
+        reason=one_line(f"{lead}: {reason}", None),
+        rejected=rejected[:MAX_REJECTIONS],
+    )
+    return Choice(backend=backend, executor=AER, target={"aer": merged.dump()}, semaphore=entry.name)
+
+
+def _ibm_choice(
+    entry: CatalogueEntry,
+    request: ExecutionRequest,
+    metrics: CircuitMetrics,
+    lead: str,
+    rejected: list[Rejection],
+    session: SessionEntry | None = None,
+) -> Choice:
+    """Run on the IBM (or local-testing fake) QiskitBackend ``entry``, in ``session`` if given."""
+    seconds = estimates.quantum_seconds_of(entry, request, metrics)
+    estimate = f"estimated {seconds:.1f} quantum seconds"
+    if entry.cost is not None:
+        estimate += f", {_money(estimates.estimated_cost(entry, request, metrics))} {entry.cost.currency}"
+    where = " in local testing mode" if entry.fake else ""
+    inside = f" inside QiskitSession {session.name} ({session.mode})" if session else ""
+    backend = BackendStatus(
+        name=entry.name,
+        type=IBM,
+        device=entry.device,
+        reason=one_line(f"{lead}: runs on {entry.device}{where}{inside}, {estimate}", None),
+        rejected=rejected[:MAX_REJECTIONS],
+    )
+    channel = entry.channel or (None if entry.fake else DEFAULT_CHANNEL)
+    target = {
+        "name": entry.name,
+        "device": entry.device,
+        "fake": entry.fake,
+        "channel": channel,
+        "instance": entry.instance,
+        "sessionId": session.session_id if session else None,
+        "mode": session.mode if session else None,
+    }
+    credentials = entry.credentials if not entry.fake else None
+    return Choice(
+        backend=backend,
+        executor=IBM,
+        target=target,
+        credentials_secret=credentials.name if credentials else NO_CREDENTIALS_SECRET,
+        credentials_key=credentials.key if credentials else NO_CREDENTIALS_KEY,
+        semaphore=entry.name,
+    )
+
+
+def _run_on(
+    entry: CatalogueEntry,
+    request: ExecutionRequest,
+    metrics: CircuitMetrics,
+    lead: str,
+    rejected: list[Rejection],
+    session: SessionEntry | None = None,
+) -> Choice:
+    if entry.type == IBM:
+        return _ibm_choice(entry, request, metrics, lead, rejected, session)
+    return _aer_choice(entry, request, metrics, lead, rejected)
+
+
+def _unavailable(entry: CatalogueEntry) -> str | None:
+    """Why ``entry`` takes no jobs now, or ``None``."""
+    if not entry.enabled or entry.phase == BackendPhase.DISABLED.value:
+        return "is disabled (its spec.enabled is false)"
+    if entry.phase == BackendPhase.NOT_READY.value:
+        return f"is not ready ({entry.message or 'see kubectl describe qb ' + entry.name})"
+    return None
+
+
+def _too_narrow(entry: CatalogueEntry, metrics: CircuitMetrics) -> str | None:
+    if entry.num_qubits is not None and entry.num_qubits < metrics.num_qubits:
+        return f"has {entry.num_qubits} qubits, the circuit needs {metrics.num_qubits}"
+    return None
+
+
+def _by_ref(
+    name: str, request: ExecutionRequest, metrics: CircuitMetrics, catalogue: Catalogue, field_name: str, lead: str,
+    session: SessionEntry | None = None,
+) -> Choice:  # fmt: skip
+    entry = catalogue.entry(name)
+    if entry is None:
+        raise BackendNotFoundError(
+            one_line(
+                f"{field_name}: no QiskitBackend {quote(name)} in namespace {request.namespace}: "
+                f"{_names(catalogue.entries)}; create it or name an existing one"
+            )
+        )
+    unavailable = _unavailable(entry)
+    if unavailable:
+        raise BackendUnavailableError(
+            one_line(f"{field_name}: QiskitBackend {name} {unavailable}; enable or fix it, or name another backend")
+        )
+    narrow = _too_narrow(entry, metrics)
+    if narrow:
+        raise NoSuitableBackendError(
+            one_line(f"{field_name}: QiskitBackend {name} {narrow}; name a larger backend or use fewer qubits")
+        )
+    return _run_on(entry, request, metrics, lead, [], session)
+
+
+def _by_session(request: ExecutionRequest, metrics: CircuitMetrics, catalogue: Catalogue) -> Choice:
+    name = request.session_ref or ""
+    session = catalogue.session
+    if session is None or session.name != name:
+        raise InvalidJobError(
+            one_line(
+                f"spec.sessionRef: QiskitSession {quote(name)} was not passed to the schedule step; "
+                f"create it in namespace {request.namespace} (kubectl get qs)"
+            )
+        )
+    if request.backend_ref is not None and request.backend_ref != session.backend_ref:
+        raise InvalidJobError(
+            one_line(
+                f"spec.backend.ref: {quote(request.backend_ref)} is not the backend of QiskitSession {name} "
+                f"({session.backend_ref}); remove spec.backend.ref or make it {session.backend_ref}"
+            )
+        )
+    entry = catalogue.entry(session.backend_ref)
+    if entry is not None and entry.type != IBM:
+        raise InvalidJobError(
+            one_line(
+                f"spec.sessionRef: QiskitSession {name} runs on QiskitBackend {entry.name} of type {entry.type}; "
+                "a session needs a type ibm backend (fix the session's spec.backendRef)"
+            )
+        )
+    lead = f"spec.sessionRef={name}: QiskitSession {name} runs on QiskitBackend {session.backend_ref}"
+    return _by_ref(
+        session.backend_ref, request, metrics, catalogue, f"spec.sessionRef ({name}'s spec.backendRef)", lead, session
+    )
+
+
+def _selector_problem(
+    entry: CatalogueEntry,
+    selector: BackendSelector,
+    cost: Decimal,
+    metrics: CircuitMetrics,
+    *,
+    any_type: bool = False,
+) -> str | None:
+    """Why ``entry`` does not fit ``selector``, or ``None``: a sentence naming the field to change."""
+    if not any_type and selector.type is not None and entry.type != selector.type:
+        return f"is of type {entry.type}, spec.backend.selector.type asks for {selector.type}"
+    unavailable = _unavailable(entry)
+    if unavailable:
+        return unavailable
+    if entry.operational is False:
+        return "was not operational at its last probe"
+    if entry.num_qubits is None and entry.type == IBM:
+        # A device has a fixed width, unknown until probed; a simulator's is what memory allows
+        # (the validate step's maxQubits already bounds the circuit), so an aer entry needs no probe.
+        return "not probed yet: its qubit count is unknown (see kubectl get qb)"
+    narrow = _too_narrow(entry, metrics)
+    if narrow:
+        return narrow
+    if selector.min_qubits is not None and entry.num_qubits is not None and entry.num_qubits < selector.min_qubits:
+        return f"has {entry.num_qubits} qubits, spec.backend.selector.minQubits is {selector.min_qubits}"
+    if selector.max_price is not None and cost > Decimal(selector.max_price):
+        currency = entry.cost.currency if entry.cost else ""
+        return (
+            f"estimated cost {_money(cost)} {currency} is over spec.backend.selector.maxPrice {selector.max_price}"
+        ).replace("  ", " ")
+    return None
+
+
+def _rank_reason(first: tuple[Any, ...], other: tuple[Any, ...], chosen: str) -> str:
+    what = ("earlier in spec.backend.selector.preference", "a lower estimated cost", "a shorter queue")
+    for index, why in enumerate(what):
+        if first[index] != other[index]:
+            return f"fits, but {chosen} ranks first ({why})"
+    return f"fits, but {chosen} ranks first (same preference, cost and queue: name order)"
+
+
+def _listing(rejected: Sequence[Rejection]) -> str:
+    return ", ".join(f"{item.name} ({item.reason})" for item in rejected)
+
+
+def _by_selector(request: ExecutionRequest, metrics: CircuitMetrics, catalogue: Catalogue) -> Choice:
+    selector = request.selector or BackendSelector()
+    preference = {name: index for index, name in reversed(list(enumerate(selector.preference)))}
+    rejected: list[Rejection] = [
+        Rejection(name=name, reason="no QiskitBackend of that name (spec.backend.selector.preference)")
+        for name in preference
+        if catalogue.entry(name) is None
+    ]
+    costs = {entry.name: estimates.estimated_cost(entry, request, metrics) for entry in catalogue.entries}
+    fits: list[tuple[tuple[Any, ...], CatalogueEntry]] = []
+    for entry in catalogue.entries:
+        problem = _selector_problem(entry, selector, costs[entry.name], metrics)
+        if problem:
+            rejected.append(Rejection(name=entry.name, reason=problem))
+            continue
+        pending = entry.pending_jobs
+        key = (
+            preference.get(entry.name, len(preference)),
+            costs[entry.name],
+            (pending is None, pending or 0),
+            entry.name,
+        )
+        fits.append((key, entry))
+    fits.sort(key=lambda item: item[0])
+    if fits:
+        (best_key, best), *others = fits
+        rejected += [Rejection(name=entry.name, reason=_rank_reason(best_key, key, best.name)) for key, entry in others]
+        return _run_on(best, request, metrics, _selected(best, selector, rejected), rejected)
+    return _nothing_fits(request, metrics, catalogue, selector, rejected, costs)
+
+
+def _selected(entry: CatalogueEntry, selector: BackendSelector, rejected: Sequence[Rejection]) -> str:
+    why = "first in spec.backend.selector.preference" if entry.name in selector.preference else "the best fit"
+    listed = f", {len(rejected)} other candidates in status.backend.rejected" if rejected else ""
+    return f"spec.backend.selector: chose QiskitBackend {entry.name}, {why}{listed}{_unlisted(rejected)}"
+
+
+def _unlisted(rejected: Sequence[Rejection]) -> str:
+    """How many rejections ``status.backend.rejected`` has no room for (it keeps ``MAX_REJECTIONS``)."""
+    more = len(rejected) - MAX_REJECTIONS
+    return f" ({more} more not listed)" if more > 0 else ""
+
+
+def _nothing_fits(
+    request: ExecutionRequest,
+    metrics: CircuitMetrics,
+    catalogue: Catalogue,
+    selector: BackendSelector,
+    rejected: list[Rejection],
+    costs: dict[str, Decimal],
+) -> Choice:
+    considered = [item for item in rejected if catalogue.entry(item.name) is not None]
+    if not selector.allow_simulator_fallback:
+        if not catalogue.entries:
+            raise NoSuitableBackendError(
+                f"spec.backend.selector: namespace {request.namespace} has no QiskitBackend to choose from; "
+                "create one (kubectl get qb) or set spec.backend.selector.allowSimulatorFallback: true"
+            )
+        raise NoSuitableBackendError(
+            one_line(
+                f"spec.backend.selector: none of the {len(considered)} QiskitBackends fits: {_listing(considered)}; "
+                "relax the selector, "
+                "fix a backend, or set spec.backend.selector.allowSimulatorFallback: true"
+            )
+        )
+    why = (
+        f"no QiskitBackend fits ({len(considered)} rejected, see status.backend.rejected{_unlisted(rejected)})"
+        if catalogue.entries
+        else "the namespace has no QiskitBackend"
+    )
+    lead = f"spec.backend.selector: {why}; allowSimulatorFallback"
+    simulators = [
+        entry
+        for entry in catalogue.entries
+        if entry.type == AER and _selector_problem(entry, selector, costs[entry.name], metrics, any_type=True) is None
+    ]
+    if simulators:
+        entry = simulators[0]
+        rejected = [item for item in rejected if item.name != entry.name]
+        return _aer_choice(entry, request, metrics, f"{lead}: runs on QiskitBackend {entry.name} (Aer)", rejected)
+    status = choose_backend(request, metrics)
+    backend = BackendStatus(
+        name=AER,
+        type=AER,
+        device=AER_DEVICE,
+        method=status.method,
+        reason=one_line(f"{lead}: runs on the built-in Aer simulator: {status.reason}", None),
+        rejected=rejected[:MAX_REJECTIONS],
+    )
+    return Choice(backend=backend)
+
+
+def choose(request: ExecutionRequest, metrics: CircuitMetrics, catalogue: Catalogue | None = None) -> Choice:
+    """Where the job runs, and why: the built-in Aer (no ref, selector or session: ``choose_backend``),
+    the QiskitBackend ``spec.backend.ref`` names, the session's backend, or the selector's best fit."""
+    catalogue = catalogue or Catalogue()
+    if request.session_ref is not None:
+        return _by_session(request, metrics, catalogue)
+    if request.backend_ref is not None:
+        name = request.backend_ref
+        return _by_ref(name, request, metrics, catalogue, "spec.backend.ref", f"spec.backend.ref={name}")
+    if request.selector is not None:
+        return _by_selector(request, metrics, catalogue)
+    return Choice(backend=choose_backend(request, metrics))
+
+
 def executor(backend: BackendStatus) -> str:
-    """Which execute step runs the job on ``backend``: ``aer`` (the only one for now)."""
-    return AER
+    """Which execute step runs a job on ``backend``: ``ibm`` for an IBM backend, else ``aer``."""
+    return IBM if backend.type == IBM else AER
 
 
-def run_step(request_file: Path, metrics_json: str, out_dir: Path) -> None:
-    """The schedule step: write ``backend.json`` (BackendStatus) for the request and metrics, and
-    ``executor.txt``, the one word that picks the execute step."""
-    status = choose_backend(load_request(request_file), parse_parameter(CircuitMetrics, metrics_json, "metrics"))
+def load_catalogue_file(path: Path | None) -> Catalogue:
+    """The ``catalogue`` artifact: a Catalogue as JSON; no file, an empty one or ``{}``: empty."""
+    if path is None or not path.is_file():
+        return Catalogue()
+    text = read_artifact(path, "catalogue").decode("utf-8", "replace").strip()
+    if not text:
+        return Catalogue()
+    try:
+        return Catalogue.model_validate(json.loads(text))
+    except json.JSONDecodeError as error:
+        raise InvalidJobError(
+            f"catalogue artifact {path}: not JSON ({error.msg} at column {error.colno}); "
+            "the Workflow passes a Catalogue"
+        ) from None
+    except ValidationError as error:
+        from qiskit_argo.manifests import describe_validation_error
+
+        problem = describe_validation_error(error, prefix="catalogue")
+        raise InvalidJobError(one_line(f"catalogue artifact {path}: {problem}")) from None
+
+
+#: The schedule step's output files, by output parameter.
+OUTPUT_FILES = {
+    "backend": "backend.json",
+    "executor": EXECUTOR_FILE,
+    "target": "target.json",
+    "credentials-secret": "credentials-secret.txt",
+    "credentials-key": "credentials-key.txt",
+    "semaphore": "semaphore.txt",
+}
+
+
+def write_choice(choice: Choice, out_dir: Path) -> None:
+    """The choice as the schedule step's output parameter files (``OUTPUT_FILES``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "backend.json").write_text(json.dumps(status.dump()))
-    (out_dir / EXECUTOR_FILE).write_text(executor(status))
+    values = {
+        "backend": json.dumps(choice.backend.dump()),
+        "executor": choice.executor,
+        "target": json.dumps(choice.target),
+        "credentials-secret": choice.credentials_secret,
+        "credentials-key": choice.credentials_key,
+        "semaphore": choice.semaphore,
+    }
+    for name, value in values.items():
+        (out_dir / OUTPUT_FILES[name]).write_text(value)
+
+
+def run_step(request_file: Path, metrics_json: str, out_dir: Path, catalogue_file: Path | None = None) -> None:
+    """The schedule step: choose from the catalogue for the request and metrics, and write the
+    choice (``OUTPUT_FILES``: ``backend.json``, ``executor.txt``, ``target.json``, the credentials
+    Secret's name and key, the semaphore key)."""
+    request = load_request(request_file)
+    metrics = parse_parameter(CircuitMetrics, metrics_json, "metrics")
+    write_choice(choose(request, metrics, load_catalogue_file(catalogue_file)), out_dir)

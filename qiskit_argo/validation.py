@@ -394,6 +394,12 @@ def validate_job(job: QiskitJob, limits: Limits, read_key: ReadKey = _no_config_
         parameter_values=rows,
         aer=spec.backend.aer,
         optimization_level=spec.optimization_level,
+        uid=job.metadata.uid,
+        generation=job.metadata.generation or 0,
+        backend_ref=spec.backend.ref,
+        selector=spec.backend.selector,
+        ibm=spec.backend.ibm,
+        session_ref=spec.session_ref,
     )
     return ValidatedJob(circuit=circuit, request=request, metrics=analyse(circuit, max(len(rows), 1)))
 

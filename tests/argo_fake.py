@@ -71,8 +71,17 @@ Left out because nothing here reads them: ``inputs``, ``estimatedDuration``,
 but not from its code. ``test_status.py`` validates every status this fake writes against Argo's
 own JSON schema (``../shared/schemas/argo-workflows.schema.json``, strict).
 
+* A task whose ``when`` is false after substitution (``{{tasks.schedule.outputs.parameters.
+  executor}} == aer`` with the schedule step's ``ibm``): a ``Skipped`` node, phase ``Skipped``,
+  message ``when 'ibm == aer' evaluated false``, linked from its dependencies' outbound nodes
+  (``workflow/controller/dag.go`` ``executeDAG``: ``connectDependencies`` then ``initializeNode
+  (..., NodeTypeSkipped, ..., NodeSkipped, ..., skipReason)``). ``succeed_all`` takes the branch
+  the schedule step's ``executor`` output chose.
+
 The step outputs below (``METRICS_JSON``...) are the exact files the real steps write for
-``examples/bell.yaml``; ``test_status.py`` runs the steps and checks they still are.
+``examples/bell.yaml``; ``test_status.py`` runs the steps and checks they still are. The IBM
+ones (``SUBMISSION_JSON``, ``IBM_JSON``) follow the shared contract's file shapes
+(submission.json, ibm.json: an ``IbmJobStatus`` dump with camelCase keys).
 """
 
 from __future__ import annotations
@@ -94,6 +103,12 @@ __all__ = [
     "METRICS_JSON",
     "BACKEND_JSON",
     "SUMMARY_JSON",
+    "IBM_BACKEND",
+    "IBM_BACKEND_JSON",
+    "SUBMISSION",
+    "SUBMISSION_JSON",
+    "IBM_JOB",
+    "IBM_JSON",
     "ARTIFACT_REPOSITORY",
     "ts",
     "fnv32a",
@@ -108,14 +123,32 @@ METRICS_JSON = (
     '"countOps": {"measure": 2, "h": 1, "cx": 1}, "hasMeasurements": true, "numBindings": 1}'
 )
 BACKEND_JSON = (
-    '{"name": "aer", "method": "automatic", '
+    '{"name": "aer", "rejected": [], "method": "automatic", '
     '"reason": "spec.backend.aer.method=automatic: Clifford-only circuit, Aer will use the stabilizer method"}'
 )
 SUMMARY_JSON = (
     '{"primitive": "sampler", "numPubs": 1, "numBindings": 1, "shots": 1024, '
     '"topCounts": {"00": 529, "11": 495}, "truncated": false}'
 )
+#: What the IBM branch writes for the same job on a QiskitBackend ``sherbrooke`` (fakeBackend
+#: fake_sherbrooke): schedule's choice, ibm-submit's ``submission``, ibm-wait's ``ibm``.
+IBM_BACKEND_JSON = (
+    '{"name": "sherbrooke", "type": "ibm", "device": "fake_sherbrooke", '
+    '"reason": "spec.backend.ref=sherbrooke", "rejected": []}'
+)
+SUBMISSION_JSON = (
+    '{"jobId": "d1k2mq8s0abc", "tag": "qiskit-argo.job.3f2a9c", "action": "Submitted", '
+    '"duplicatesCancelled": [], "sessionId": null, "message": null}'
+)
+IBM_JSON = (
+    '{"jobId": "d1k2mq8s0abc", "tag": "qiskit-argo.job.3f2a9c", "action": "Submitted", "state": "Done", '
+    '"duplicatesCancelled": [], "created": "2026-01-01T12:00:10Z", "running": "2026-01-01T12:00:12Z", '
+    '"finished": "2026-01-01T12:00:15Z", "quantumSeconds": 2.0, "estimatedQuantumSeconds": 1.5}'
+)
 METRICS: dict[str, Any] = json.loads(METRICS_JSON)
+IBM_BACKEND: dict[str, Any] = json.loads(IBM_BACKEND_JSON)
+SUBMISSION: dict[str, Any] = json.loads(SUBMISSION_JSON)
+IBM_JOB: dict[str, Any] = json.loads(IBM_JSON)
 BACKEND: dict[str, Any] = json.loads(BACKEND_JSON)
 SUMMARY: dict[str, Any] = json.loads(SUMMARY_JSON)
 
@@ -178,6 +211,16 @@ def _depends() -> dict[str, tuple[str, ...]]:
         task.name: tuple(dict.fromkeys(name for clause in task.depends for name in clause.tasks))
         for task in workflows.wiring()
     }
+
+
+#: What a bare dependency name accepts (``depends: "a"`` is ``a.Succeeded || a.Skipped || a.Daemoned``).
+_BARE = ("Succeeded", "Skipped")
+#: A node's phase as a ``depends`` result word (``Errored`` for Error: ``dag.go`` ``evaluateDependsLogic``).
+_RESULT = {"Succeeded": "Succeeded", "Skipped": "Skipped", "Failed": "Failed", "Error": "Errored", "Omitted": "Omitted"}
+
+
+def _clauses() -> dict[str, tuple[Any, ...]]:
+    return {task.name: task.depends for task in workflows.wiring()}
 
 
 class ArgoFake:
@@ -402,9 +445,37 @@ class ArgoFake:
         assert tried, f"step {step} never started"
         return tried[-1]
 
+    def _settle(self) -> None:
+        """Tasks Argo decides without running them, once their dependencies completed
+        (``executeDAG``): ``when`` false → Skipped; ``depends`` false → Omitted."""
+        done = {"Succeeded", "Skipped", "Omitted", "Failed", "Error"}
+        for step in STEPS:
+            if self.task(step) is not None:
+                continue
+            deps = _depends()[step]
+            if any(self.task(dep) is None or self.task(dep)["phase"] not in done for dep in deps):  # type: ignore[index]
+                continue
+            holds = all(
+                any(
+                    _RESULT.get(str(self.task(task)["phase"])) in (clause.results or _BARE)  # type: ignore[index]
+                    for task in clause.tasks
+                )
+                for clause in _clauses()[step]
+            )
+            if not holds:
+                self._add_task(step, "Skipped", "Omitted", OMITTED)
+                continue
+            when = self.when_false(step)
+            if when is not None:
+                self.skip_step(step, when)
+
     def run_step(self, step: str) -> dict[str, Any]:
-        """A DAG task starts: its Retry node and first attempt's pod, Running."""
+        """A DAG task starts: its Retry node and first attempt's pod, Running. A task Argo already
+        decided without running it (Skipped by its ``when``, Omitted) stays as it is."""
+        self._settle()
         task = self.task(step)
+        if task is not None and task["type"] == "Skipped":
+            return self.workflow
         if task is None:
             if self.retries:
                 self._add_task(step, "Retry", "Running")
@@ -474,12 +545,25 @@ class ArgoFake:
         """
         defaults = {
             "validate": {"metrics": METRICS_JSON},
-            "schedule": {"backend": BACKEND_JSON},
+            "schedule": {"backend": BACKEND_JSON, "executor": "aer"},
             "execute-aer": {"summary": SUMMARY_JSON},
+            "ibm-submit": {"submission": SUBMISSION_JSON},
+            "ibm-wait": {"summary": SUMMARY_JSON, "ibm": IBM_JSON},
             "store-results": {"summary": SUMMARY_JSON},
-        }[step]
-        given = outputs if outputs is not None else defaults
+        }.get(step, {})
+        given = dict(outputs if outputs is not None else defaults)
+        if "executor" in STEPS[step].output_parameters and "executor" not in given and "backend" in given:
+            # The schedule step writes executor.txt from its choice's type (backend.json ``type``).
+            backend = given["backend"]
+            try:
+                chosen = json.loads(backend) if isinstance(backend, str) else backend
+            except ValueError:
+                chosen = None  # garbage in: the step would not have written an executor either way
+            given["executor"] = "ibm" if isinstance(chosen, dict) and chosen.get("type") == "ibm" else "aer"
         files = {key: value if isinstance(value, str) else json.dumps(value) for key, value in given.items()}
+        skipped = self.task(step)
+        if skipped is not None and skipped["type"] == "Skipped":
+            return self.workflow  # decided without running (``run_step``): nothing to succeed
         now = self._tick()
         pod = self._pod(step)
         result = self._outputs(step, pod, files)
@@ -489,6 +573,7 @@ class ArgoFake:
         assert task is not None
         if task is not pod:
             task.update({"phase": "Succeeded", "finishedAt": now, "outputs": copy.deepcopy(result)})
+        self._settle()
         self._progress()
         return self.workflow
 
@@ -624,15 +709,52 @@ class ArgoFake:
         self._mark_workflow("Succeeded", message)
         return self.workflow
 
+    def output(self, step: str, parameter: str) -> str | None:
+        """The value of an output parameter a step saved, or None."""
+        task = self.task(step)
+        for saved in ((task or {}).get("outputs") or {}).get("parameters", []):
+            if saved.get("name") == parameter:
+                value = saved.get("value")
+                return value if isinstance(value, str) else None
+        return None
+
+    def when_false(self, step: str) -> str | None:
+        """The resolved ``when`` of a task that must be skipped (``ibm == aer``), or None when it runs."""
+        spec = STEPS[step]
+        if spec.when is None:
+            return None
+        producer = next(
+            (
+                name
+                for name in reversed(list(STEPS)[: list(STEPS).index(step)])
+                if spec.when.parameter in STEPS[name].output_parameters
+            ),
+            None,
+        )
+        value = self.output(producer, spec.when.parameter) if producer else None
+        if value is None or value == spec.when.equals:
+            return None
+        return f"{value} == {spec.when.equals}"
+
+    def skip_step(self, step: str, when: str) -> dict[str, Any]:
+        """The task's ``when`` evaluated false: a Skipped node (``executeDAG`` in dag.go)."""
+        self._add_task(step, "Skipped", "Skipped", f"when '{when}' evaluated false")
+        self._progress()
+        return self.workflow
+
     def succeed_all(self, *, summary: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The whole happy path: every step succeeds with the Bell outputs, the Workflow succeeds."""
+        """The whole happy path: every step succeeds with the Bell outputs (the branch the schedule
+        step's ``executor`` chose; the other branch Skipped), the Workflow succeeds."""
         if not self.status.get("phase"):
             self.start()
         for step in STEPS:
+            self._settle()
             if self.task(step) is None:
                 self.run_step(step)
+            if self.task(step)["type"] == "Skipped":  # type: ignore[index]
+                continue
             if self._pod(step)["phase"] in ("Running", "Pending"):
-                summarizes = summary is not None and step in ("execute-aer", "store-results")
+                summarizes = summary is not None and "summary" in STEPS[step].output_parameters
                 self.succeed_step(step, {"summary": summary} if summarizes else None)
         return self.finish("Succeeded")
 
@@ -693,4 +815,170 @@ class ArgoFake:
         if root is not None and root["phase"] == "Running":
             root.update({"phase": "Error", "message": "Workflow operation error"})
         self._mark_workflow("Error", message)
+        return self.workflow
+
+
+class ServiceFake:
+    """A service Workflow (``workflows.service_workflow``: probe, cancel, session open/close) as
+    the Argo controller writes its status.
+
+    Its ``main`` DAG has no retryStrategy, so the root node (id = the Workflow's name) is the DAG
+    itself; its one task, named after the step, runs the inline template that carries the
+    retryStrategy: a ``Retry`` node ``<wf>.<step>`` whose attempts are the ``Pod`` nodes
+    ``<wf>.<step>(0)``... (``executeTemplate``; ``initializeNode``). The step's output parameters
+    carry ``globalName``: Argo copies them into the Workflow's ``status.outputs.parameters``
+    (``operator.go`` ``addOutputsToGlobalScope``). Messages as ``ArgoFake`` writes them.
+    """
+
+    def __init__(
+        self,
+        workflow: dict[str, Any],
+        *,
+        argo_version: str = "4.1",
+        node: str = "worker-1",
+        epoch: datetime | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.argo_version = tuple(int(part) for part in argo_version.split("."))
+        self.host = node
+        #: Where its clock starts (the fixed epoch of ``ts``; the scenarios pass the real time,
+        #: since the controller compares a probe's ``finishedAt`` with its own clock).
+        self.epoch = epoch or _EPOCH
+        self.clock = 0.0
+        self.workflow.setdefault("status", {})
+        self.workflow.setdefault("metadata", {}).setdefault("labels", {})
+        tasks = [t for t in workflow["spec"]["templates"] if t.get("name") == "main"][0]["dag"]["tasks"]
+        self.step = str(tasks[0]["name"])
+        self.template = [t for t in workflow["spec"]["templates"] if t.get("name") == tasks[0]["template"]][0]
+
+    @property
+    def name(self) -> str:
+        return str(self.workflow["metadata"]["name"])
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return self.workflow["status"]  # type: ignore[no-any-return]
+
+    @property
+    def nodes(self) -> dict[str, dict[str, Any]]:
+        return self.status.setdefault("nodes", {})  # type: ignore[no-any-return]
+
+    def _ts(self, seconds: float) -> str:
+        return (self.epoch + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _tick(self) -> str:
+        self.clock += 1
+        return self._ts(self.clock)
+
+    def _mark(self, phase: str, message: str | None = None) -> None:
+        labels = self.workflow["metadata"].setdefault("labels", {})
+        labels["workflows.argoproj.io/phase"] = phase
+        labels.setdefault("workflows.argoproj.io/completed", "false")
+        self.status["phase"] = phase
+        now = self._ts(self.clock)
+        if not self.status.get("startedAt"):
+            self.status["startedAt"] = now
+        if message is not None:
+            self.status["message"] = message
+        if phase in ("Succeeded", "Failed", "Error"):
+            self.status["finishedAt"] = now
+            labels["workflows.argoproj.io/completed"] = "true"
+            self.status["conditions"] = [{"type": "Completed", "status": "True"}]
+        else:
+            self.status.setdefault("finishedAt", None)
+
+    def _node(self, name: str, kind: str, phase: str, **extra: Any) -> dict[str, Any]:
+        display = name if name == self.name else name[len(self.name) + 1 :]
+        node = {
+            "id": node_id(self.name, name),
+            "name": name,
+            "displayName": display,
+            "type": kind,
+            "templateName": "main" if name == self.name else self.step,
+            "templateScope": f"local/{self.name}",
+            "phase": phase,
+            "startedAt": self._tick(),
+            "finishedAt": None,
+            **extra,
+        }
+        self.nodes[node["id"]] = node
+        return node
+
+    @property
+    def task(self) -> dict[str, Any] | None:
+        return self.nodes.get(node_id(self.name, f"{self.name}.{self.step}"))
+
+    def attempts(self) -> list[dict[str, Any]]:
+        task = self.task
+        return [self.nodes[c] for c in (task or {}).get("children", [])]
+
+    def start(self) -> dict[str, Any]:
+        """Argo picks it up: the DAG root node and the task's Retry node with its first attempt, Running."""
+        root = self._node(self.name, "DAG", "Running")
+        self._mark("Running")
+        task = self._node(f"{self.name}.{self.step}", "Retry", "Running", boundaryID=root["id"])
+        root["children"] = [task["id"]]
+        return self.retry()
+
+    def retry(self) -> dict[str, Any]:
+        """The next attempt's pod starts."""
+        task = self.task
+        assert task is not None
+        number = len(self.attempts())
+        pod = self._node(
+            f"{task['name']}({number})",
+            "Pod",
+            "Running",
+            boundaryID=task["boundaryID"],
+            hostNodeName=self.host,
+            nodeFlag={"retried": True},
+        )
+        pod["displayName"] = f"{self.step}({number})"
+        task.setdefault("children", []).append(pod["id"])
+        task.pop("message", None)
+        return self.workflow
+
+    def succeed(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        """The step exits 0 with these output parameter files (str as written, else JSON); the
+        task, the DAG and the Workflow succeed, and the global outputs are set."""
+        now = self._tick()
+        parameters = []
+        for declared in (self.template.get("outputs") or {}).get("parameters", []):
+            saved = copy.deepcopy(declared)
+            if declared["name"] in outputs:
+                value = outputs[declared["name"]]
+                text = value if isinstance(value, str) else json.dumps(value)
+                saved["value"] = text[:-1] if text.endswith("\n") else text
+            parameters.append(saved)
+        result = {"parameters": parameters, "exitCode": "0"}
+        pod = self.attempts()[-1]
+        pod.update({"phase": "Succeeded", "finishedAt": now, "outputs": result, "taskResultSynced": True})
+        task = self.task
+        assert task is not None
+        task.update({"phase": "Succeeded", "finishedAt": now, "outputs": copy.deepcopy(result)})
+        root = self.nodes[self.name]
+        root.update({"phase": "Succeeded", "finishedAt": now, "outboundNodes": [pod["id"]]})
+        globals_ = [
+            {"name": p["globalName"], "value": p["value"]} for p in parameters if "globalName" in p and "value" in p
+        ]
+        if globals_:
+            self.status["outputs"] = {"parameters": globals_}
+        self._mark("Succeeded")
+        return self.workflow
+
+    def fail(self, termination: str | None, *, exit_code: int = 2) -> dict[str, Any]:
+        """The attempt fails (``main: Error (exit code N): <termination>``) and Argo gives up
+        (exit code 2: ``retryStrategy.expression evaluated to false``; else ``No more retries left``)."""
+        now = self._tick()
+        message = f"Error (exit code {exit_code})" + (f": {termination}" if termination else "")
+        if self.argo_version >= (3, 7):
+            message = f"main: {message}"
+        pod = self.attempts()[-1]
+        pod.update({"phase": "Failed", "finishedAt": now, "message": message, "outputs": {"exitCode": str(exit_code)}})
+        task = self.task
+        assert task is not None
+        why = EXPRESSION_FALSE if exit_code == 2 else NO_MORE_RETRIES
+        task.update({"phase": "Failed", "finishedAt": now, "message": why})
+        self.nodes[self.name].update({"phase": "Failed", "finishedAt": now})
+        self._mark("Failed")
         return self.workflow

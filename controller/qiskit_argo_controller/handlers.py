@@ -51,16 +51,20 @@ import kopf
 
 from qiskit_argo.api import Kind
 from qiskit_argo.naming import LABEL_MANAGED_BY, MANAGED_BY
+from qiskit_argo_controller.backends import BackendReconciler
 from qiskit_argo_controller.jobs import JobReconciler
 from qiskit_argo_controller.kube import ARGO_GROUP, ARGO_VERSION, WORKFLOWS, Forbidden, Invalid, Kube, Transient
 from qiskit_argo_controller.options import DEFAULT_PEERING, Options
 from qiskit_argo_controller.reconcile import Reconciler
+from qiskit_argo_controller.sessions import SessionReconciler
 
 __all__ = ["CONTROLLERS", "Options", "Operator", "operator", "login", "DEFAULT_PEERING"]
 
 #: Every kind the controller serves: one line per kind, its module's ``Reconciler`` subclass.
 CONTROLLERS: tuple[type[Reconciler], ...] = (
     JobReconciler,
+    BackendReconciler,
+    SessionReconciler,
 )
 
 WORKFLOW_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
@@ -153,6 +157,8 @@ def operator(options: Options, *, kube: Kube | None = None) -> Operator:
 
     kube = kube or Kube(lambda: login(settings))
     reconcilers = {controller.kind.kind: controller(kube, options) for controller in CONTROLLERS}
+    for reconciler in reconcilers.values():
+        reconciler.bind(reconcilers)
     op = Operator(options=options, registry=registry, settings=settings, kube=kube, reconcilers=reconcilers)
     op.memo["reconcilers"] = reconcilers
 

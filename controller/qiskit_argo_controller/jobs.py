@@ -15,32 +15,63 @@ AlreadyExists → adopted when its ownerReference/label says it is this job's, t
 WorkflowConflict when not; if the status says there was one and it is gone → WorkflowDeleted).
 When the Workflow's ``spec.suspend`` differs from the job's, the job is read again first (the
 user's latest word), then the Workflow is patched. Then the status is computed and written.
+
+**Before the Workflow is created** the pass reads the namespace's catalogue: with
+``spec.sessionRef``, the QiskitSession (missing or not Ready → Pending/SessionNotReady, no
+Workflow, checked again when the session changes and every ``Options.session_recheck_seconds``;
+Closing/Closed/Failed → Failed/SessionClosed); the QiskitBackends (``catalogue.snapshot``, passed
+to ``workflows.build``); and it writes ConfigMap ``qiskit-argo-semaphores`` (``snapshot.
+write_semaphores``) before the create, so no Workflow ever names a semaphore that is not there.
+
+**IBM cancel.** While its Workflow may reach IBM (``status.needs_finalizer``: the schedule step
+chose ibm, or a ref/selector/session could, and the IBM job is not final) the job carries the
+finalizer ``qiskit-argo.io/ibm-cancel`` — added before the Workflow is created, removed once
+the job finished, the schedule step chose aer, or the IBM job is final. Deleting the job
+(``deletionTimestamp``) while its IBM job may be live creates the ``ibm-cancel`` Workflow
+(``workflows.cancel_workflow``; Event IbmCancelRequested) and waits for it at most
+``Options.cancel_timeout_seconds`` from the deletionTimestamp: then, or as soon as the cancel
+Workflow finishes, the finalizer goes (Event IbmCancelFailed when it failed or did not finish:
+the IBM job may still run). Suspending a job whose IBM job may be live creates the same cancel
+Workflow (Argo's suspend stops no running pod).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections import defaultdict
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, cast
 
-from qiskit_argo import workflows
-from qiskit_argo.api import QISKIT_JOB, Phase, QiskitJob, QiskitJobStatus
+from qiskit_argo import catalogue, workflows
+from qiskit_argo.api import QISKIT_BACKEND, QISKIT_JOB, Phase, QiskitJob, QiskitJobStatus, SecretKeyRef
 from qiskit_argo.errors import InvalidJobError
+from qiskit_argo.ibm.tags import JobIdentity
 from qiskit_argo.manifests import parse_job
 from qiskit_argo.reasons import Reason
 from qiskit_argo.status import (
+    CancelTarget,
     Failure,
     TransitionEvent,
+    cancel_target,
+    ibm_possibly_live,
     invalid_spec_status,
     is_terminal,
+    needs_finalizer,
     next_status,
     parse_status,
+    session_gate,
     suspend_patch,
     transition_event,
     workflow_belongs_to,
+    workflow_completed,
     workflow_expected,
+    workflow_generation,
+    workflow_phase,
 )
-from qiskit_argo_controller import metrics
-from qiskit_argo_controller.kube import AlreadyExists, Invalid, NotFound, Transient
+from qiskit_argo.status._argo import get
+from qiskit_argo_controller import metrics, snapshot
+from qiskit_argo_controller.kube import AlreadyExists, Conflict, Invalid, NotFound, Transient
 from qiskit_argo_controller.reconcile import (
     Logger,
     Pass,
@@ -52,7 +83,12 @@ from qiskit_argo_controller.reconcile import (
     slim_workflow,
 )
 
-__all__ = ["JobReconciler", "OWNED_STATUS_KEYS", "read_job"]
+__all__ = ["JobReconciler", "OWNED_STATUS_KEYS", "IBM_CANCEL_FINALIZER", "read_job"]
+
+#: Present on a job while its IBM job may be live: deleting the job cancels that IBM job first.
+IBM_CANCEL_FINALIZER = "qiskit-argo.io/ibm-cancel"
+#: How often a deleted job's pass looks at its cancel Workflow again (its events wake it sooner).
+_CANCEL_POLL = 5.0
 
 #: The status keys the controller owns (the QiskitJobStatus fields); anything else in ``status``
 #: was written by someone else and is left alone.
@@ -71,12 +107,57 @@ def read_job(raw: Mapping[str, Any]) -> QiskitJob:
     return job
 
 
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class _Outcome:
+    """What ``_ensure_workflow`` found: the Workflow, or why there is none."""
+
+    def __init__(
+        self,
+        workflow: dict[str, Any] | None = None,
+        *,
+        missing: bool = False,
+        failure: Failure | None = None,
+        waiting: Failure | None = None,
+        raw: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.missing = missing
+        self.failure = failure
+        self.waiting = waiting
+        #: The job as the last write of this pass left it (a finalizer added), or None: unchanged.
+        self.raw = raw
+
+
 class JobReconciler(Reconciler):
     """QiskitJobs: one Workflow each, its status copied back."""
 
     kind = QISKIT_JOB
     owned_status_keys = OWNED_STATUS_KEYS
     phases = tuple(phase.value for phase in Phase)
+    finalizer = IBM_CANCEL_FINALIZER
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: (namespace, session) -> jobs waiting for it (SessionNotReady), to wake when it changes.
+        self._waiting: dict[tuple[str, str], set[str]] = defaultdict(set)
+        #: Jobs (namespace, name, uid) whose cancel Workflow this process created or found while
+        #: suspended: not asked for again.
+        self._cancels: set[tuple[str, str, str | None]] = set()
+
+    async def session_changed(self, namespace: str, session: str, logger: Logger) -> None:
+        """A QiskitSession changed: the jobs waiting for it run a pass now."""
+        for name in sorted(self._waiting.pop((namespace, session), set())):
+            key = (namespace, name)
+            if key in self._objects:
+                await self._sync(key, None, logger)
 
     def parse_status(self, raw: Any) -> QiskitJobStatus | None:
         return parse_status(raw)
@@ -92,6 +173,9 @@ class JobReconciler(Reconciler):
         try:
             job = read_job(raw)
         except ValueError as error:
+            if meta(raw).get("deletionTimestamp"):
+                await self._release(run)  # nothing can be known about an IBM job of an unreadable spec
+                return
             logger.warning(f"Invalid spec, not retrying until the job changes: {error}")
             new = invalid_spec_status(
                 parse_status(raw.get("status")),
@@ -102,19 +186,196 @@ class JobReconciler(Reconciler):
             await self.write(run, new, None)
             return
 
+        if meta(raw).get("deletionTimestamp"):
+            await self._finalize(run, job)
+            return
+
         previous = job.status
         if is_terminal(previous, job.metadata.generation):
             # Finished: nothing to create or follow; at most observedGeneration moves.
+            run = await self._keep_finalizer(run, job, previous)
             await self.write(run, next_status(job, None, self.clock()), None)
             return
 
-        workflow, missing, failure = await self._ensure_workflow(raw, job, previous, logger, fresh=run.fresh_workflow)
-        if workflow is not None and not missing and failure is None:
-            workflow = await self._follow_suspend(raw, job, workflow, logger)
+        found = await self._ensure_workflow(run, job, previous, fresh=run.fresh_workflow)
+        if found.raw is not None:
+            run = dataclasses.replace(run, raw=found.raw)
+        workflow = found.workflow
+        if workflow is not None and not found.missing and found.failure is None:
+            workflow = await self._follow_suspend(run.raw, job, workflow, logger)
             if workflow is None:
                 return  # the job is gone
-        new = next_status(job, workflow, self.clock(), workflow_missing=missing, failure=failure)
+            if job.spec.suspend:
+                await self._cancel_when_suspended(run, job, previous, workflow)
+        new = next_status(
+            job,
+            workflow,
+            self.clock(),
+            workflow_missing=found.missing,
+            failure=found.failure,
+            waiting=found.waiting,
+        )
+        if found.waiting is None:
+            run = await self._keep_finalizer(run, job, new)
         await self.write(run, new, resource_version(workflow) if workflow is not None else None)
+
+    # -- the IBM-cancel finalizer -----------------------------------------------------------
+
+    async def _set_finalizer(self, run: Pass, present: bool) -> Pass:
+        """The job with the finalizer present or absent (a guarded patch when it must change)."""
+        finalizers = list(meta(run.raw).get("finalizers") or [])
+        if (IBM_CANCEL_FINALIZER in finalizers) == present:
+            return run
+        wanted = (
+            [*finalizers, IBM_CANCEL_FINALIZER] if present else [f for f in finalizers if f != IBM_CANCEL_FINALIZER]
+        )
+        try:
+            answer = await self.kube.set_finalizers(
+                self.kind, run.namespace, run.name, wanted, resource_version(run.raw)
+            )
+        except Conflict:
+            raise Retry(conflict=True) from None
+        except NotFound:
+            return run
+        verb = "Added" if present else "Removed"
+        run.logger.info(f"{verb} finalizer {IBM_CANCEL_FINALIZER}")
+        return dataclasses.replace(run, raw=answer)
+
+    async def _keep_finalizer(self, run: Pass, job: QiskitJob, status: QiskitJobStatus | None) -> Pass:
+        """Finalizer present exactly while ``needs_finalizer`` says so (added only once a Workflow
+        exists or is about to: see ``_ensure_workflow``)."""
+        wanted = needs_finalizer(job, status)
+        present = self.finalizing(run.raw)
+        if wanted == present or (wanted and status is None):
+            return run
+        return await self._set_finalizer(run, wanted)
+
+    async def _release(self, run: Pass) -> None:
+        """Let a deleted job go: remove the finalizer (the API server then deletes the job)."""
+        await self._set_finalizer(run, False)
+
+    def _credentials(self, where: CancelTarget) -> SecretKeyRef | None:
+        if not where.secret or not where.key or where.secret == workflows.NO_CREDENTIALS_SECRET:
+            return None
+        try:
+            return SecretKeyRef(name=where.secret, key=where.key)
+        except ValueError:
+            return None
+
+    async def _target(self, job: QiskitJob, workflow: Mapping[str, Any] | None) -> CancelTarget | None:
+        """Where the job's IBM job runs: the schedule step's outputs, else its chosen QiskitBackend."""
+        where = cancel_target(workflow)
+        if where is not None:
+            return where
+        backend_name = job.status.backend.name if job.status and job.status.backend else None
+        if not backend_name:
+            return None
+        raw = await self.kube.get(QISKIT_BACKEND, job.namespace, backend_name)
+        backend = snapshot.parse_backend(raw) if raw is not None else None
+        if backend is None or backend.spec.type != "ibm":
+            return None
+        ref = backend.spec.credentials_secret_ref
+        return CancelTarget(workflows.target_of(backend), ref.name if ref else None, ref.key if ref else None)
+
+    async def _identity(self, job: QiskitJob, wf_name: str) -> JobIdentity:
+        """The identity the IBM job was tagged with: the generation the job's Workflow was made
+        for (a suspend since then moved the job's own generation), read from the whole Workflow."""
+        full = await self.kube.get_workflow(job.namespace, wf_name)
+        generation = workflow_generation(full)
+        identity = JobIdentity.of(job)
+        return identity if generation is None else dataclasses.replace(identity, generation=generation)
+
+    async def _cancel_workflow(
+        self, run: Pass, job: QiskitJob, workflow: Mapping[str, Any] | None, wf_name: str
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The job's cancel Workflow, created if need be: ``(workflow, problem)``."""
+        where = await self._target(job, workflow)
+        ibm_id = job.status.ibm.job_id if job.status and job.status.ibm else None
+        if where is None:
+            return None, (
+                "cannot tell where its IBM job runs (no schedule output and no ibm QiskitBackend in status.backend)"
+                + (f"; cancel IBM job {ibm_id} at IBM" if ibm_id else "")
+            )
+        identity = await self._identity(job, wf_name)
+        manifest = workflows.cancel_workflow(job, where.target, identity, credentials=self._credentials(where))
+        name = str(manifest["metadata"]["name"])
+        seen = await self.latest_workflow(job.namespace, name, fresh=False)
+        if seen is not None and seen.body is not None and not seen.deleted:
+            return seen.body, None
+        if seen is not None and seen.deleted:
+            return None, f"the cancel Workflow {name} was deleted before it finished"
+        try:
+            created = await self.kube.create_workflow(manifest)
+        except AlreadyExists:
+            existing = await self.kube.get_workflow(job.namespace, name)
+            if existing is None:
+                raise Transient(409, "AlreadyExists", f"Workflow {name} exists but cannot be read yet") from None
+            return self.remember(job.namespace, name, existing, deleted=False, keep=True).body, None
+        except Invalid as error:
+            return None, f"the API server rejected the cancel Workflow {name}: {error.message}"
+        device = where.target.get("device") or where.target.get("name") or "IBM"
+        message = f"Created Workflow {name} to cancel the IBM job" + (f" {ibm_id}" if ibm_id else "") + f" on {device}"
+        run.logger.info(message)
+        self.kube.event(run.raw, type="Normal", reason=Reason.IBM_CANCEL_REQUESTED, message=message)
+        return self.remember(job.namespace, name, created, deleted=False, keep=True).body, None
+
+    async def _finalize(self, run: Pass, job: QiskitJob) -> None:
+        """The job is being deleted and carries the finalizer: cancel its IBM job, bounded, then let go."""
+        wf_name = self.names.child_name(job.name, job.metadata.uid, job.namespace)
+        seen = await self.latest_workflow(job.namespace, wf_name, fresh=False)
+        workflow = seen.body if seen is not None else None
+        if not ibm_possibly_live(job.status, workflow):
+            await self._release(run)
+            return
+        cancel, problem = await self._cancel_workflow(run, job, workflow, wf_name)
+        ibm_id = job.status.ibm.job_id if job.status and job.status.ibm else None
+        still = f"; IBM job {ibm_id} may still run: cancel it at IBM" if ibm_id else "; the IBM job may still run"
+        if problem is not None:
+            self._cancel_failed(run, f"Could not cancel at IBM: {problem}{still}")
+            await self._release(run)
+            return
+        phase = workflow_phase(cancel)
+        cancel_name = get(cancel, "metadata", "name")
+        if phase == "Succeeded":
+            run.logger.info(f"Workflow {cancel_name} cancelled the IBM job; letting the job go")
+            await self._release(run)
+            return
+        if workflow_completed(cancel):
+            said = get(cancel, "status", "message") or phase.lower()
+            self._cancel_failed(run, f"Workflow {cancel_name} could not cancel the IBM job ({said}){still}")
+            await self._release(run)
+            return
+        deleted_at = _parse_time(meta(run.raw).get("deletionTimestamp")) or self.clock()
+        waited = (self.clock() - deleted_at).total_seconds()
+        bound = self.options.cancel_timeout_seconds
+        if waited >= bound:
+            self._cancel_failed(run, f"Workflow {cancel_name} did not finish within {bound:g}s of the delete{still}")
+            await self._release(run)
+            return
+        self.requeue(run.key, min(bound - waited, _CANCEL_POLL), run.logger)
+
+    def _cancel_failed(self, run: Pass, message: str) -> None:
+        run.logger.warning(message)
+        self.kube.event(run.raw, type="Warning", reason=Reason.IBM_CANCEL_FAILED, message=message)
+
+    async def _cancel_when_suspended(
+        self, run: Pass, job: QiskitJob, previous: QiskitJobStatus | None, workflow: Mapping[str, Any]
+    ) -> None:
+        """Suspending stops no running pod: an IBM job that may be live is cancelled at IBM."""
+        if not ibm_possibly_live(previous, workflow) or workflow_completed(workflow):
+            return
+        memo = (job.namespace, job.name, job.metadata.uid)
+        if memo in self._cancels:
+            return
+        wf_name = str(
+            get(workflow, "metadata", "name") or self.names.child_name(job.name, job.metadata.uid, job.namespace)
+        )
+        _, problem = await self._cancel_workflow(run, job, workflow, wf_name)
+        self._cancels.add(memo)
+        if problem is not None:
+            self._cancel_failed(run, f"Could not cancel the IBM job of the suspended job: {problem}")
+
+    # -- the job's Workflow -------------------------------------------------------------------
 
     async def _follow_suspend(
         self, raw: Mapping[str, Any], job: QiskitJob, workflow: dict[str, Any], logger: Logger
@@ -141,27 +402,52 @@ class JobReconciler(Reconciler):
         return seen.body if seen.body is not None else slim_workflow(answer)
 
     async def _ensure_workflow(
-        self,
-        raw: Mapping[str, Any],
-        job: QiskitJob,
-        previous: QiskitJobStatus | None,
-        logger: Logger,
-        *,
-        fresh: bool,
-    ) -> tuple[dict[str, Any] | None, bool, Failure | None]:
-        """The job's Workflow, created if it never existed: ``(workflow, missing, failure)``."""
+        self, run: Pass, job: QiskitJob, previous: QiskitJobStatus | None, *, fresh: bool
+    ) -> _Outcome:
+        """The job's Workflow, created if it never existed (see ``_Outcome``): GET by its
+        deterministic name when none is known; 409 AlreadyExists → adopted when it is this
+        job's, WorkflowConflict when not; gone although the status names it → missing."""
+        logger = run.logger
         name = self.names.child_name(job.name, job.metadata.uid, job.namespace)
         seen = await self.latest_workflow(job.namespace, name, fresh=fresh)
         if seen is not None and seen.deleted:
-            return seen.body, True, None  # it existed and is gone (perhaps after finishing)
+            return _Outcome(seen.body, missing=True)  # it existed and is gone (perhaps after finishing)
         if seen is not None and seen.body is not None:
             if workflow_belongs_to(seen.body, job):
-                return seen.body, False, None
-            return None, False, self._conflict(name, job, seen.body)
+                return _Outcome(seen.body)
+            return _Outcome(failure=self._conflict(name, job, seen.body))
         if workflow_expected(previous):
-            return None, True, None  # it existed (the status says so) and is gone
+            return _Outcome(missing=True)  # it existed (the status says so) and is gone
 
-        manifest = workflows.build(job, limits=self.options.limits)
+        # About to create it: the catalogue first (the session, the backends, the semaphores).
+        session = None
+        if job.spec.session_ref:
+            exists, session = await snapshot.read_session(self.kube, job.namespace, job.spec.session_ref)
+            waiting, failure = session_gate(job, session)
+            if exists and session is None:
+                waiting, failure = (
+                    Failure(
+                        Reason.SESSION_NOT_READY,
+                        f"spec.sessionRef: QiskitSession {job.spec.session_ref} cannot be read by this controller; "
+                        "fix it (kubectl describe qs); the job starts once it is Ready",
+                    ),
+                    None,
+                )
+            if failure is not None:
+                return _Outcome(failure=failure)
+            if waiting is not None:
+                self._waiting[(job.namespace, job.spec.session_ref)].add(job.name)
+                self.requeue(run.key, self.options.session_recheck_seconds, logger)
+                return _Outcome(waiting=waiting)
+        backends = await snapshot.read_backends(self.kube, job.namespace, logger)
+        await snapshot.write_semaphores(self.kube, job.namespace, backends, logger)
+        raw = run.raw
+        if needs_finalizer(job, previous):
+            # Before the Workflow exists: it may reach IBM, and a delete must find the finalizer.
+            run = await self._set_finalizer(run, True)
+        changed = run.raw if run.raw is not raw else None
+
+        manifest = workflows.build(job, catalogue=catalogue.snapshot(backends, session), limits=self.options.limits)
         try:
             created = await self.kube.create_workflow(manifest)
         except AlreadyExists:
@@ -169,21 +455,21 @@ class JobReconciler(Reconciler):
             if existing is None:
                 raise Transient(409, "AlreadyExists", f"Workflow {name} exists but cannot be read yet") from None
             if not workflow_belongs_to(existing, job):
-                return None, False, self._conflict(name, job, existing)
+                return _Outcome(failure=self._conflict(name, job, existing), raw=changed)
             metrics.WORKFLOWS_CREATED.labels("adopted").inc()
             logger.info(f"Adopted the existing Workflow {name}: it belongs to this job")
             seen = self.remember(job.namespace, name, existing, deleted=False, keep=True)
-            return seen.body or slim_workflow(existing), False, None
+            return _Outcome(seen.body or slim_workflow(existing), raw=changed)
         except Invalid as error:
             metrics.WORKFLOWS_CREATED.labels("rejected").inc()
             message = f"the API server rejected Workflow {name}: {error.message}"
             logger.error(message)
-            return None, False, Failure(Reason.WORKFLOW_REJECTED, message)
+            return _Outcome(failure=Failure(Reason.WORKFLOW_REJECTED, message), raw=changed)
         metrics.WORKFLOWS_CREATED.labels("created").inc()
         logger.info(f"Created Workflow {name}")
-        self.kube.event(raw, type="Normal", reason=Reason.WORKFLOW_CREATED, message=f"Created Workflow {name}")
+        self.kube.event(run.raw, type="Normal", reason=Reason.WORKFLOW_CREATED, message=f"Created Workflow {name}")
         seen = self.remember(job.namespace, name, created, deleted=False, keep=True)
-        return seen.body or slim_workflow(created), False, None
+        return _Outcome(seen.body or slim_workflow(created), raw=changed)
 
     @staticmethod
     def _conflict(name: str, job: QiskitJob, workflow: Mapping[str, Any]) -> Failure:

@@ -35,6 +35,7 @@ __all__ = [
     "Resource",
     "ApiResource",
     "WORKFLOW",
+    "CONFIGMAP",
     "KubeError",
     "NotFound",
     "AlreadyExists",
@@ -78,6 +79,8 @@ class ApiResource:
 
 #: Argo's Workflows, the children of every kind of ours.
 WORKFLOW = ApiResource(ARGO_GROUP, ARGO_VERSION, WORKFLOWS)
+#: ConfigMaps (core group): the semaphore ConfigMap the controller keeps in each job namespace.
+CONFIGMAP = ApiResource("", "v1", "configmaps")
 
 _MERGE_PATCH = "application/merge-patch+json"
 #: Who the API server records in managedFields for the controller's writes (Argo CD ignores it).
@@ -234,8 +237,9 @@ class Kube:
 
     @staticmethod
     def path(resource: Resource, namespace: str | None, name: str = "", subresource: str = "") -> str:
-        """``/apis/<group>/<version>[/namespaces/<ns>]/<plural>[/<name>[/<subresource>]]``."""
-        path = f"/apis/{resource.group}/{resource.version}"
+        """``/apis/<group>/<version>[/namespaces/<ns>]/<plural>[/<name>[/<subresource>]]``
+        (``/api/<version>/...`` for the core group)."""
+        path = f"/apis/{resource.group}/{resource.version}" if resource.group else f"/api/{resource.version}"
         if resource.scope == "Namespaced" and namespace is not None:
             path += f"/namespaces/{quote(namespace)}"
         path += f"/{resource.plural}"
@@ -249,6 +253,15 @@ class Kube:
             return await self.request("GET", self.path(resource, namespace, name))
         except NotFound:
             return None
+
+    async def list_objects(
+        self, resource: Resource, namespace: str | None, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every object of ``resource`` in ``namespace`` (one page; the caller's kinds are few per namespace)."""
+        params = {"labelSelector": label_selector} if label_selector else None
+        answer = await self.request("GET", self.path(resource, namespace), params=params)
+        items = answer.get("items")
+        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
     async def create(self, resource: Resource, manifest: Mapping[str, Any]) -> dict[str, Any]:
         namespace = manifest["metadata"].get("namespace")
@@ -270,6 +283,16 @@ class Kube:
         return await self.request(
             "PATCH", self.path(resource, namespace, name, "status"), body=dict(patch), content_type=_MERGE_PATCH
         )
+
+    async def set_finalizers(
+        self, resource: Resource, namespace: str | None, name: str, finalizers: list[str], resource_version: str | None
+    ) -> dict[str, Any]:
+        """Replace ``metadata.finalizers`` (a merge patch replaces the list), guarded by
+        ``resource_version``: someone else's change in between is a ``Conflict``, never overwritten."""
+        metadata: dict[str, Any] = {"finalizers": finalizers or None}
+        if resource_version:
+            metadata["resourceVersion"] = resource_version
+        return await self.patch(resource, namespace, name, {"metadata": metadata})
 
     # -- Argo Workflows ------------------------------------------------------------------------
 

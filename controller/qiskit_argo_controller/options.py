@@ -33,3 +33,13 @@ class Options:
     batch_window: float | None = None
     #: First retry delay after a transient API failure (seconds); doubles up to a minute.
     backoff: float = 1.0
+    #: How often a job waiting for its QiskitSession (SessionNotReady) checks it again, in seconds
+    #: (a change of the session wakes it at once as well).
+    session_recheck_seconds: float = 30.0
+    #: How long a deleted job's IBM-cancel finalizer waits for the cancel Workflow before it lets
+    #: go with an IbmCancelFailed Event, counted from the job's deletionTimestamp (seconds).
+    cancel_timeout_seconds: float = 120.0
+    #: How often a QiskitBackend is probed again (a new probe Workflow), in seconds.
+    probe_interval_seconds: float = 300.0
+    #: How long a deleted QiskitSession's finalizer waits for its close Workflow (seconds).
+    session_close_timeout_seconds: float = 120.0

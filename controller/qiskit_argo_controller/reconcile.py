@@ -29,6 +29,13 @@ the Workflow the last pass used costs nothing; once the status is terminal (the 
 An Event is recorded for every phase transition, once: after the patch that made it, and not
 again when the same phase is merely rewritten (a status set to null by someone else is rebuilt
 without a second Event).
+
+A kind that must act before its resource goes away names its ``finalizer``: a resource being
+deleted (``deletionTimestamp``) that still carries it gets passes like any other (the kind's
+``once`` does its duty, bounded, and removes it); one without it is left to the garbage
+collector. A pass may ask to run again later (``requeue``: a bounded wait, a periodic probe, a
+session that is not open yet): one timer per resource in this process, the earliest wins; a
+restart re-lists everything, so nothing is lost with the timers.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ from qiskit_argo.api import Kind
 from qiskit_argo.naming import KindNames, for_kind
 from qiskit_argo.status import TransitionEvent
 from qiskit_argo_controller import metrics
-from qiskit_argo_controller.kube import Conflict, Kube, NotFound, Transient
+from qiskit_argo_controller.kube import Conflict, Kube, KubeError, NotFound, Transient
 from qiskit_argo_controller.options import Options
 
 __all__ = [
@@ -248,6 +255,10 @@ class Reconciler(ABC):
     owned_status_keys: ClassVar[frozenset[str]]
     #: Every phase, for the ``qiskit_argo_<noun>s{phase}`` gauge.
     phases: ClassVar[tuple[str, ...]]
+    #: The finalizer this kind puts on its resources while it has a duty before they go (None: none).
+    finalizer: ClassVar[str | None] = None
+    #: How long after a failed timer pass (an API error) it is tried again, in seconds.
+    retry_timer_seconds: ClassVar[float] = 30.0
 
     def __init__(
         self,
@@ -269,6 +280,8 @@ class Reconciler(ABC):
         self._objects: dict[tuple[str, str], _State] = {}
         self._workflows: dict[tuple[str, str], Seen] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._fired: set[asyncio.Task[None]] = set()
 
     # -- what a kind says ----------------------------------------------------------------------
 
@@ -289,6 +302,11 @@ class Reconciler(ABC):
         """One pass: read ``run.raw``, make the API calls its Workflow needs, ``write`` its status.
         Raise ``Retry`` to run the pass again from fresh reads."""
 
+    def bind(self, reconcilers: Mapping[str, Reconciler]) -> None:
+        """Meet the other kinds' reconcilers (by kind name), e.g. to wake the jobs of a session;
+        most kinds need none."""
+        return None
+
     def children(self, namespace: str, name: str, uid: str | None) -> tuple[str, ...]:
         """The Workflow names a resource may have (forgotten with it)."""
         return (self.names.child_name(name, uid, namespace),)
@@ -303,7 +321,7 @@ class Reconciler(ABC):
         if event_type == "DELETED":
             self.object_deleted(raw)
             return
-        if found.get("deletionTimestamp"):
+        if found.get("deletionTimestamp") and not self.finalizing(raw):
             return  # going away: the garbage collector takes its Workflow
         state = self._state(key, found.get("uid"))
         if state.handled_rv is not None and not newer(resource_version(raw), state.handled_rv):
@@ -345,10 +363,53 @@ class Reconciler(ABC):
         namespace, name = str(found.get("namespace")), str(found.get("name"))
         self._objects.pop((namespace, name), None)
         self._locks.pop((namespace, name), None)
+        timer = self._timers.pop((namespace, name), None)
+        if timer is not None:
+            timer.cancel()
         uid = found.get("uid")
         for child in self.children(namespace, name, uid if isinstance(uid, str) else None):
             self._workflows.pop((namespace, child), None)
         self.book.forget(namespace, name)
+
+    def finalizing(self, raw: Mapping[str, Any]) -> bool:
+        """Whether ``raw`` carries this kind's finalizer (its passes go on while it is deleted)."""
+        finalizers = meta(raw).get("finalizers")
+        return self.finalizer is not None and isinstance(finalizers, list) and self.finalizer in finalizers
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def requeue(self, key: tuple[str, str], delay: float, logger: Logger) -> None:
+        """Run a pass for the resource again in ``delay`` seconds (the earliest request wins)."""
+        loop = asyncio.get_running_loop()
+        old = self._timers.get(key)
+        if old is not None and not old.cancelled() and old.when() <= loop.time() + delay:
+            return
+        if old is not None:
+            old.cancel()
+
+        def fire() -> None:
+            task = loop.create_task(self._fire(key, logger))
+            self._fired.add(task)
+            task.add_done_callback(self._fired.discard)
+
+        self._timers[key] = loop.call_later(max(delay, 0.0), fire)
+
+    def requeued(self, key: tuple[str, str]) -> float | None:
+        """Seconds until the resource's timer fires, or None (for tests and logs)."""
+        timer = self._timers.get(key)
+        if timer is None or timer.cancelled():
+            return None
+        return max(timer.when() - asyncio.get_running_loop().time(), 0.0)
+
+    async def _fire(self, key: tuple[str, str], logger: Logger) -> None:
+        self._timers.pop(key, None)
+        if key not in self._objects:
+            return
+        try:
+            await self._sync(key, None, logger)
+        except KubeError as error:
+            logger.info(f"A timed pass failed ({error}); trying again in {self.retry_timer_seconds:g}s")
+            self.requeue(key, self.retry_timer_seconds, logger)
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -436,7 +497,7 @@ class Reconciler(ABC):
         for attempt in range(self.conflict_retries):
             if raw is None:
                 raw = await self.kube.get(self.kind, namespace, name)
-            if raw is None or meta(raw).get("deletionTimestamp"):
+            if raw is None or (meta(raw).get("deletionTimestamp") and not self.finalizing(raw)):
                 return
             if meta(raw).get("uid") not in (None, state.uid):
                 return  # replaced by a new resource of the same name: its own event runs its passes

@@ -14,7 +14,13 @@ Layout (one concept per module; none imports qiskit-ibm-runtime at import time):
 * ``primitives`` — running a request with the primitives qiskit-ibm-runtime does not deprecate;
 * ``runtime`` — ``RuntimeService``: IBM Quantum through ``QiskitRuntimeService``;
 * ``local_mode`` — ``LocalTestingService``: qiskit-ibm-runtime's local testing mode (fake backends);
-* ``fake`` — ``FakeIbmService``: IBM in memory for tests, counting submissions, injecting faults.
+* ``fake`` — ``FakeIbmService``: IBM in memory for tests, counting submissions, injecting faults;
+* ``connect`` — ``service_for``: which service a step talks to, from the schedule step's target
+  (a fake backend: local testing mode; else IBM Quantum with the pod's key), and ``using``, the
+  one hook through which tests hand the steps a ``FakeIbmService``;
+* ``isa`` — the job's PUB as ISA circuits for the chosen device, and its ``SubmitRequest``;
+* ``job_steps`` — the ibm-submit and ibm-wait steps (files in, files out);
+* ``service_steps`` — the ibm-probe, ibm-cancel, session-open and session-close steps.
 
 The design (DESIGN.md, "Everything that talks to IBM runs in a step of ours" and "Exactly once"):
 only the submit, wait, cancel, probe and session steps use this package, in the one pod that gets

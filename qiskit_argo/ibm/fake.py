@@ -138,6 +138,7 @@ class FakeIbmService:
         self.now = 0.0
         self._ids = itertools.count(1)
         self._faults = _Faults()
+        self._devices: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ time
 
@@ -265,6 +266,20 @@ class FakeIbmService:
             queued = sum(1 for job in self.jobs.values() if job.api_status(self.now) == "QUEUED")
             return BackendInfo(name, self.num_qubits, ("cz", "rz", "sx", "x"), True, queued, "active")
 
+    def backend(self, name: str) -> Any:
+        """A generic device of ``num_qubits`` qubits and the fake's gates, named ``name`` (its
+        target is what the submit step transpiles for)."""
+        with ibm_call(f"reading backend {name}"):
+            self._server("backend", f"{_URL}/backends/{name}/configuration")
+            self._backend(name)
+            if name not in self._devices:
+                from qiskit.providers.fake_provider import GenericBackendV2
+
+                device = GenericBackendV2(self.num_qubits, basis_gates=["cz", "rz", "sx", "x"], seed=11)
+                device.name = name
+                self._devices[name] = device
+            return self._devices[name]
+
     def submit(self, request: SubmitRequest) -> str:
         from qiskit_ibm_runtime.exceptions import IBMRuntimeError
 
@@ -372,11 +387,16 @@ class FakeIbmService:
             self.sessions[session_id] = {"backend": backend, "mode": mode, "max_time": max_time, "open": True}
             return session_id
 
-    def close_session(self, session_id: str) -> None:
+    def close_session(self, session_id: str, *, cancel: bool = False) -> None:
         with ibm_call(f"closing session {session_id}"):
-            self._server("close_session", f"{_URL}/sessions/{session_id}/close")
+            self._server("close_session", f"{_URL}/sessions/{session_id}/{'cancel' if cancel else 'close'}")
             if session_id in self.sessions:
                 self.sessions[session_id]["open"] = False
+                if cancel:
+                    self.sessions[session_id]["cancelled"] = True
+                    for job in self.jobs.values():
+                        if job.request.session_id == session_id:
+                            self._end(job.job_id, "CANCELLED", "")
 
 
 def _iso(seconds: float) -> str:

@@ -8,6 +8,11 @@ ones built on the Executor, ``qiskit_ibm_runtime.executor_sampler.Sampler`` and
 Those are what this module uses, imported by their full module paths. The same code runs against
 IBM Quantum (``mode`` an ``IBMBackend``, ``Session`` or ``Batch``) and in local testing mode
 (``mode`` a fake backend: ``Executor.run`` hands it to ``QiskitRuntimeLocalService``).
+
+Options set: ``environment.job_tags``, ``max_execution_time``, ``simulator.seed_simulator`` (local
+testing mode only) and, for the estimator, ``resilience_level`` (``EstimatorOptions.resilience_level``,
+``Literal[0, 1, 2]``, default 1: readout mitigation; 2 adds ZNE). The executor sampler has no
+resilience option.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ def run_request(request: SubmitRequest, mode: Any) -> Any:
         options.max_execution_time = request.max_execution_time
     if request.seed is not None:
         options.simulator.seed_simulator = request.seed
+    if request.primitive == "estimator" and request.resilience_level is not None:
+        options.resilience_level = request.resilience_level
     if request.primitive == "sampler":
         return primitive.run(list(request.pubs), shots=request.shots)
     return primitive.run(list(request.pubs), precision=request.precision)

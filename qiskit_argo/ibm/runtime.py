@@ -54,6 +54,11 @@ class RuntimeService:
             backend = service.backend(name)
             return BackendInfo.of(backend)
 
+    def backend(self, name: str) -> Any:
+        service = self._connect()
+        with ibm_call(f"reading backend {name}", secrets=self._secrets):
+            return service.backend(name)
+
     def submit(self, request: SubmitRequest) -> str:
         service = self._connect()
         with ibm_call(f"submitting to {request.backend}", secrets=self._secrets):
@@ -114,9 +119,13 @@ class RuntimeService:
             opened = kind(backend=service.backend(backend), max_time=max_time)
             return str(opened.session_id)
 
-    def close_session(self, session_id: str) -> None:
+    def close_session(self, session_id: str, *, cancel: bool = False) -> None:
         service = self._connect()
-        with ibm_call(f"closing session {session_id}", secrets=self._secrets):
+        with ibm_call(f"{'cancelling' if cancel else 'closing'} session {session_id}", secrets=self._secrets):
             from qiskit_ibm_runtime import Session
 
-            Session.from_id(session_id, service).close()
+            session = Session.from_id(session_id, service)
+            if cancel:
+                session.cancel()
+            else:
+                session.close()

@@ -61,6 +61,8 @@ class SubmitRequest:
     session_id: str | None = None
     #: Local testing mode only: the simulator's seed (``options.simulator.seed_simulator``).
     seed: int | None = None
+    #: Estimator only: error mitigation, 0..2 (``options.resilience_level``); ``None`` leaves IBM's default, 1.
+    resilience_level: int | None = None
 
     def with_tags(self, tags: Sequence[str]) -> SubmitRequest:
         return dataclasses.replace(self, tags=tuple(tags))
@@ -140,6 +142,10 @@ class IbmService(Protocol):
         """The backend's size, native gates and queue (the probe)."""
         ...
 
+    def backend(self, name: str) -> Any:
+        """The backend itself (a qiskit ``BackendV2``): its ``target`` is what ISA circuits are made for."""
+        ...
+
     def submit(self, request: SubmitRequest) -> str:
         """Create one job and return its id. The job may exist even when this raises (a lost
         response), and the client library may create more than one (it retries a POST on 5xx)."""
@@ -169,8 +175,9 @@ class IbmService(Protocol):
         """Open a session or batch on ``backend`` and return its id."""
         ...
 
-    def close_session(self, session_id: str) -> None:
-        """Close it: no new jobs; queued ones still run."""
+    def close_session(self, session_id: str, *, cancel: bool = False) -> None:
+        """Close it: no new jobs; queued ones still run. With ``cancel``, also cancel its queued and
+        running jobs (``Session.cancel``)."""
         ...
 
 

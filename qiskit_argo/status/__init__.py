@@ -27,7 +27,11 @@ Layout, one concern per private module; every public name is here:
 - ``_machine`` — the terminal guard, ``detect`` (the one ``Cause`` the inputs say) and ``PHASE_FUNCTIONS``
   (one function per cause), the transition Event;
 - ``_child`` — whose a Workflow is, whether the job should have one, the suspend patch;
-- ``_next`` — ``next_status``, ``invalid_spec_status``, ``parse_status``.
+- ``_ibm`` — the job's IBM side for the controller: the finalizer, whether its IBM job may be
+  live, where to cancel it, whether its QiskitSession lets it start;
+- ``_next`` — ``next_status``, ``invalid_spec_status``, ``parse_status``;
+- ``_service`` — a QiskitBackend's status from its probe Workflow, a QiskitSession's from its
+  open/close Workflows.
 
 Reasons are ``qiskit_argo.reasons.Reason`` (re-exported here), shared with the steps' errors.
 """
@@ -55,6 +59,18 @@ from qiskit_argo.status._argo import (
     workflow_suspended,
 )
 from qiskit_argo.status._child import suspend_patch, workflow_belongs_to, workflow_expected
+from qiskit_argo.status._ibm import (
+    IBM_FINAL_STATES,
+    CancelTarget,
+    cancel_target,
+    ibm_branch_started,
+    ibm_job_final,
+    ibm_possibly_live,
+    may_reach_ibm,
+    needs_finalizer,
+    session_gate,
+    workflow_generation,
+)
 from qiskit_argo.status._machine import (
     PHASE_FUNCTIONS,
     Cause,
@@ -69,7 +85,15 @@ from qiskit_argo.status._machine import (
 )
 from qiskit_argo.status._messages import MAX_MESSAGE
 from qiskit_argo.status._next import inputs_of, invalid_spec_status, next_status, parse_status
-from qiskit_argo.status._workflow import STEP_NAMES, FailureAt, failure_reason, step_nodes
+from qiskit_argo.status._service import (
+    BACKEND_REASONS,
+    SESSION_REASONS,
+    backend_status_from_probe,
+    service_failure,
+    service_output,
+    session_status,
+)
+from qiskit_argo.status._workflow import STEP_NAMES, FailureAt, failure_reason, ibm_job, step_nodes
 
 __all__ = [
     # the status
@@ -103,6 +127,25 @@ __all__ = [
     "workflow_belongs_to",
     "workflow_expected",
     "suspend_patch",
+    "ibm_job",
+    # the job's IBM side
+    "IBM_FINAL_STATES",
+    "CancelTarget",
+    "may_reach_ibm",
+    "ibm_job_final",
+    "needs_finalizer",
+    "ibm_branch_started",
+    "ibm_possibly_live",
+    "cancel_target",
+    "session_gate",
+    "workflow_generation",
+    # the QiskitBackend's and QiskitSession's status (service Workflows)
+    "BACKEND_REASONS",
+    "SESSION_REASONS",
+    "backend_status_from_probe",
+    "session_status",
+    "service_output",
+    "service_failure",
     # Argo's shapes
     "WORKFLOW_DONE",
     "NODE_FAILED",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from qiskit_argo.api import BackendStatus, CircuitMetrics, Condition, ConditionType, Phase
@@ -28,9 +29,10 @@ Status = Literal["True", "False", "Unknown"]
 
 @dataclass(frozen=True)
 class Want:
-    """One condition as the phase wants it (its time is decided by ``merge``)."""
+    """One condition as the phase wants it (its time is decided by ``merge``); ``type`` is the
+    kind's condition type (``ConditionType`` for a job, ``BackendConditionType``...)."""
 
-    type: ConditionType
+    type: ConditionType | StrEnum
     status: Status
     reason: str
     message: str = ""

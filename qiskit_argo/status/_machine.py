@@ -41,9 +41,11 @@ from qiskit_argo.status._workflow import (
     failure_reason,
     older_than_known,
     outputs,
+    overlay_ibm,
     parse_time,
     phase_step,
     step_progress,
+    waiting_step,
 )
 
 __all__ = [
@@ -113,6 +115,9 @@ class Cause(StrEnum):
     WORKFLOW_DELETED = "WorkflowDeleted"
     #: The Workflow is older than what the status shows: it must not move the job backwards.
     STALE_WORKFLOW = "StaleWorkflow"
+    #: No Workflow yet, and the controller waits before making one (``Inputs.waiting``: the job's
+    #: QiskitSession is not open yet).
+    WAITING = "Waiting"
     #: No Workflow yet.
     NO_WORKFLOW = "NoWorkflow"
     WORKFLOW_SUCCEEDED = "WorkflowSucceeded"
@@ -140,6 +145,8 @@ class Inputs:
     workflow_name: str
     #: The name it is created with.
     expected_name: str
+    #: Why the controller does not create the Workflow yet (e.g. SessionNotReady); the job waits in Pending.
+    waiting: Failure | None = None
 
 
 def _suspended(job: QiskitJob, previous: QiskitJobStatus, workflow: Mapping[str, Any]) -> bool:
@@ -162,7 +169,7 @@ def detect(inputs: Inputs) -> Cause:
     if inputs.workflow_missing and not workflow_completed(workflow):
         return Cause.WORKFLOW_DELETED
     if workflow is None:
-        return Cause.NO_WORKFLOW
+        return Cause.NO_WORKFLOW if inputs.waiting is None else Cause.WAITING
     if older_than_known(previous, workflow):
         return Cause.STALE_WORKFLOW
     phase = workflow_phase(workflow)
@@ -255,8 +262,12 @@ def _no_workflow(inputs: Inputs) -> QiskitJobStatus:
     status = previous.model_copy(deep=True)
     status.observed_generation = inputs.generation
     status.phase = Phase.PENDING.value  # type: ignore[assignment]
-    status.reason = Reason.WORKFLOW_NOT_CREATED
-    status.message = created_message(inputs.expected_name)
+    if inputs.waiting is not None:
+        status.reason = inputs.waiting.reason
+        status.message = one_line(inputs.waiting.message)
+    else:
+        status.reason = Reason.WORKFLOW_NOT_CREATED
+        status.message = created_message(inputs.expected_name)
     wants = _conditions.wanted(Phase.PENDING, {}, None, status.message, status.circuit, status.backend)
     status.conditions = _conditions.merge(previous.conditions, wants, inputs.now, inputs.generation)
     return status
@@ -288,7 +299,11 @@ def _suspended_phase(inputs: Inputs, view: WorkflowView, status: QiskitJobStatus
 
 def _running(inputs: Inputs, view: WorkflowView, status: QiskitJobStatus) -> _Decision:
     phase = STEP_PHASE.get(view.current or "", Phase.RUNNING)
-    return _Decision(phase, None, progress_message(phase, view.current or view.execute_step, status.backend, view.name))
+    step = view.current or view.execute_step
+    message = progress_message(
+        phase, step, status.backend, view.name, status.ibm, waits_for_ibm=waiting_step(view.current)
+    )
+    return _Decision(phase, None, message)
 
 
 def _pending(inputs: Inputs, view: WorkflowView, status: QiskitJobStatus) -> _Decision:
@@ -316,6 +331,7 @@ def _following(
         status.backend = published.backend or status.backend
         status.result = published.result or status.result
         status.result_location = published.result_location or status.result_location
+        status.ibm = overlay_ibm(status.ibm, published.ibm)
 
         decision = decide(inputs, view, status)
         status.phase = decision.phase.value  # type: ignore[assignment]
@@ -345,6 +361,7 @@ PHASE_FUNCTIONS: Mapping[Cause, Callable[[Inputs], QiskitJobStatus]] = {
     Cause.CONTROLLER_FAILURE: _controller_failure,
     Cause.WORKFLOW_DELETED: _workflow_deleted,
     Cause.STALE_WORKFLOW: _stale,
+    Cause.WAITING: _no_workflow,
     Cause.NO_WORKFLOW: _no_workflow,
     Cause.WORKFLOW_SUCCEEDED: _following(_succeeded),
     Cause.WORKFLOW_FAILED: _following(_failed),

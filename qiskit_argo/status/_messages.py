@@ -3,13 +3,14 @@ result, what went wrong."""
 
 from __future__ import annotations
 
-from qiskit_argo.api import BackendStatus, Phase, ResultLocation, ResultSummary
+from qiskit_argo.api import BackendStatus, IbmJobStatus, Phase, ResultLocation, ResultSummary
 from qiskit_argo.steps import STEPS
 
 __all__ = [
     "MAX_MESSAGE",
     "one_line",
     "backend_text",
+    "ibm_text",
     "result_text",
     "progress_message",
     "succeeded_message",
@@ -34,6 +35,19 @@ def backend_text(backend: BackendStatus) -> str:
     return text + (f": {backend.reason}" if backend.reason else "")
 
 
+#: IBM's states in our words (``IbmJobStatus.state``) as a person reads them.
+_IBM_STATES = {"Queued": "is queued at IBM", "Running": "is running at IBM", "Done": "is done at IBM"}
+
+
+def ibm_text(ibm: IbmJobStatus) -> str:
+    """``IBM job <id> is queued at IBM`` (``queued or running`` before the wait step says which)."""
+    state = _IBM_STATES.get(str(ibm.state or ""), f"is {str(ibm.state).lower()} at IBM" if ibm.state else "")
+    text = f"IBM job {ibm.job_id} {state or 'is queued or running at IBM'}"
+    if ibm.session_id:
+        text += f" (session {ibm.session_id})"
+    return text
+
+
 def result_text(result: ResultSummary | None, location: ResultLocation | None) -> str:
     """The result in a few words (top count or first expectation values) and where the whole is."""
     parts: list[str] = []
@@ -54,13 +68,25 @@ def result_text(result: ResultSummary | None, location: ResultLocation | None) -
     return "; ".join(parts)
 
 
-def progress_message(phase: Phase, current: str | None, backend: BackendStatus | None, wf_name: str) -> str:
+def progress_message(
+    phase: Phase,
+    current: str | None,
+    backend: BackendStatus | None,
+    wf_name: str,
+    ibm: IbmJobStatus | None = None,
+    *,
+    waits_for_ibm: bool = False,
+) -> str:
     """What a job that has not finished is doing now (``current``: the step under way; None: the
-    step that runs the circuit), in the step's own words (``StepSpec.activity``)."""
+    step that runs the circuit), in the step's own words (``StepSpec.activity``); while a step
+    waits for the IBM job (``waits_for_ibm``), its id and whether it is queued or running at IBM."""
     if phase == Phase.PENDING:
         return f"Workflow {wf_name} created; waiting for Argo to start it"
     step = STEPS.get(current or "") or next(spec for spec in STEPS.values() if spec.shows_backend)
     where = f" on {backend_text(backend)}" if backend and step.shows_backend else ""
+    if waits_for_ibm and ibm is not None:
+        device = f" on {backend.device or backend.name}" if backend else ""
+        return f"{ibm_text(ibm)}{device} (step {step.name})"
     return f"{step.activity}{where} (step {step.name})"
 
 

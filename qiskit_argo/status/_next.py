@@ -34,6 +34,7 @@ def inputs_of(
     *,
     workflow_missing: bool = False,
     failure: Failure | None = None,
+    waiting: Failure | None = None,
 ) -> Inputs:
     """What ``next_status`` is made from: the stored status (started over when ``spec_fixed``),
     the Workflow's name, and the arguments as given."""
@@ -54,6 +55,7 @@ def inputs_of(
         now=now,
         workflow_name=wf_name,
         expected_name=expected_name,
+        waiting=waiting,
     )
 
 
@@ -64,6 +66,7 @@ def next_status(
     *,
     workflow_missing: bool = False,
     failure: Failure | None = None,
+    waiting: Failure | None = None,
 ) -> QiskitJobStatus:
     """The job's whole status, given its Workflow as last read from the API.
 
@@ -71,14 +74,17 @@ def next_status(
     - ``workflow_missing``: the Workflow existed and is gone (deleted by hand, or its DELETED
       watch event). ``workflow`` may then carry its last known state: if that had already
       finished, the outcome is taken from it; otherwise the job fails with WorkflowDeleted.
-    - ``failure``: a failure the controller found itself (name conflict, Workflow rejected).
+    - ``failure``: a failure the controller found itself (name conflict, Workflow rejected, the
+      job's QiskitSession closed: SessionClosed).
+    - ``waiting``: why the controller does not create the Workflow yet (the job's QiskitSession is
+      not open: SessionNotReady); with no Workflow the job then waits in Pending with that reason.
 
     Succeeded and Failed are final (``is_terminal``): once there, only ``observedGeneration``
     follows the job — except InvalidSpec, which a new generation whose spec now reads clears
     (nothing ran yet). What the inputs say is decided first (``detect``); then one function of
     ``PHASE_FUNCTIONS`` makes the status.
     """
-    inputs = inputs_of(job, workflow, now, workflow_missing=workflow_missing, failure=failure)
+    inputs = inputs_of(job, workflow, now, workflow_missing=workflow_missing, failure=failure, waiting=waiting)
     return PHASE_FUNCTIONS[detect(inputs)](inputs)
 
 

@@ -5,11 +5,15 @@ this is where a DAG task becomes a step of ours (the phase it means is its ``Ste
 and an output becomes a status field. Outputs are read by their names in the steps' file
 contract, from whichever steps declare them: ``metrics``, ``backend`` and ``summary``
 parameters, the ``results`` artifact; where several steps output one (``summary``), the latest
-that published it wins.
+that published it wins. The IBM job (``status.ibm``) is the ``submission`` parameter (the step
+that submitted it: id, tag, how it got it, duplicates cancelled, session) overlaid with the
+``ibm`` parameter (the step that waited for it: state, timestamps, usage); both are read
+leniently (a key this version does not know is dropped, not the whole output).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from qiskit_argo.api import (
     BackendStatus,
     CircuitMetrics,
+    IbmJobStatus,
     Phase,
     QiskitJobStatus,
     ResultLocation,
@@ -53,6 +58,11 @@ __all__ = [
     "step_nodes",
     "parse_time",
     "outputs",
+    "ibm_job",
+    "overlay_ibm",
+    "waiting_step",
+    "SUBMISSION_PARAMETER",
+    "IBM_PARAMETER",
     "failure_reason",
     "step_progress",
     "older_than_known",
@@ -64,6 +74,10 @@ STEP_NAMES: tuple[str, ...] = tuple(STEPS)
 STEP_PHASE: Mapping[str, Phase] = MappingProxyType({spec.name: Phase(spec.phase) for spec in STEPS.values()})
 #: The output artifact that holds the full results directory (``status.resultLocation``).
 RESULTS_ARTIFACT = "results"
+#: The output parameter of the step that submitted the IBM job (submission.json), and of the step
+#: that waited for it (ibm.json: an ``IbmJobStatus`` dump); together ``status.ibm``.
+SUBMISSION_PARAMETER = "submission"
+IBM_PARAMETER = "ibm"
 
 
 def phase_step(phase: Phase) -> str:
@@ -178,6 +192,72 @@ def _result_location(node: Mapping[str, Any] | None) -> ResultLocation | None:
     return None
 
 
+def _lenient(model: type[_M], value: str | None) -> _M | None:
+    """``value`` (JSON) as ``model``, keeping what reads: unknown or unreadable keys are dropped."""
+    if value is None:
+        return None
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(data, Mapping):
+        return None
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError:
+        pass
+    kept: dict[str, Any] = {}
+    for key, item in data.items():
+        candidate = {**kept, key: item}
+        try:
+            model.model_validate(candidate)
+        except ValidationError:
+            continue
+        kept = candidate
+    try:
+        return model.model_validate(kept)
+    except ValidationError:
+        return None
+
+
+def _latest_lenient(by_step: Mapping[str, Mapping[str, Any]], name: str, model: type[_M]) -> _M | None:
+    for spec in reversed(STEPS.producers(name)):
+        value = _lenient(model, _output_parameter(by_step.get(spec.name), name))
+        if value is not None:
+            return value
+    return None
+
+
+def ibm_job(by_step: Mapping[str, Mapping[str, Any]]) -> IbmJobStatus | None:
+    """``status.ibm``: the submit step's ``submission`` overlaid with the wait step's ``ibm``
+    (what the wait step says wins where it says something); None before either published."""
+    submitted = _latest_lenient(by_step, SUBMISSION_PARAMETER, IbmJobStatus)
+    waited = _latest_lenient(by_step, IBM_PARAMETER, IbmJobStatus)
+    if submitted is None:
+        return waited
+    if waited is None:
+        return submitted
+    return overlay_ibm(submitted, waited)
+
+
+def overlay_ibm(base: IbmJobStatus | None, newer: IbmJobStatus | None) -> IbmJobStatus | None:
+    """``newer`` where it says something, ``base`` elsewhere — when both are the same IBM job;
+    otherwise ``newer`` (or ``base`` when there is nothing newer)."""
+    if newer is None or base is None or base.job_id != newer.job_id:
+        return newer or base
+    merged = base.model_copy(deep=True)
+    for field, value in newer:
+        if value is not None and value != []:
+            setattr(merged, field, value)
+    return merged
+
+
+def waiting_step(name: str | None) -> bool:
+    """Whether step ``name`` waits for a submitted IBM job (it takes the ``submission`` parameter)."""
+    spec = STEPS.get(name or "")
+    return spec is not None and SUBMISSION_PARAMETER in spec.input_parameters
+
+
 def _latest_parameter(by_step: Mapping[str, Mapping[str, Any]], name: str, model: type[_M]) -> _M | None:
     """The output parameter ``name`` of the latest step that declares it and published it readably."""
     for spec in reversed(STEPS.producers(name)):
@@ -202,17 +282,19 @@ class Outputs(NamedTuple):
     backend: BackendStatus | None
     result: ResultSummary | None
     result_location: ResultLocation | None
+    ibm: IbmJobStatus | None = None
 
 
 def outputs(by_step: Mapping[str, Mapping[str, Any]]) -> Outputs:
     """The circuit metrics (``metrics``), the chosen backend (``backend``), the result summary
-    (``summary``: the final one, else the execute step's) and where the full result is
-    (the ``results`` artifact)."""
+    (``summary``: the final one, else the execute step's), where the full result is (the
+    ``results`` artifact) and the IBM job (``ibm_job``)."""
     return Outputs(
         circuit=_latest_parameter(by_step, "metrics", CircuitMetrics),
         backend=_latest_parameter(by_step, "backend", BackendStatus),
         result=_latest_parameter(by_step, "summary", ResultSummary),
         result_location=_latest_results(by_step),
+        ibm=ibm_job(by_step),
     )
 
 

@@ -10,6 +10,11 @@ ClusterWorkflowTemplate and the DAG (``qiskit_argo.workflows``), the local runne
 (``qiskit_argo.local``), the status (``qiskit_argo.status``), the argument parser of ``main``.
 Adding a step or a backend is a module here and one line in ``STEPS``.
 
+``SERVICE_STEPS`` holds the steps that are not part of a job's DAG: each runs alone in a small
+Workflow the controller creates (``qiskit_argo.workflows.service_workflow``) to talk to IBM Quantum
+for a QiskitBackend, a QiskitSession or a deleted QiskitJob: ``ibm-probe``, ``ibm-cancel``,
+``session-open``, ``session-close``. ``qiskit-argo-step`` runs the steps of both registries.
+
 Each step is a plain typed function that reads input files and writes output files; ``main``
 parses the same arguments inside the pod (or in the local runner) and calls it. Exit codes: 0
 ok, 2 permanent failure (never retried by Argo), 1 transient failure; on failure the last line
@@ -19,7 +24,18 @@ reason, prefixed by the machine reason: ``InvalidCircuit: line 3: ...``.
 
 from __future__ import annotations
 
-from qiskit_argo.steps import _execute_aer, _schedule, _store_results, _validate
+from qiskit_argo.steps import (
+    _execute_aer,
+    _ibm_cancel,
+    _ibm_probe,
+    _ibm_submit,
+    _ibm_wait,
+    _schedule,
+    _session_close,
+    _session_open,
+    _store_results,
+    _validate,
+)
 from qiskit_argo.steps._contract import (
     CIRCUIT_SOURCE_MOUNT,
     CREDENTIALS_ENV,
@@ -43,13 +59,20 @@ from qiskit_argo.steps._contract import (
     StepSpec,
 )
 from qiskit_argo.steps._execute_aer import execute_aer
+from qiskit_argo.steps._ibm_cancel import ibm_cancel
+from qiskit_argo.steps._ibm_probe import ibm_probe
+from qiskit_argo.steps._ibm_submit import ibm_submit
+from qiskit_argo.steps._ibm_wait import ibm_wait
 from qiskit_argo.steps._main import main
 from qiskit_argo.steps._schedule import schedule
+from qiskit_argo.steps._session_close import session_close
+from qiskit_argo.steps._session_open import session_open
 from qiskit_argo.steps._store_results import store_results
 from qiskit_argo.steps._validate import validate
 
 __all__ = [
     "STEPS",
+    "SERVICE_STEPS",
     "StepRegistry",
     "StepSpec",
     "StepPhase",
@@ -73,6 +96,12 @@ __all__ = [
     "validate",
     "schedule",
     "execute_aer",
+    "ibm_submit",
+    "ibm_wait",
+    "ibm_probe",
+    "ibm_cancel",
+    "session_open",
+    "session_close",
     "store_results",
     "main",
 ]
@@ -83,6 +112,18 @@ STEPS = StepRegistry(
         _validate.STEP,
         _schedule.STEP,
         _execute_aer.STEP,
+        _ibm_submit.STEP,
+        _ibm_wait.STEP,
         _store_results.STEP,
+    )
+)
+
+#: The steps that run alone, each in a one-step Workflow of the controller's (not in the job DAG).
+SERVICE_STEPS = StepRegistry(
+    (
+        _ibm_probe.STEP,
+        _ibm_cancel.STEP,
+        _session_open.STEP,
+        _session_close.STEP,
     )
 )

@@ -9,11 +9,15 @@ from qiskit_argo.steps._contract import EGRESS_NONE, Condition, Resources, StepS
 __all__ = ["execute_aer", "STEP"]
 
 
-def execute_aer(circuit: Path, request: Path, backend: str, out: Path) -> None:
-    """Run the PUBs on Qiskit Aer; write the full ``result.json`` and a bounded ``summary.json``."""
+def execute_aer(circuit: Path, request: Path, backend: str, target: str, out: Path) -> None:
+    """Run the PUBs on Qiskit Aer with the options the schedule step settled on (``target``: an aer
+    QiskitBackend's defaults under the job's own; ``{}`` for the built-in Aer); write the full
+    ``result.json`` and a bounded ``summary.json``."""
     from qiskit_argo import execution
 
-    execution.run_step(circuit_file=circuit, request_file=request, backend_json=backend, out_dir=out)
+    execution.run_step(
+        circuit_file=circuit, request_file=request, backend_json=backend, out_dir=out, target_json=target
+    )
 
 
 STEP = StepSpec(
@@ -24,7 +28,7 @@ STEP = StepSpec(
     activity="Running the circuit",
     shows_backend=True,
     input_artifacts={"circuit": "circuit.qpy", "request": "request.json"},
-    input_parameters=("backend",),
+    input_parameters=("backend", "target"),
     output_artifacts={"result": "result.json"},
     output_parameters={"summary": "summary.json"},
     when=Condition("executor", "aer"),

@@ -52,10 +52,10 @@ def _report_failure(error: QiskitArgoError | Exception) -> int:
 
 def main(argv: Sequence[str] | None = None, *, steps: StepRegistry | None = None) -> int:
     """Entry point of ``qiskit-argo-step STEP ...``; returns the exit code. ``steps`` defaults to
-    ``qiskit_argo.steps.STEPS``."""
-    from qiskit_argo.steps import STEPS
+    the job DAG's ``qiskit_argo.steps.STEPS`` and the ``SERVICE_STEPS`` together."""
+    from qiskit_argo.steps import SERVICE_STEPS, STEPS
 
-    registry = STEPS if steps is None else steps
+    registry = StepRegistry([*STEPS.values(), *SERVICE_STEPS.values()]) if steps is None else steps
     args = vars(_parser(registry).parse_args(argv))
     step = args.pop("step")
     args = {key.replace("-", "_"): value for key, value in args.items()}

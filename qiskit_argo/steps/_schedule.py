@@ -1,4 +1,5 @@
-"""The schedule step: choose the backend and say why, and which executor runs the job (validator image)."""
+"""The schedule step: choose the backend from the catalogue and say why, and which executor runs
+the job, where, with which credentials and under which semaphore (validator image)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from qiskit_argo.steps._contract import StepSpec
 __all__ = ["schedule", "STEP"]
 
 
-def schedule(request: Path, metrics: str, out: Path) -> None:
-    """Choose the backend and simulation method; write ``backend.json`` with the reason and
-    ``executor`` (the word the execute steps' ``when`` compares: ``aer``)."""
+def schedule(request: Path, catalogue: Path, metrics: str, out: Path) -> None:
+    """Choose the backend (and Aer's method) from the catalogue; write ``backend.json`` with the
+    reason, ``executor`` (the word the execute steps' ``when`` compares: ``aer`` or ``ibm``), the
+    ``target``, the ``credentials-secret`` / ``credentials-key`` to mount and the ``semaphore`` key."""
     from qiskit_argo import scheduling
 
-    scheduling.run_step(request_file=request, metrics_json=metrics, out_dir=out)
+    scheduling.run_step(request_file=request, metrics_json=metrics, out_dir=out, catalogue_file=catalogue)
 
 
 STEP = StepSpec(
@@ -23,8 +25,15 @@ STEP = StepSpec(
     component="validator",
     phase="Scheduling",
     activity="Choosing a backend",
-    input_artifacts={"request": "request.json"},
+    input_artifacts={"request": "request.json", "catalogue": "catalogue.json"},
     input_parameters=("metrics",),
-    output_parameters={"backend": "backend.json", "executor": "executor.txt"},
+    output_parameters={
+        "backend": "backend.json",
+        "executor": "executor.txt",
+        "target": "target.json",
+        "credentials-secret": "credentials-secret.txt",
+        "credentials-key": "credentials-key.txt",
+        "semaphore": "semaphore.txt",
+    },
     preload=("qiskit_argo.scheduling",),
 )

@@ -49,6 +49,18 @@ from typing import Any
 
 import yaml
 
+from qiskit_argo.workflows._service import (
+    LABEL_SERVICE,
+    NO_CREDENTIALS_KEY,
+    NO_CREDENTIALS_SECRET,
+    SERVICE_DEADLINE,
+    SERVICE_RETRIES,
+    cancel_workflow,
+    probe_workflow,
+    service_workflow,
+    session_workflow,
+    target_of,
+)
 from qiskit_argo.workflows._template import (
     CIRCUIT_SOURCE_VOLUME,
     LABEL_COMPONENT,
@@ -60,8 +72,11 @@ from qiskit_argo.workflows._template import (
     SERVICE_ACCOUNT,
     cluster_workflow_template,
     pod_security_context,
+    step_labels,
 )
 from qiskit_argo.workflows._wiring import (
+    CATALOGUE_ARTIFACT,
+    CATALOGUE_PARAMETER,
     JOB_ARTIFACT,
     JOB_PARAMETER,
     Dependency,
@@ -77,6 +92,8 @@ from qiskit_argo.workflows._workflow import (
     TTL_AFTER_FAILURE,
     TTL_AFTER_SUCCESS,
     build,
+    catalogue_json,
+    escape_tags,
     execute_resources,
     job_document,
     job_json,
@@ -85,6 +102,20 @@ from qiskit_argo.workflows._workflow import (
 
 __all__ = [
     "build",
+    "service_workflow",
+    "probe_workflow",
+    "cancel_workflow",
+    "session_workflow",
+    "target_of",
+    "catalogue_json",
+    "escape_tags",
+    "SERVICE_DEADLINE",
+    "SERVICE_RETRIES",
+    "LABEL_SERVICE",
+    "NO_CREDENTIALS_SECRET",
+    "NO_CREDENTIALS_KEY",
+    "CATALOGUE_ARTIFACT",
+    "CATALOGUE_PARAMETER",
     "cluster_workflow_template",
     "to_yaml",
     "wiring",
@@ -94,6 +125,7 @@ __all__ = [
     "execute_resources",
     "quantity",
     "pod_security_context",
+    "step_labels",
     "Source",
     "When",
     "Dependency",

@@ -15,15 +15,28 @@ from qiskit_argo.errors import EXIT_PERMANENT
 from qiskit_argo.naming import LABEL_MANAGED_BY, LABEL_PART_OF, MANAGED_BY, TEMPLATE_NAME, TEMPLATE_VERSION, image
 from qiskit_argo.steps import (
     CIRCUIT_SOURCE_MOUNT,
+    CREDENTIALS_ENV,
+    CREDENTIALS_KEY_PARAMETER,
+    CREDENTIALS_SECRET_PARAMETER,
     ENTRY_POINT,
     INPUTS_DIR,
     OUTPUTS_DIR,
     SCRATCH_MOUNT,
+    SEMAPHORE_CONFIGMAP,
+    SEMAPHORE_PARAMETER,
     STEPS,
     StepRegistry,
     StepSpec,
 )
-from qiskit_argo.workflows._wiring import ENTRYPOINT, JOB_PARAMETER, entrypoint_dag, global_outputs
+from qiskit_argo.workflows._wiring import (
+    CATALOGUE_ARTIFACT,
+    CATALOGUE_PARAMETER,
+    ENTRYPOINT,
+    JOB_ARTIFACT,
+    JOB_PARAMETER,
+    entrypoint_dag,
+    global_outputs,
+)
 
 __all__ = [
     "SERVICE_ACCOUNT",
@@ -36,6 +49,11 @@ __all__ = [
     "RESOURCES_PARAMETER",
     "pod_security_model",
     "pod_security_context",
+    "container_security_model",
+    "step_labels",
+    "step_env",
+    "credentials_env",
+    "semaphore_synchronization",
     "RETRY_EXPRESSION",
     "TTL_AFTER_SUCCESS",
     "TTL_AFTER_FAILURE",
@@ -118,7 +136,8 @@ def retry_strategy(policy: RetryPolicy) -> dict[str, Any]:
     }
 
 
-def _container_security_context() -> m.SecurityContext:
+def container_security_model() -> m.SecurityContext:
+    """The restricted Pod Security Standard, container level (Hera model)."""
     return m.SecurityContext(
         run_as_non_root=True,
         run_as_user=RUN_AS_USER,
@@ -128,6 +147,65 @@ def _container_security_context() -> m.SecurityContext:
         privileged=False,
         capabilities=m.Capabilities(drop=["ALL"]),
         seccomp_profile=m.SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def step_labels(spec: StepSpec) -> dict[str, str]:
+    """The labels of a step's pod: its step, component and egress class (the NetworkPolicies select
+    on ``LABEL_EGRESS``), and qiskit-argo's own."""
+    return {
+        LABEL_STEP: spec.name,
+        LABEL_COMPONENT: spec.component,
+        LABEL_EGRESS: spec.egress,
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_PART_OF: MANAGED_BY,
+    }
+
+
+def credentials_env(secret: str, key: str) -> m.EnvVar:
+    """``CREDENTIALS_ENV`` from one key of one Secret of the Workflow's namespace.
+
+    ``optional``: a missing Secret or key leaves the variable unset, and the step says so in one
+    line (``CredentialsMissing``) instead of the pod waiting in CreateContainerConfigError until
+    the deadline; a local-testing fake backend needs no key at all.
+    """
+    return m.EnvVar(
+        name=CREDENTIALS_ENV,
+        value_from=m.EnvVarSource(secret_key_ref=m.SecretKeySelector(name=secret, key=key, optional=True)),
+    )
+
+
+def step_env(spec: StepSpec, *, credentials: tuple[str, str] | None = None) -> list[m.EnvVar]:
+    """A step container's environment: ``HOME`` and matplotlib's cache on the scratch volume and,
+    for a step with ``credentials``, the IBM Quantum API key from the Secret key ``credentials``
+    names (default: the step's ``credentials-secret``/``credentials-key`` input parameters). No
+    other step's pod ever gets the key."""
+    env = [
+        m.EnvVar(name="HOME", value=SCRATCH_MOUNT),
+        m.EnvVar(name="MPLCONFIGDIR", value=f"{SCRATCH_MOUNT}/matplotlib"),
+    ]
+    if spec.credentials:
+        secret, key = credentials or (
+            f"{{{{inputs.parameters.{CREDENTIALS_SECRET_PARAMETER}}}}}",
+            f"{{{{inputs.parameters.{CREDENTIALS_KEY_PARAMETER}}}}}",
+        )
+        env.append(credentials_env(secret, key))
+    return env
+
+
+def semaphore_synchronization() -> m.Synchronization:
+    """The template-level lock of a step holding a concurrency slot (``StepSpec.semaphore``): the
+    semaphore keyed by its ``semaphore`` input parameter in ``SEMAPHORE_CONFIGMAP``.
+
+    Argo v4 has only the list form (``semaphores``; the singular ``semaphore`` is gone). The key
+    may be a template tag: Argo substitutes the input parameters into the template before it asks
+    for the lock (workflow/controller/operator.go, ``executeTemplate``: ``common.ProcessArgs`` makes
+    ``processedTmpl``, then ``woc.controller.syncManager.TryAcquire(... processedTmpl.Synchronization)``).
+    Semaphores from a ConfigMap need Argo v4.0.10 / v4.1.2 or later (semaphore fixes).
+    """
+    key = f"{{{{inputs.parameters.{SEMAPHORE_PARAMETER}}}}}"
+    return m.Synchronization(
+        semaphores=[m.SemaphoreRef(config_map_key_ref=m.ConfigMapKeySelector(name=SEMAPHORE_CONFIGMAP, key=key))]
     )
 
 
@@ -178,21 +256,13 @@ def _step_template(spec: StepSpec, steps: StepRegistry) -> Container:
     mounts = [m.VolumeMount(name=CIRCUIT_SOURCE_VOLUME, mount_path=CIRCUIT_SOURCE_MOUNT, read_only=True)]
     return Container(
         name=spec.name,
-        labels={
-            LABEL_STEP: spec.name,
-            LABEL_COMPONENT: spec.component,
-            LABEL_EGRESS: spec.egress,
-            LABEL_MANAGED_BY: MANAGED_BY,
-            LABEL_PART_OF: MANAGED_BY,
-        },
+        labels=step_labels(spec),
         image=image(spec.component),
         image_pull_policy="IfNotPresent",
         command=[ENTRY_POINT],
         args=spec.argv(),
-        env=[
-            m.EnvVar(name="HOME", value=SCRATCH_MOUNT),
-            m.EnvVar(name="MPLCONFIGDIR", value=f"{SCRATCH_MOUNT}/matplotlib"),
-        ],
+        env=step_env(spec),
+        synchronization=semaphore_synchronization() if spec.semaphore else None,
         inputs=inputs,
         outputs=outputs,
         volumes=[EmptyDirVolume(name=SCRATCH_VOLUME, mount_path=SCRATCH_MOUNT)],
@@ -203,7 +273,7 @@ def _step_template(spec: StepSpec, steps: StepRegistry) -> Container:
         ),
         pod_spec_patch=pod_spec_patch,
         termination_message_policy="FallbackToLogsOnError",
-        security_context=_container_security_context(),
+        security_context=container_security_model(),
         pod_security_context=pod_security_model(),
         automount_service_account_token=False,
         executor=m.ExecutorConfig(service_account_name=SERVICE_ACCOUNT),
@@ -220,7 +290,8 @@ def _rendered(steps: StepRegistry) -> str:
                 "qiskit-argo steps (" + ", ".join(steps) + "); QiskitJob Workflows reference them by "
                 "templateRef with clusterScope. `argo submit --from clusterworkflowtemplate/"
                 f"{TEMPLATE_NAME} -p {JOB_PARAMETER}=JSON` runs the {ENTRYPOINT} DAG on one job "
-                "(`qiskit-argo render --job-json JOB.yaml` prints the JSON; inline circuits only). "
+                "(`qiskit-argo render --job-json JOB.yaml` prints the JSON; inline circuits only); "
+                f"`-p {CATALOGUE_PARAMETER}=JSON` gives the QiskitBackends to choose from. "
                 "Generated from qiskit_argo.steps; do not edit."
             ),
         },
@@ -229,7 +300,15 @@ def _rendered(steps: StepRegistry) -> str:
             Parameter(
                 name=JOB_PARAMETER,
                 description="The QiskitJob as compact JSON: qiskit-argo render --job-json JOB.yaml",
-            )
+            ),
+            Parameter(
+                name=CATALOGUE_PARAMETER,
+                value="{}",
+                description=(
+                    "The catalogue snapshot the schedule step chooses from (qiskit_argo.catalogue.Catalogue "
+                    "as JSON); {}: no QiskitBackends, the built-in Aer simulator only."
+                ),
+            ),
         ],
         # Used only by a Workflow submitted from this template (workflowTemplateRef): a job's own
         # Workflow references single templates and declares its own circuit-source volume. No
@@ -239,7 +318,14 @@ def _rendered(steps: StepRegistry) -> str:
     ) as template:
         for spec in steps.values():
             _step_template(spec, steps)
-        entrypoint_dag(cluster_template=None, job_data=f"{{{{workflow.parameters.{JOB_PARAMETER}}}}}", steps=steps)
+        entrypoint_dag(
+            cluster_template=None,
+            raw_data={
+                JOB_ARTIFACT: f"{{{{workflow.parameters.{JOB_PARAMETER}}}}}",
+                CATALOGUE_ARTIFACT: f"{{{{workflow.parameters.{CATALOGUE_PARAMETER}}}}}",
+            },
+            steps=steps,
+        )
     rendered = template.to_dict()
     defaults = QiskitJobSpec.model_fields
     rendered["spec"]["activeDeadlineSeconds"] = defaults["active_deadline_seconds"].default

@@ -6,7 +6,8 @@ latest such step. A step may run only ``when`` an earlier step's output paramete
 without anything failing: an input whose latest producer may be skipped comes from the latest
 producer *that ran*, looking back to one that always runs — for execute steps that are
 alternatives (``when`` the schedule step's ``executor`` is ``aer``, or ``ibm``), from whichever
-ran. ``job`` (the QiskitJob itself) comes from the Workflow as a raw artifact; an input parameter
+ran. ``job`` (the QiskitJob itself) and ``catalogue`` (the snapshot of the namespace's
+QiskitBackends) come from the Workflow as raw artifacts; an input parameter
 no step produces (``limits``) falls back to the template's default unless the caller passes a value.
 
 How that reads in the rendered DAG (Argo v4.1's semantics; ``qiskit_argo.local`` runs the same):
@@ -37,6 +38,9 @@ __all__ = [
     "ENTRYPOINT",
     "JOB_ARTIFACT",
     "JOB_PARAMETER",
+    "CATALOGUE_ARTIFACT",
+    "CATALOGUE_PARAMETER",
+    "RAW_ARTIFACTS",
     "Source",
     "When",
     "Dependency",
@@ -54,6 +58,13 @@ ENTRYPOINT = "main"
 JOB_ARTIFACT = "job"
 #: The ClusterWorkflowTemplate's workflow parameter holding that JSON when it is submitted itself.
 JOB_PARAMETER = "job"
+#: The input artifact that carries the catalogue snapshot (``qiskit_argo.catalogue.Catalogue``
+#: JSON) into the schedule step, and the ClusterWorkflowTemplate's parameter holding it (``{}``:
+#: no QiskitBackends, the built-in Aer simulator only).
+CATALOGUE_ARTIFACT = "catalogue"
+CATALOGUE_PARAMETER = "catalogue"
+#: Input artifacts no step produces: the Workflow passes each as a ``raw`` artifact.
+RAW_ARTIFACTS = (JOB_ARTIFACT, CATALOGUE_ARTIFACT)
 
 Kind = Literal["parameters", "artifacts"]
 
@@ -198,7 +209,7 @@ def _wiring(steps: StepRegistry) -> tuple[TaskWiring, ...]:
             found = _producers(steps, earlier, skippable, name, artifact=True)
             if found:
                 artifacts[name] = Source(name, found)
-            elif name == JOB_ARTIFACT:
+            elif name in RAW_ARTIFACTS:
                 artifacts[name] = Source(None)
             else:
                 raise ValueError(f"step {spec.name}: no earlier step outputs artifact {name!r}")
@@ -261,28 +272,39 @@ def global_outputs(steps: StepRegistry | None = None) -> dict[str, set[tuple[Kin
 
 
 def outline(steps: StepRegistry | None = None) -> str:
-    """The DAG in a few words, alternatives side by side: ``validate → schedule → execute-aer → store-results``."""
-    parts: list[list[str]] = []
+    """The DAG in a few words, alternative branches side by side:
+    ``validate → schedule → (execute-aer | ibm-submit → ibm-wait) → store-results``."""
+    parts: list[list[list[str]]] = []  # groups (one when), each a list of branches, each a chain of tasks
     previous: tuple[str, str] | None = None
     for task in wiring(steps):
         key = (task.when.task, task.when.parameter) if task.when else None
+        waits_for = {name for clause in task.depends for name in clause.tasks}
         if key is not None and key == previous:
-            parts[-1].append(task.name)
+            branch = next((chain for chain in parts[-1] if chain[-1] in waits_for), None)
+            if branch is not None:
+                branch.append(task.name)
+            else:
+                parts[-1].append([task.name])
         else:
-            parts.append([task.name])
+            parts.append([[task.name]])
         previous = key
-    return " → ".join(" | ".join(part) for part in parts)
+    words = []
+    for group in parts:
+        branches = [" → ".join(chain) for chain in group]
+        alone = len(branches) == 1
+        words.append(branches[0] if alone else "(" + " | ".join(branches) + ")")
+    return " → ".join(words)
 
 
 def entrypoint_dag(
-    *, cluster_template: str | None, job_data: str | None = None, steps: StepRegistry | None = None
+    *, cluster_template: str | None, raw_data: Mapping[str, str] | None = None, steps: StepRegistry | None = None
 ) -> None:
     """Add the ``main`` DAG, one task per step wired by ``wiring()``, to the Hera object being built.
 
     ``cluster_template`` names the ClusterWorkflowTemplate whose step templates the tasks reference
     by ``templateRef`` (a job's Workflow); ``None`` references sibling templates by ``template:``
-    (the DAG inside that ClusterWorkflowTemplate). ``job_data`` is the raw data of the ``job``
-    artifact; ``None`` leaves that argument out, for the caller to add per job.
+    (the DAG inside that ClusterWorkflowTemplate). ``raw_data`` maps a raw artifact
+    (``RAW_ARTIFACTS``) to its data; one it does not name is left out, for the caller to add per job.
     """
     from hera.workflows import DAG, Artifact, Parameter, RawArtifact, Task
     from hera.workflows import models as m
@@ -295,8 +317,8 @@ def entrypoint_dag(
             for name, source in task.artifacts.items():
                 if source.tasks:
                     arguments.append(Artifact(name=name, from_=source.reference("artifacts")))
-                elif job_data is not None:
-                    arguments.append(RawArtifact(name=name, data=job_data))
+                elif raw_data is not None and name in raw_data:
+                    arguments.append(RawArtifact(name=name, data=raw_data[name]))
             arguments += [
                 Parameter(name=name, value=source.reference("parameters"))
                 for name, source in task.parameters.items()

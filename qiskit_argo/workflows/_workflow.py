@@ -6,7 +6,7 @@ import json
 import re
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hera.workflows import Workflow
 
@@ -24,7 +24,17 @@ from qiskit_argo.workflows._template import (
     retry_strategy,
     workflow_settings,
 )
-from qiskit_argo.workflows._wiring import ENTRYPOINT, JOB_ARTIFACT, entrypoint_dag, outline, wiring
+from qiskit_argo.workflows._wiring import (
+    CATALOGUE_ARTIFACT,
+    ENTRYPOINT,
+    JOB_ARTIFACT,
+    entrypoint_dag,
+    outline,
+    wiring,
+)
+
+if TYPE_CHECKING:
+    from qiskit_argo.catalogue import Catalogue
 
 __all__ = [
     "ENTRYPOINT",
@@ -33,6 +43,8 @@ __all__ = [
     "TTL_AFTER_FAILURE",
     "job_document",
     "job_json",
+    "catalogue_json",
+    "escape_tags",
     "quantity",
     "execute_resources",
     "build",
@@ -81,8 +93,8 @@ _ARGO_TAG = "{{"
 _ESCAPED_TAG = "{\\u007b"
 
 
-def job_json(job: QiskitJob) -> str:
-    """``job_document(job)`` as the compact JSON the validate step receives (the ``job`` artifact).
+def escape_tags(document: Any) -> str:
+    """``document`` as compact JSON in which Argo sees no template tag.
 
     Argo substitutes ``{{...}}`` in a Workflow's templates, arguments and parameter values, and
     evaluates ``{{=...}}``; a circuit or any other user text must reach the step byte for byte
@@ -90,8 +102,23 @@ def job_json(job: QiskitJob) -> str:
     every ``{{`` is inside a string, where ``{\\u007b`` is the same two characters to any JSON
     reader and no tag to Argo.
     """
-    text = json.dumps(job_document(job), separators=(",", ":"), sort_keys=True)
+    text = json.dumps(document, separators=(",", ":"), sort_keys=True)
     return text.replace(_ARGO_TAG, _ESCAPED_TAG)
+
+
+def job_json(job: QiskitJob) -> str:
+    """``job_document(job)`` as the compact JSON the validate step receives (the ``job`` artifact),
+    Argo's tags escaped (``escape_tags``)."""
+    return escape_tags(job_document(job))
+
+
+def catalogue_json(catalogue: Catalogue | None) -> str:
+    """The catalogue snapshot as the compact JSON the schedule step receives (the ``catalogue``
+    artifact), Argo's tags escaped: status messages and names are user text too. ``None``: an
+    empty catalogue (the built-in Aer simulator only)."""
+    from qiskit_argo.catalogue import Catalogue
+
+    return escape_tags((catalogue or Catalogue()).dump())
 
 
 def quantity(value: str | int) -> Decimal:
@@ -141,16 +168,48 @@ def execute_resources(job: QiskitJob, step: StepSpec | None = None) -> dict[str,
     return {"requests": requests, "limits": limits}
 
 
-def _describe(job: QiskitJob, steps: StepRegistry) -> tuple[str, str]:
+def _selector_words(job: QiskitJob) -> str:
+    selector = job.spec.backend.selector
+    assert selector is not None
+    words = [f"type {selector.type}" if selector.type else "any type"]
+    if selector.min_qubits is not None:
+        words.append(f"at least {selector.min_qubits} qubits")
+    if selector.max_price is not None:
+        words.append(f"estimated cost at most {selector.max_price}")
+    if selector.preference:
+        more = "..." if len(selector.preference) > 3 else ""
+        words.append("preferring " + ", ".join(selector.preference[:3]) + more)
+    if selector.allow_simulator_fallback:
+        words.append("else Qiskit Aer")
+    return ", ".join(words)
+
+
+def _backend_words(job: QiskitJob, catalogue: Catalogue | None) -> tuple[str, str]:
+    """Where the job asks to run: a short form for the title and a longer one for the description."""
     spec = job.spec
-    primitive = Primitive(spec.primitive).value
+    if spec.session_ref is not None:
+        session = catalogue.session if catalogue is not None else None
+        backend = f" on QiskitBackend {session.backend_ref}" if session is not None else ""
+        return f"QiskitSession {spec.session_ref}", f"QiskitSession {spec.session_ref}{backend}"
+    if spec.backend.ref is not None:
+        entry = catalogue.entry(spec.backend.ref) if catalogue is not None else None
+        device = f" ({entry.device})" if entry is not None else ""
+        return f"QiskitBackend {spec.backend.ref}", f"QiskitBackend {spec.backend.ref}{device}"
+    if spec.backend.selector is not None:
+        return "a QiskitBackend by selector", f"the QiskitBackend the schedule step picks ({_selector_words(job)})"
     aer = spec.backend.aer
     backend = f"Qiskit Aer ({aer.method}"
     if aer.noise_model:
         backend += f", noise of {aer.noise_model}"
     if aer.seed is not None:
         backend += f", seed {aer.seed}"
-    backend += ")"
+    return "Qiskit Aer", backend + ")"
+
+
+def _describe(job: QiskitJob, steps: StepRegistry, catalogue: Catalogue | None = None) -> tuple[str, str]:
+    spec = job.spec
+    primitive = Primitive(spec.primitive).value
+    short, backend = _backend_words(job, catalogue)
     bindings = len(spec.parameter_values or []) or 1
     if primitive == Primitive.ESTIMATOR.value:
         what = f"estimator: {len(spec.observables or [])} observable(s)"
@@ -160,7 +219,7 @@ def _describe(job: QiskitJob, steps: StepRegistry) -> tuple[str, str]:
         what = f"sampler: {spec.effective_shots} shots"
     if bindings > 1:
         what += f" x {bindings} parameter bindings"
-    title = f"{job.name}: {primitive} on Qiskit Aer"
+    title = f"{job.name}: {primitive} on {short}"
     description = (
         f"QiskitJob {job.namespace}/{job.name}: {what} on {backend}, optimization level "
         f"{spec.optimization_level}; qubits are known after validation. Steps: {outline(steps)}."
@@ -176,18 +235,27 @@ def _add_argument(task: dict[str, Any], kind: str, argument: dict[str, Any]) -> 
     task.setdefault("arguments", {}).setdefault(kind, []).append(argument)
 
 
-def build(job: QiskitJob, *, limits: Limits | None = None, steps: StepRegistry | None = None) -> dict[str, Any]:
+def build(
+    job: QiskitJob,
+    *,
+    catalogue: Catalogue | None = None,
+    limits: Limits | None = None,
+    steps: StepRegistry | None = None,
+) -> dict[str, Any]:
     """The Workflow for ``job`` as a plain dict, ready for ``kubectl create`` or ``argo submit``.
 
-    ``limits`` (the platform's, when the controller is configured with some) are passed to the
-    step that takes a ``limits`` parameter (validate); without them the step uses the built-in
-    ``Limits()``. ``steps`` is the step registry (default: ``qiskit_argo.steps.STEPS``).
+    ``catalogue`` (the snapshot of the namespace's QiskitBackends and the job's QiskitSession,
+    ``qiskit_argo.catalogue.snapshot``) reaches the schedule step as its raw ``catalogue``
+    artifact; ``None`` passes an empty one (the built-in Aer simulator only). ``limits`` (the
+    platform's, when the controller is configured with some) are passed to the step that takes a
+    ``limits`` parameter (validate); without them the step uses the built-in ``Limits()``.
+    ``steps`` is the step registry (default: ``qiskit_argo.steps.STEPS``).
     """
     steps = STEPS if steps is None else steps
     workflow: dict[str, Any] = json.loads(_skeleton(steps))
     spec = job.spec
     name, uid = job.name, job.metadata.uid
-    title, description = _describe(job, steps)
+    title, description = _describe(job, steps, catalogue)
     metadata: dict[str, Any] = {
         "name": _JOB.child_name(name, uid, job.namespace),
         "namespace": job.namespace,
@@ -214,9 +282,11 @@ def build(job: QiskitJob, *, limits: Limits | None = None, steps: StepRegistry |
         body["suspend"] = True
 
     tasks = _tasks(workflow)
+    raw = {JOB_ARTIFACT: lambda: job_json(job), CATALOGUE_ARTIFACT: lambda: catalogue_json(catalogue)}
     for task in wiring(steps):
-        if any(not source.tasks for source in task.artifacts.values()):  # only JOB_ARTIFACT (see wiring)
-            _add_argument(tasks[task.name], "artifacts", {"name": JOB_ARTIFACT, "raw": {"data": job_json(job)}})
+        for artifact, wired in task.artifacts.items():
+            if not wired.tasks:  # a raw artifact (``RAW_ARTIFACTS``, see wiring)
+                _add_argument(tasks[task.name], "artifacts", {"name": artifact, "raw": {"data": raw[artifact]()}})
         if limits is not None and "limits" in task.parameters:
             _add_argument(tasks[task.name], "parameters", {"name": "limits", "value": json.dumps(limits.dump())})
         if steps[task.name].job_resources:

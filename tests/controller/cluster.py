@@ -33,6 +33,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,7 +42,7 @@ import kopf
 import yaml
 from qiskit_argo_controller.handlers import Operator, Options, operator
 
-from tests.argo_fake import ArgoFake
+from tests.argo_fake import ArgoFake, ServiceFake
 from tests.controller.emulator import StrictEmulator
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "Cluster",
     "Controller",
     "Argo",
+    "ServiceArgo",
     "EnvTest",
     "eventually",
     "bell_spec",
@@ -184,6 +186,15 @@ class Cluster:
         path = f"{JOBS}/namespaces/{namespace or self.namespace}/qiskitjobs"
         return f"{path}/{name}" if name else path
 
+    def kind_path(self, plural: str, name: str = "", namespace: str | None = None) -> str:
+        """The path of one of our kinds (``qiskitbackends``, ``qiskitsessions``...)."""
+        path = f"{JOBS}/namespaces/{namespace or self.namespace}/{plural}"
+        return f"{path}/{name}" if name else path
+
+    def configmap_path(self, name: str = "", namespace: str | None = None) -> str:
+        path = f"/api/v1/namespaces/{namespace or self.namespace}/configmaps"
+        return f"{path}/{name}" if name else path
+
     def workflow_path(self, name: str = "", namespace: str | None = None) -> str:
         path = f"{WORKFLOWS}/namespaces/{namespace or self.namespace}/workflows"
         return f"{path}/{name}" if name else path
@@ -197,6 +208,27 @@ class Cluster:
             "spec": spec if spec is not None else bell_spec(),
         }
         return await self.api.ok("POST", self.job_path(namespace=namespace), body)
+
+    async def create(self, kind: str, plural: str, name: str, spec: dict[str, Any], status: Any = None) -> Any:
+        """Create a resource of ours (and, as its controller would, give it a status)."""
+        body = {
+            "apiVersion": "qiskit-argo.io/v1alpha1",
+            "kind": kind,
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": spec,
+        }
+        created = await self.api.ok("POST", self.kind_path(plural), body)
+        if status is not None:
+            created = await self.set_status(plural, name, status)
+        return created
+
+    async def set_status(self, plural: str, name: str, status: dict[str, Any]) -> Any:
+        return await self.api.ok(
+            "PATCH", self.kind_path(plural, name) + "/status", {"status": status}, content_type=MERGE
+        )
+
+    async def delete_job(self, name: str) -> Any:
+        return await self.api.ok("DELETE", self.job_path(name))
 
     async def job(self, name: str, namespace: str | None = None) -> dict[str, Any]:
         job = await self.api.get(self.job_path(name, namespace))
@@ -359,6 +391,41 @@ class Argo:
             status, answer = await self.cluster.api.call("PUT", path, self.fake.workflow)
             if status == 409:
                 continue  # the controller (suspend) changed it meanwhile: read again, as Argo would
+            if status >= 400:
+                raise ApiError(status, answer)
+            return answer  # type: ignore[no-any-return]
+        raise AssertionError("could not write the Workflow status 50 times in a row")
+
+
+class ServiceArgo:
+    """Plays the Argo controller for one service Workflow (probe, cancel, session open/close),
+    as ``tests.argo_fake.ServiceFake`` writes its status."""
+
+    def __init__(self, cluster: Cluster, name: str) -> None:
+        self.cluster = cluster
+        self.name = name
+        self.fake: ServiceFake | None = None
+
+    async def __call__(self, action: Callable[[ServiceFake], object]) -> dict[str, Any]:
+        path = self.cluster.workflow_path(self.name)
+        for _ in range(50):
+            current = await self.cluster.api.get(path)
+            assert current is not None, f"Workflow {self.name} is gone"
+            if self.fake is None:
+                self.fake = ServiceFake(copy.deepcopy(current), epoch=datetime.now(UTC).replace(microsecond=0))
+            fresh = copy.deepcopy(current)
+            fresh["status"] = copy.deepcopy(self.fake.workflow.get("status") or {})
+            ours = {
+                key: value
+                for key, value in (self.fake.workflow["metadata"].get("labels") or {}).items()
+                if key.startswith("workflows.argoproj.io/")
+            }
+            fresh["metadata"].setdefault("labels", {}).update(ours)
+            self.fake.workflow = fresh
+            action(self.fake)
+            status, answer = await self.cluster.api.call("PUT", path, self.fake.workflow)
+            if status == 409:
+                continue
             if status >= 400:
                 raise ApiError(status, answer)
             return answer  # type: ignore[no-any-return]

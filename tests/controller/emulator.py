@@ -25,16 +25,19 @@ noticing. ``StrictEmulator`` serves every Kubernetes request itself instead:
 * label selectors (``=``, ``==``, ``!=``, ``in``, ``notin``, exists, ``!key``) on list and watch.
 * watch from a ``resourceVersion`` replays the events after it (410 Gone when too old), honours
   ``timeoutSeconds``; without one it starts with ADDED for what exists.
-* DELETE emits DELETED with the final state (deletionTimestamp while finalizers remain).
+* DELETE emits DELETED with the final state (deletionTimestamp while finalizers remain; then
+  no new finalizer may be added: 422, as ``ValidateObjectMetaUpdate`` answers; removing the last
+  one deletes the object).
 * RBAC: requests with a token given to ``grant`` may do what its rules allow and get 403
   otherwise (the scenarios give the controller exactly ``controller/rbac.yaml``).
 * ``writes``: every write, by whom (the name given to ``grant``), answered or refused, in order,
   so a test can count exactly what the controller wrote.
 
 ``declare_cluster`` declares what kopf and the controller need: ``v1/namespaces`` (or kopf
-starts no watcher), ``v1/events``, QiskitJobs with their status subresource, Argo Workflows,
-and kopf's peering resources. Tests still use kmock's DSL for fault injection: a reaction
-(``emulator[...] << 409``) wins over the emulator, as in kmock.
+starts no watcher), ``v1/events``, ``v1/configmaps``, QiskitJobs, QiskitBackends and
+QiskitSessions with their status subresource, Argo Workflows, and kopf's peering resources.
+Tests still use kmock's DSL for fault injection: a reaction (``emulator[...] << 409``) wins over
+the emulator, as in kmock.
 """
 
 from __future__ import annotations
@@ -708,6 +711,18 @@ class StrictEmulator(kmock.KubernetesEmulator):
             else:
                 meta = dict(old_meta)
             new["metadata"] = {key: value for key, value in meta.items() if value is not None}
+            if old_meta.get("deletionTimestamp"):
+                # ValidateObjectMetaUpdate: "no new finalizers can be added if the object is being deleted".
+                added = [
+                    f for f in new["metadata"].get("finalizers") or [] if f not in (old_meta.get("finalizers") or [])
+                ]
+                if added:
+                    raise _error(
+                        422,
+                        "Invalid",
+                        f"{self._kind(resource)} {request.name!r} is invalid: metadata.finalizers: Forbidden: no new "
+                        f"finalizers can be added if the object is being deleted, found new finalizers {added!r}",
+                    )
             new = self._admit(resource, self._decorate(resource, new))
             if new == self._decorate(resource, current):
                 return new  # a no-op write changes nothing, not even the resourceVersion
@@ -764,6 +779,18 @@ def declare_cluster(emulator: StrictEmulator, *, crds: Iterable[Path] = ()) -> N
         shortnames={"qj"},
         subresources={"status"},
         verbs={"get", "list", "watch", "create", "patch", "update", "delete"},
+    )
+    for plural, kind, short in (("qiskitbackends", "QiskitBackend", "qb"), ("qiskitsessions", "QiskitSession", "qs")):
+        resources[f"qiskit-argo.io/v1alpha1/{plural}"] = kmock.ResourceInfo(
+            kind=kind,
+            singular=plural[:-1],
+            namespaced=True,
+            shortnames={short},
+            subresources={"status"},
+            verbs={"get", "list", "watch", "create", "patch", "update", "delete"},
+        )
+    resources["v1/configmaps"] = kmock.ResourceInfo(
+        kind="ConfigMap", namespaced=True, verbs={"get", "list", "watch", "create", "patch", "update", "delete"}
     )
     resources["argoproj.io/v1alpha1/workflows"] = kmock.ResourceInfo(
         kind="Workflow",

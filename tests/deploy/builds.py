@@ -29,7 +29,9 @@ KUSTOMIZE = REPO / "kustomize"
 #: Every directory a person or Argo CD builds with kustomize.
 OVERLAYS = ("overlays/dev", "overlays/production")
 PLATFORM_BUILDS = ("base", *OVERLAYS)
-ALL_BUILDS = (*PLATFORM_BUILDS, "job-namespace", "argocd", "argocd/apps")
+#: What a namespace that runs QiskitJobs applies (``kubectl apply -n NS -k``): Aer only, or with IBM Quantum.
+JOB_NAMESPACE_BUILDS = ("job-namespace", "job-namespace-ibm")
+ALL_BUILDS = (*PLATFORM_BUILDS, *JOB_NAMESPACE_BUILDS, "argocd", "argocd/apps")
 
 #: Directories written by other parts of the project that the platform builds include, and who.
 FOREIGN_INPUTS = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -199,6 +200,7 @@ APPLICATION_FIELDS = {
     "spec.source.directory",
     "spec.source.directory.include",
     "spec.source.directory.recurse",
+    "spec.source.directory.exclude",
     "spec.destination",
     "spec.destination.server",
     "spec.destination.namespace",
@@ -304,7 +306,8 @@ def test_projects_confine_what_each_application_may_create() -> None:
         assert any(d == destination for d in project["spec"]["destinations"]), app["metadata"]["name"]
     jobs = projects["qiskit-argo-jobs"]["spec"]
     assert jobs["clusterResourceWhitelist"] == []
-    assert {(k["group"], k["kind"]) for k in jobs["namespaceResourceWhitelist"]} == {("", "ConfigMap"), (GROUP, KIND)}
+    allowed = {(k["group"], k["kind"]) for k in jobs["namespaceResourceWhitelist"]}
+    assert allowed == {("", "ConfigMap"), (GROUP, KIND), (GROUP, "QiskitBackend"), (GROUP, "QiskitSession")}
 
 
 def test_the_platform_project_allows_every_kind_the_platform_holds() -> None:
@@ -318,17 +321,54 @@ def test_the_platform_project_allows_every_kind_the_platform_holds() -> None:
         assert (group, obj["kind"]) in allowed, f"project qiskit-argo would refuse {group}/{obj['kind']}"
 
 
+def _globs(pattern: str) -> list[str]:
+    """Argo CD's directory include/exclude: one glob, or several as ``{a,b}``."""
+    return pattern[1:-1].split(",") if pattern.startswith("{") and pattern.endswith("}") else [pattern]
+
+
+def _synced_files(application: dict[str, Any]) -> list[Path]:
+    source = application["spec"]["source"]
+    directory, options = REPO / source["path"], source["directory"]
+    pattern = "**/*" if options.get("recurse") else "*"
+    excluded = _globs(options.get("exclude", "{}"))
+    found = []
+    for path in sorted(directory.glob(pattern)):
+        relative = path.relative_to(directory)
+        if not path.is_file() or relative.suffix not in (".yaml", ".yml", ".json"):
+            continue
+        included = [glob for glob in _globs(options["include"]) if len(relative.parts) == len(glob.split("/"))]
+        if any(relative.match(glob) for glob in included) and not any(relative.match(g) for g in excluded if g):
+            found.append(path)
+    return found
+
+
 def test_the_jobs_directory_holds_only_what_the_jobs_project_allows() -> None:
     """(That each QiskitJob there fits the CRD is tests/schema's job.)"""
     jobs = find(build("argocd/apps"), "Application", "qiskit-argo-jobs")
-    directory = REPO / jobs["spec"]["source"]["path"]
-    found = 0
-    for path in sorted(directory.glob(jobs["spec"]["source"]["directory"]["include"])):
+    project = find(build("argocd"), "AppProject", "qiskit-argo-jobs")
+    allowed = {(entry["group"], entry["kind"]) for entry in project["spec"]["namespaceResourceWhitelist"]}
+    kinds: dict[str, int] = {}
+    for path in _synced_files(jobs):
         for obj in load_yaml_documents(path):
-            assert obj["kind"] in ("ConfigMap", KIND), f"{path.name}: the jobs project refuses {obj['kind']}"
+            group = obj["apiVersion"].rpartition("/")[0]
+            assert (group, obj["kind"]) in allowed, f"{path.name}: the jobs project refuses {obj['kind']}"
             assert "namespace" not in obj["metadata"], f"{path.name}: the Application decides the namespace"
-            found += obj["kind"] == KIND
-    assert found
+            kinds[obj["kind"]] = kinds.get(obj["kind"], 0) + 1
+    assert kinds.get(KIND) and kinds.get("QiskitBackend") and kinds.get("QiskitSession"), kinds
+
+
+def test_the_catalogue_syncs_before_the_jobs_and_without_a_real_backend() -> None:
+    """A job naming a QiskitBackend or QiskitSession is applied after they are Healthy (probed,
+    opened); a real IBM backend, which needs a Secret Git does not hold, is left out."""
+    jobs = find(build("argocd/apps"), "Application", "qiskit-argo-jobs")
+    for path in _synced_files(jobs):
+        for obj in load_yaml_documents(path):
+            wave = int(obj["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", "0"))
+            assert (wave < 0) == (obj["kind"] in ("QiskitBackend", "QiskitSession")), path.name
+            assert obj["kind"] != "QiskitBackend" or "credentialsSecretRef" not in obj["spec"], path.name
+    for kind in ("QiskitBackend", "QiskitSession"):
+        (rule,) = [r for r in jobs["spec"]["ignoreDifferences"] if (r["group"], r["kind"]) == (GROUP, kind)]
+        assert "/status" in rule["jsonPointers"] and set(rule["managedFieldsManagers"]) == FIELD_MANAGERS
 
 
 def test_a_jobs_workflow_never_carries_argo_cd_tracking() -> None:
@@ -363,3 +403,25 @@ def test_qiskitbackend_health(backend: dict[str, Any], expected: str) -> None:
     obj = {"apiVersion": f"{GROUP}/v1alpha1", "kind": "QiskitBackend", "metadata": {"generation": 1}, **backend}
     health = run_health(script, obj)
     assert health["status"] == expected and health["message"]
+
+
+SESSION_CASES = [
+    ({}, "Progressing"),
+    ({"status": {"phase": "Opening", "observedGeneration": 1}}, "Progressing"),
+    ({"status": {"phase": "Ready", "observedGeneration": 1, "sessionId": "s-1"}}, "Healthy"),
+    ({"status": {"phase": "Closing", "observedGeneration": 1}}, "Progressing"),
+    ({"status": {"phase": "Closed", "observedGeneration": 1}}, "Degraded"),
+    ({"status": {"phase": "Failed", "observedGeneration": 1, "message": "CredentialsRejected"}}, "Degraded"),
+    ({"status": {"phase": "Ready", "observedGeneration": 0}}, "Progressing"),
+    ({"status": {"phase": "Bogus", "observedGeneration": 1}}, "Unknown"),
+]
+
+
+@pytest.mark.parametrize(("session", "expected"), SESSION_CASES)
+def test_qiskitsession_health(session: dict[str, Any], expected: str) -> None:
+    script = _argocd_cm()[HEALTH_KEY.format(group=GROUP, kind="QiskitSession")]
+    obj = {"apiVersion": f"{GROUP}/v1alpha1", "kind": "QiskitSession", "metadata": {"generation": 1}, **session}
+    health = run_health(script, obj)
+    assert health["status"] == expected and health["message"]
+    if session.get("status", {}).get("message"):
+        assert health["message"] == session["status"]["message"]

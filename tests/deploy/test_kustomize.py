@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from qiskit_argo import naming, workflows
-from qiskit_argo.steps import EGRESS_CLASSES, EGRESS_IBM_QUANTUM, EGRESS_NONE, STEPS
+from qiskit_argo.steps import EGRESS_CLASSES, EGRESS_IBM_QUANTUM, SERVICE_STEPS, STEPS
 from tests.deploy.builds import (
     ALL_BUILDS,
     ARGO_KINDS,
+    JOB_NAMESPACE_BUILDS,
     KUSTOMIZE,
     OVERLAYS,
     PLATFORM_BUILDS,
@@ -232,11 +233,23 @@ def _egress_cidrs(policies: list[dict[str, Any]]) -> set[tuple[str, int | None]]
 
 
 def _step_labels(step: str) -> dict[str, str]:
+    """The pod labels of a job step (from the ClusterWorkflowTemplate) or a service step (from
+    the template its one-step Workflows carry)."""
+    if step in SERVICE_STEPS:
+        return workflows.step_labels(SERVICE_STEPS[step])
     template = next(t for t in workflows.cluster_workflow_template()["spec"]["templates"] if t["name"] == step)
     return template["metadata"]["labels"]
 
 
-@pytest.mark.parametrize("directory", PLATFORM_BUILDS)
+#: Every step, job and service, with its egress class.
+EVERY_STEP = {**{name: spec.egress for name, spec in STEPS.items()}, **{n: s.egress for n, s in SERVICE_STEPS.items()}}
+#: Where the Internet is open to pods of class ibm-quantum (HTTPS only): the namespaces with IBM Quantum.
+IBM_BUILDS = ("overlays/production", "job-namespace-ibm")
+#: Every build that prepares a namespace for QiskitJobs.
+NAMESPACE_BUILDS = (*PLATFORM_BUILDS, *JOB_NAMESPACE_BUILDS)
+
+
+@pytest.mark.parametrize("directory", NAMESPACE_BUILDS)
 def test_network_policies_fence_every_pod(directory: str) -> None:
     objs = build(directory)
     policies = of_kind(objs, "NetworkPolicy")
@@ -245,59 +258,100 @@ def test_network_policies_fence_every_pod(directory: str) -> None:
     assert not deny[0]["spec"].get("ingress") and not deny[0]["spec"].get("egress")
     for pod in pod_templates(objs):
         assert any(_selects(p, pod.labels) for p in policies if p["spec"]["podSelector"]), f"{pod.origin}: no policy"
+    for step in EVERY_STEP:
+        labels = _step_labels(step)
+        assert any(_selects(p, labels) for p in policies if p["spec"]["podSelector"]), f"{step} pods: no policy"
 
 
-@pytest.mark.parametrize("directory", PLATFORM_BUILDS)
-def test_steps_without_egress_never_reach_a_public_address(directory: str) -> None:
+@pytest.mark.parametrize("directory", NAMESPACE_BUILDS)
+def test_step_pods_reach_the_internet_only_where_ibm_quantum_is_enabled(directory: str) -> None:
+    """Every step pod may reach what Argo's own containers need, on private addresses; only a pod
+    of class ibm-quantum, and only where IBM Quantum is enabled, reaches a public address: port 443."""
     objs = build(directory)
     policies = of_kind(objs, "NetworkPolicy")
-    for step, spec in STEPS.items():
-        egress_class = spec.egress
+    for step, egress_class in EVERY_STEP.items():
         labels = _step_labels(step)
         assert labels[workflows.LABEL_EGRESS] == egress_class
         selecting = [p for p in policies if p["spec"]["podSelector"] and _selects(p, labels)]
-        if egress_class != EGRESS_NONE and directory != "overlays/production":
-            continue  # a class with network (IBM Quantum) is opened only where its component is
         assert selecting, f"no NetworkPolicy selects the {step} pods ({workflows.LABEL_EGRESS}={egress_class})"
-        if egress_class != EGRESS_NONE:
-            continue
         for policy in selecting:
             assert "Egress" in policy["spec"]["policyTypes"] and not policy["spec"].get("ingress")
-        for cidr, port in _egress_cidrs(selecting):
-            network = ipaddress.ip_network(cidr)
-            assert any(network.subnet_of(private) for private in PRIVATE), f"{step}: egress to {cidr}:{port}"
-        for policy in selecting:
             for rule in policy["spec"].get("egress", []):
                 assert rule.get("to"), f"{step}: an egress rule without `to` allows every address"
+        public = {
+            (cidr, port)
+            for cidr, port in _egress_cidrs(selecting)
+            if not any(ipaddress.ip_network(cidr).subnet_of(private) for private in PRIVATE)
+        }
+        if egress_class == EGRESS_IBM_QUANTUM and directory in IBM_BUILDS:
+            assert public == {("0.0.0.0/0", 443)}, f"{step}: {public}"
+        else:
+            assert public == set(), f"{step} ({egress_class}) reaches public addresses in {directory}: {public}"
 
 
 def _egress_classes(objs: list[dict[str, Any]]) -> set[str]:
-    """The egress classes the NetworkPolicies among ``objs`` select on."""
-    selected = (p["spec"]["podSelector"].get("matchLabels", {}) for p in of_kind(objs, "NetworkPolicy"))
-    return {labels[workflows.LABEL_EGRESS] for labels in selected if workflows.LABEL_EGRESS in labels}
+    """The egress classes the NetworkPolicies among ``objs`` name (matchLabels or matchExpressions)."""
+    named: set[str] = set()
+    for policy in of_kind(objs, "NetworkPolicy"):
+        selector = policy["spec"]["podSelector"]
+        if workflows.LABEL_EGRESS in selector.get("matchLabels", {}):
+            named.add(selector["matchLabels"][workflows.LABEL_EGRESS])
+        for expression in selector.get("matchExpressions", []):
+            if expression["key"] == workflows.LABEL_EGRESS:
+                named.update(expression.get("values", []))
+    return named
 
 
 def test_network_policies_follow_the_step_registry() -> None:
     """The NetworkPolicies are static YAML; what they select follows the step registry: every
-    egress class has its policy (``none`` in every namespace that runs jobs, the others in
-    production through their components), no policy selects a class the registry does not know,
-    and every registered step's class is one of them."""
-    assert _egress_classes(build("job-namespace")) == {EGRESS_NONE}
-    assert _egress_classes(build("overlays/production")) == set(EGRESS_CLASSES)
-    assert _egress_classes(build("overlays/dev")) <= set(EGRESS_CLASSES)
-    assert {spec.egress for spec in STEPS.values()} <= set(EGRESS_CLASSES)
+    egress class has its policy in every namespace that runs jobs, no policy names a class the
+    registry does not know, and every registered step's class (job and service steps) is one of them."""
+    for directory in NAMESPACE_BUILDS:
+        assert _egress_classes(build(directory)) == set(EGRESS_CLASSES), directory
+    assert set(EVERY_STEP.values()) <= set(EGRESS_CLASSES)
+    assert {spec.egress for spec in SERVICE_STEPS.values()} == {EGRESS_IBM_QUANTUM}
 
 
-def test_ibm_quantum_pods_reach_only_https_on_the_internet() -> None:
-    objs = build("overlays/production")
-    labels = {workflows.LABEL_EGRESS: EGRESS_IBM_QUANTUM}
-    selecting = [p for p in of_kind(objs, "NetworkPolicy") if p["spec"]["podSelector"] and _selects(p, labels)]
-    assert selecting, "production has no NetworkPolicy for IBM Quantum execution"
-    public = {(cidr, port) for cidr, port in _egress_cidrs(selecting) if cidr == "0.0.0.0/0"}
-    assert public == {("0.0.0.0/0", 443)}
-    assert not build("overlays/dev") or not any(
-        _selects(p, labels) for p in of_kind(build("overlays/dev"), "NetworkPolicy") if p["spec"]["podSelector"]
-    ), "dev is Aer only: nothing may open the Internet to IBM execution pods"
+def _internet_policies(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        p
+        for p in of_kind(objs, "NetworkPolicy")
+        if any(cidr == "0.0.0.0/0" for cidr, _ in _egress_cidrs([p])) and p["spec"]["podSelector"]
+    ]
+
+
+@pytest.mark.parametrize("directory", IBM_BUILDS)
+def test_the_ibm_quantum_policy_selects_exactly_the_pods_that_talk_to_ibm(directory: str) -> None:
+    objs = build(directory)
+    (policy,) = _internet_policies(objs)
+    assert policy["spec"]["podSelector"] == {"matchLabels": {workflows.LABEL_EGRESS: EGRESS_IBM_QUANTUM}}
+    for step, egress_class in EVERY_STEP.items():
+        assert _selects(policy, _step_labels(step)) == (egress_class == EGRESS_IBM_QUANTUM), step
+    for pod in pod_templates(objs):
+        talks_to_ibm = pod.labels.get(workflows.LABEL_EGRESS) == EGRESS_IBM_QUANTUM
+        assert _selects(policy, pod.labels) == talks_to_ibm, pod.origin
+
+
+def test_every_job_namespace_gets_the_same_ibm_quantum_policy() -> None:
+    (platform,) = _internet_policies(build("overlays/production"))
+    (team,) = _internet_policies(build("job-namespace-ibm"))
+    assert platform["spec"] == team["spec"] and platform["metadata"]["name"] == team["metadata"]["name"]
+    assert "namespace" not in team["metadata"]
+    assert not _internet_policies(build("job-namespace")) and not _internet_policies(build("overlays/dev"))
+
+
+def test_every_namespace_of_a_service_workflow_step_is_fenced() -> None:
+    """The service Workflows (probe, cancel, sessions) run in the owner's namespace; their pods carry
+    class ibm-quantum and the owner's labels, and the namespace's policies select them."""
+    from qiskit_argo.catalogue import load_catalogue
+
+    backends, _ = load_catalogue([REPO / "examples" / "catalogue"])
+    workflow = workflows.probe_workflow(next(b for b in backends if b.spec.type == "ibm"))
+    (template,) = [t for t in workflow["spec"]["templates"] if "container" in t]
+    labels = {**workflow["spec"]["podMetadata"]["labels"], **template["metadata"]["labels"]}
+    for directory in IBM_BUILDS:
+        (policy,) = _internet_policies(build(directory))
+        assert _selects(policy, labels), directory
 
 
 @pytest.mark.parametrize("directory", PLATFORM_BUILDS)
@@ -342,31 +396,25 @@ def test_no_credential_is_written_into_a_manifest(directory: str) -> None:
             )
 
 
-def test_production_references_the_ibm_token_by_secret_name_only() -> None:
-    objs = build("overlays/production")
-    config = find(objs, "ConfigMap", "qiskit-argo-ibm-quantum")["data"]
-    assert set(config) == {"enabled", "channel", "tokenSecretName", "tokenSecretKey"}
-    assert not of_kind(objs, "Secret") or all(
-        s["metadata"]["name"] != config["tokenSecretName"] for s in of_kind(objs, "Secret")
-    )
-    env = {
-        e["name"]: e
-        for e in find(objs, "Deployment", "qiskit-argo-controller")["spec"]["template"]["spec"]["containers"][0]["env"]
-    }
-    assert env["QISKIT_ARGO_IBM_TOKEN_SECRET_NAME"]["valueFrom"]["configMapKeyRef"]["key"] == "tokenSecretName"
-    assert "QISKIT_ARGO_IBM_ENABLED" not in {
-        e["name"]
-        for e in find(build("overlays/dev"), "Deployment", "qiskit-argo-controller")["spec"]["template"]["spec"][
-            "containers"
-        ][0].get("env", [])
-    }
+@pytest.mark.parametrize("directory", PLATFORM_BUILDS)
+def test_the_controller_never_gets_an_ibm_api_key(directory: str) -> None:
+    """Everything that talks to IBM runs in a step whose pod alone gets the key (from the
+    QiskitBackend's credentialsSecretRef); the controller mounts no Secret and reads none from env."""
+    spec = find(build(directory), "Deployment", "qiskit-argo-controller")["spec"]["template"]["spec"]
+    for container in spec["containers"] + spec.get("initContainers", []):
+        for env in container.get("env", []):
+            assert "secretKeyRef" not in env.get("valueFrom", {}), env["name"]
+            assert "IBM" not in env["name"], env["name"]
+        assert not any("secretRef" in source for source in container.get("envFrom", []))
+    assert not any("secret" in volume for volume in spec.get("volumes", []))
 
 
 # --------------------------------------------------------------------------- the job namespace unit
 
 
-def test_job_namespace_works_in_any_namespace() -> None:
-    objs = build("job-namespace")
+@pytest.mark.parametrize("directory", JOB_NAMESPACE_BUILDS)
+def test_job_namespace_works_in_any_namespace(directory: str) -> None:
+    objs = build(directory)
     for obj in objs:
         assert "namespace" not in obj["metadata"], f"{name_of(obj)} pins a namespace; kubectl apply -n must decide"
     account = find(objs, "ServiceAccount", workflows.SERVICE_ACCOUNT)

@@ -175,3 +175,27 @@ def test_workflows_built_for_the_examples_are_restricted(example: Path) -> None:
         ]
         _assert_restricted(merged)
         assert spec["serviceAccountName"] == workflows.SERVICE_ACCOUNT
+
+
+def _service_workflows() -> dict[str, dict[str, Any]]:
+    from qiskit_argo import generate
+
+    return {path.stem: workflow for path, workflow in generate.golden_service_workflows().items()}
+
+
+@pytest.mark.parametrize("name", sorted(_service_workflows()))
+def test_service_workflows_are_restricted(name: str) -> None:
+    """The probe, cancel and session Workflows the controller creates: their one step pod is as
+    locked down as the job steps' (the API key is its only extra, by Secret reference)."""
+    workflow = _service_workflows()[name]
+    spec = workflow["spec"]
+    for field in ("hostNetwork", "hostPID", "hostIPC"):
+        assert not spec.get(field)
+    pods = list(pod_templates([workflow]))
+    assert len(pods) == 1
+    _assert_restricted(pods)
+    assert spec["serviceAccountName"] == workflows.SERVICE_ACCOUNT
+    (pod,) = pods
+    for container in pod.spec["containers"]:
+        for env in container.get("env", []):
+            assert "value" not in env or env["name"] != "QISKIT_IBM_TOKEN", "the key is never a literal"

@@ -30,17 +30,26 @@ def _grants(subject: str, scope: str, table: dict[tuple[str, str], str]) -> set[
 
 
 #: The reviewed allow-list, from what the controller does (controller/qiskit_argo_controller):
-#: kopf lists and watches QiskitJobs everywhere (event handlers only: it writes nothing on them);
-#: the controller reads a job, writes its status subresource, creates one Workflow per job, reads
-#: and watches Workflows and patches one to suspend or resume it, and posts Events. It runs with
-#: --standalone and kopf's scanning disabled: no peering objects, no namespace or CRD watching.
+#: kopf lists and watches QiskitJobs, QiskitBackends and QiskitSessions everywhere (event
+#: handlers only); the controller reads them, patches a job's or a session's metadata.finalizers
+#: only (its IBM-cancel / session-close finalizer), writes each kind's status subresource,
+#: creates Workflows (a job's, and the probe, cancel and session open/close ones), reads and
+#: watches Workflows and patches one to suspend or resume it, keeps ConfigMap
+#: qiskit-argo-semaphores in each job namespace (get, create, patch — never a Secret) and posts
+#: Events. It runs with --standalone and kopf's scanning disabled: no peering objects, no
+#: namespace or CRD watching.
 #: The step pods' executor: only the WorkflowTaskResults that carry output parameters.
 ALLOWED: set[Grant] = _grants(
     CONTROLLER,
     CLUSTER,
     {
-        ("qiskit-argo.io", "qiskitjobs"): "get list watch",
+        ("qiskit-argo.io", "qiskitjobs"): "get list watch patch",
         ("qiskit-argo.io", "qiskitjobs/status"): "patch",
+        ("qiskit-argo.io", "qiskitbackends"): "get list watch",
+        ("qiskit-argo.io", "qiskitbackends/status"): "patch",
+        ("qiskit-argo.io", "qiskitsessions"): "get list watch patch",
+        ("qiskit-argo.io", "qiskitsessions/status"): "patch",
+        ("", "configmaps"): "get create patch",
         ("argoproj.io", "workflows"): "get list watch create patch",
         ("", "events"): "create",
     },

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from qiskit_argo import yamldoc
 from qiskit_argo.api import CircuitSource, QiskitJobSpec
+from qiskit_argo.catalogue import CATALOGUE_KINDS, load_catalogue
 from qiskit_argo.cli import app
 from tests.conftest import REPO
 
@@ -75,6 +76,7 @@ def test_the_docs_have_commands_and_manifests() -> None:
 
 @pytest.mark.parametrize(("where", "args"), COMMANDS, ids=[f"{w}:{' '.join(a)}" for w, a in COMMANDS])
 def test_every_command_runs_or_parses(where: str, args: list[str], tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.delenv("QISKIT_IBM_TOKEN", raising=False)  # a doc's command never reaches IBM from a test
     command = typer.main.get_command(app)
     assert args, f"{where}: qiskit-argo without a command"
     name = args[0]
@@ -104,6 +106,28 @@ def test_every_yaml_block_is_valid(where: str, body: str, tmp_path: Path) -> Non
             path.write_text(body)
             result = CliRunner().invoke(app, ["validate", str(path)])
             assert result.exit_code == 0, f"{where}\n{result.output}"
+    kinds = {document.get("kind") for document in documents if isinstance(document, dict)}
+    if kinds & set(CATALOGUE_KINDS):
+        path = tmp_path / "catalogue.yaml"
+        path.write_text(body)
+        backends, sessions = load_catalogue([path])  # what `kubectl apply` and `run --catalogue` accept
+        assert len(backends) + len(sessions) == sum(1 for d in documents if d.get("kind") in CATALOGUE_KINDS)
+
+
+def test_the_docs_show_every_kind() -> None:
+    kinds = {
+        document.get("kind")
+        for where, body in YAML_BLOCKS
+        for document in _documents(body, where)
+        if isinstance(document, dict)
+    }
+    assert {"QiskitJob", *CATALOGUE_KINDS} <= kinds
+
+
+def test_the_docs_run_every_ibm_example_with_its_catalogue() -> None:
+    runs = {tuple(args[1:]) for _, args in COMMANDS if args and args[0] == "run"}
+    for example in ("ibm-by-ref", "ibm-session", "selector-fallback"):
+        assert (f"examples/{example}.yaml", "--catalogue", "examples/catalogue") in runs, example
 
 
 _COMMENTED = re.compile(r"^\s*#\s*([A-Za-z]+):\s*(.+?)\s*(?:#.*)?$")

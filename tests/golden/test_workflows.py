@@ -1,6 +1,8 @@
 """Golden Workflows: for every example job, the Workflow checked in under tests/golden/workflows/
-is exactly what ``qiskit_argo.workflows.build`` renders now (Hera's golden-file style: a change to
-the rendering is a reviewed diff of these files; ``make generate`` rewrites them)."""
+is exactly what ``qiskit_argo.workflows.build`` renders now with the example catalogue, and the
+service Workflows under tests/golden/service-workflows/ are what the service helpers render (Hera's
+golden-file style: a change to the rendering is a reviewed diff of these files; ``make generate``
+rewrites them)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def test_every_example_has_a_golden_workflow_and_nothing_else_does() -> None:
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
 def test_golden_workflow_is_what_build_renders(example: Path) -> None:
     job, _ = load_job(example)
-    rendered = generate.HEADER + workflows.to_yaml(workflows.build(job))
+    rendered = generate.HEADER + workflows.to_yaml(workflows.build(job, catalogue=generate.example_catalogue(job)))
     golden = GOLDEN / example.name
     stale = f"{golden.relative_to(REPO)} is stale; run `make generate` and review the diff"
     assert golden.read_text() == rendered, stale
@@ -39,3 +41,23 @@ def test_golden_workflow_is_the_examples_own(example: Path) -> None:
     assert workflow["apiVersion"] == "argoproj.io/v1alpha1" and workflow["kind"] == "Workflow"
     assert workflow["metadata"]["namespace"] == job.namespace
     assert workflow["metadata"]["labels"][LABEL_JOB] == job.name
+
+
+SERVICE = generate.golden_service_workflows()
+
+
+def test_there_is_a_golden_service_workflow_of_each_service_step() -> None:
+    from qiskit_argo.steps import SERVICE_STEPS
+
+    steps = {workflow["metadata"]["labels"][workflows.LABEL_SERVICE] for workflow in SERVICE.values()}
+    assert steps == set(SERVICE_STEPS)
+    assert sorted(path.name for path in (REPO / generate.GOLDEN_SERVICE_DIR).glob("*.yaml")) == sorted(
+        path.name for path in SERVICE
+    )
+
+
+@pytest.mark.parametrize("relative", sorted(SERVICE), ids=lambda path: path.stem)
+def test_golden_service_workflow_is_what_the_helpers_render(relative: Path) -> None:
+    rendered = generate.HEADER + workflows.to_yaml(SERVICE[relative])
+    stale = f"{relative} is stale; run `make generate` and review the diff"
+    assert (REPO / relative).read_text() == rendered, stale

@@ -366,16 +366,27 @@ def test_preload_lists_what_the_steps_really_import(tmp_path: Path, monkeypatch:
     """`StepSpec.preload` (the step's own qiskit_argo module included) and `STEPS_SHARE` stay true:
     with no preload, each step still imports every module they list for it."""
     from qiskit_argo import workflows
+    from qiskit_argo.catalogue import load_catalogue
     from qiskit_argo.manifests import load_job
 
     monkeypatch.setenv("PYTHONPATH", faults.pythonpath_with_tests())
     monkeypatch.setenv("QISKIT_ARGO_TEST_MODULES", str(tmp_path))
-    job, _ = load_job(EXAMPLES / "bell.yaml")
+    from qiskit_argo.generate import example_catalogue
+    from qiskit_argo.steps import SERVICE_STEPS
+
     template = workflows.cluster_workflow_template()
+    templates = {template["metadata"]["name"]: template}
+    backends = {entry.name: entry for entry in load_catalogue([EXAMPLES / "catalogue"])[0]}
     with StepWorkers({component: (faults.MODULE,) for component in step_preloads()}, key=step_component) as pool:
-        run = run_workflow(workflows.build(job), {template["metadata"]["name"]: template}, tmp_path / "w", workers=pool)
-    assert run.phase == "Succeeded", run.tasks
-    for spec in STEPS.values():
+        for example in ("bell.yaml", "ibm-by-ref.yaml"):  # the Aer branch, then the IBM one
+            job, _ = load_job(EXAMPLES / example)
+            workflow = workflows.build(job, catalogue=example_catalogue(job))
+            run = run_workflow(workflow, templates, tmp_path / example, workers=pool)
+            assert run.phase == "Succeeded", run.tasks
+        probe = workflows.probe_workflow(backends["fake-sherbrooke"])
+        run = run_workflow(probe, {}, tmp_path / "probe", workers=pool)
+        assert run.phase == "Succeeded", run.tasks
+    for spec in (*STEPS.values(), SERVICE_STEPS["ibm-probe"]):
         imported = set(json.loads((tmp_path / f"{spec.name}.json").read_text()))
         listed = {*spec.preload, *STEPS_SHARE}
         assert any(module.startswith("qiskit_argo.") for module in spec.preload), spec.name
@@ -398,8 +409,14 @@ def test_a_relative_work_directory_is_the_one_the_runner_was_started_in(
 ) -> None:
     """Steps run in their own working directories: the runner hands them absolute paths."""
     monkeypatch.chdir(tmp_path)
-    template = _template(args=["schedule", "--request", "/tmp/r.json", "--metrics", "{}", "--out", "/tmp/o"])
-    template["inputs"] = {"artifacts": [{"name": "r", "path": "/tmp/r.json", "raw": {"data": '{"x": 1}'}}]}
+    args = ["schedule", "--request", "/tmp/r.json", "--catalogue", "/tmp/c.json", "--metrics", "{}", "--out", "/tmp/o"]
+    template = _template(args=args)
+    template["inputs"] = {
+        "artifacts": [
+            {"name": "r", "path": "/tmp/r.json", "raw": {"data": '{"x": 1}'}},
+            {"name": "c", "path": "/tmp/c.json", "raw": {"data": "{}"}},
+        ]
+    }
     run = run_workflow(_workflow(template), {}, Path("relative/work"))
     assert run.workdir == tmp_path / "relative" / "work"
     assert "not an ExecutionRequest" in run.tasks["s"].message, "it found and read its input"

@@ -201,3 +201,63 @@ def test_argo_lint_offline_when_installed() -> None:
     if errors is None:
         pytest.skip("the argo CLI is not installed")
     assert errors == []
+
+
+# --------------------------------------------------------------------------- IBM: catalogue, semaphores, services
+
+
+def _with_catalogue(path: Path) -> dict[str, Any]:
+    from qiskit_argo import generate
+
+    job, _ = load_job(path)
+    return workflows.build(job, catalogue=generate.example_catalogue(job))
+
+
+def _service_workflows() -> dict[str, dict[str, Any]]:
+    from qiskit_argo import generate
+
+    return {path.stem: workflow for path, workflow in generate.golden_service_workflows().items()}
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_example_workflow_with_the_example_catalogue_is_valid(example: Path) -> None:
+    validate_argo(_with_catalogue(example))
+
+
+@pytest.mark.parametrize("name", sorted(_service_workflows()))
+def test_service_workflow_is_valid(name: str) -> None:
+    validate_argo(_service_workflows()[name])
+
+
+@pytest.mark.parametrize("name", sorted(_service_workflows()))
+def test_service_step_pod_is_a_valid_kubernetes_pod(name: str) -> None:
+    workflow = _service_workflows()[name]
+    (template,) = [t for t in workflow["spec"]["templates"] if "container" in t]
+    workflow = {**workflow, "spec": {**workflow["spec"], "volumes": []}}
+    pod = _pod(template, workflow, None)
+    validate_k8s(pod)
+    validate_k8s(pod, use_kubernetes_validate=False)
+
+
+def test_the_singular_semaphore_of_argo_v3_is_refused() -> None:
+    template = workflows.cluster_workflow_template()
+    index = next(i for i, t in enumerate(template["spec"]["templates"]) if "synchronization" in t)
+    assert argo_errors(template) == []
+    sync = template["spec"]["templates"][index]["synchronization"]
+    sync["semaphore"] = sync["semaphores"][0]
+    errors = argo_errors(template)
+    assert errors and any("semaphore" in error for error in errors), errors
+
+
+def test_a_misspelled_service_workflow_field_fails() -> None:
+    workflow = _service_workflows()["probe-ibm-torino"]
+    index = next(i for i, t in enumerate(workflow["spec"]["templates"]) if "container" in t)
+    errors = argo_errors(_set(workflow, f"spec/templates/{index}/retryStrategy", "expresion"))
+    assert errors and any("expresion" in error for error in errors), errors
+
+
+def test_kubeconform_and_argo_lint_on_the_ibm_workflows_when_installed() -> None:
+    objs = [*(_with_catalogue(path) for path in EXAMPLES), *_service_workflows().values()]
+    for errors in (run_kubeconform(objs), run_argo_lint(objs)):
+        if errors is not None:
+            assert errors == []

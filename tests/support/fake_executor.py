@@ -28,15 +28,15 @@ MARK = "fake-executor"
 WORKER_MODULE = "tests.support.fake_executor_worker"
 
 
-def schedule_for_tests(request: Path, metrics: str, out: Path) -> None:
+def schedule_for_tests(request: Path, catalogue: Path, metrics: str, out: Path) -> None:
     """The real schedule step, then the executor the test asks for."""
-    schedule(request, metrics, out)
+    schedule(request, catalogue, metrics, out)
     (out / scheduling.EXECUTOR_FILE).write_text(os.environ.get(EXECUTOR_VARIABLE, scheduling.AER))
 
 
-def execute_fake(circuit: Path, request: Path, backend: str, out: Path) -> None:
+def execute_fake(circuit: Path, request: Path, backend: str, target: str, out: Path) -> None:
     """Aer's execution, marked as this executor's."""
-    execute_aer(circuit, request, backend, out)
+    execute_aer(circuit, request, backend, target, out)
     result = json.loads((out / "result.json").read_text())
     (out / "result.json").write_text(json.dumps({**result, "executor": "fake"}))
     summary = json.loads((out / "summary.json").read_text())

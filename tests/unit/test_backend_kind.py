@@ -19,7 +19,11 @@ from qiskit_argo.generate import crd_file
 from tests.support.schemas import cel_available, cel_errors, crd_errors, crd_schema, validate_against_crd
 
 REPO = Path(__file__).resolve().parents[2]
-CATALOGUE = sorted((REPO / "examples" / "catalogue").glob("*.yaml"))
+CATALOGUE = sorted(
+    path
+    for path in (REPO / "examples" / "catalogue").glob("*.yaml")
+    if any(doc and doc.get("kind") == "QiskitBackend" for doc in yaml.safe_load_all(path.read_text()))
+)
 SECRET = {"name": "ibm-quantum", "key": "api-key"}
 #: What each field only a real IBM backend has is set to in the fixtures.
 REAL_IBM_VALUES: dict[str, Any] = {"credentialsSecretRef": SECRET, "channel": "ibm_cloud", "instance": "i"}

@@ -229,7 +229,10 @@ def test_run_step_writes_result_and_summary(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("backend", "needle"),
-    [("{", "backend parameter"), ('{"name": "ibm_torino"}', "cannot run on backend 'ibm_torino'")],
+    [
+        ("{", "backend parameter"),
+        ('{"name": "torino", "type": "ibm"}', "cannot run on backend 'torino' of type ibm"),
+    ],
 )
 def test_run_step_rejects_a_bad_backend(tmp_path: Path, backend: str, needle: str) -> None:
     request_file = tmp_path / "request.json"
@@ -237,6 +240,31 @@ def test_run_step_rejects_a_bad_backend(tmp_path: Path, backend: str, needle: st
     with pytest.raises(InvalidJobError) as caught:
         execution.run_step(tmp_path / "circuit.qpy", request_file, backend, tmp_path / "out")
     assert needle in str(caught.value)
+
+
+def test_an_aer_backend_of_the_catalogue_runs_with_the_options_the_schedule_settled_on(tmp_path: Path) -> None:
+    """target.json's ``aer`` (a QiskitBackend's defaults under the job's own) is what runs."""
+    from qiskit import QuantumCircuit, qpy
+
+    circuit = QuantumCircuit(1, 1)
+    circuit.h(0)
+    circuit.measure(0, 0)
+    circuit_file = tmp_path / "circuit.qpy"
+    with circuit_file.open("wb") as handle:
+        qpy.dump(circuit, handle)
+    request_file = tmp_path / "request.json"
+    request_file.write_text(json.dumps(_request(primitive="sampler", shots=200).dump()))
+    backend = json.dumps({"name": "simulator", "type": "aer", "method": "automatic"})
+    counts = []
+    for seed in (11, 11, 12):
+        target = json.dumps({"aer": {"method": "statevector", "seed": seed}})
+        execution.run_step(circuit_file, request_file, backend, tmp_path / f"out{seed}", target)
+        result = json.loads((tmp_path / f"out{seed}" / "result.json").read_text())
+        counts.append(result["pub_results"][0]["data"]["c"]["counts"])
+        assert result["backend"]["seed"] == seed, result["backend"]
+    assert counts[0] == counts[1] and counts[0] != counts[2]
+    with pytest.raises(InvalidJobError, match="target parameter"):
+        execution.run_step(circuit_file, request_file, backend, tmp_path / "bad", "{")
 
 
 def test_method_missing_from_this_aer_build() -> None:
@@ -262,7 +290,7 @@ def test_step_failure_is_one_line_on_stderr(tmp_path: Path, capsys: pytest.Captu
     request_file.write_text(json.dumps(request.dump()))
     backend = BackendStatus(name="aer", method="stabilizer", reason="set in the job")
     argv = ["execute-aer", "--circuit", str(circuit_file), "--request", str(request_file)]
-    code = steps.main([*argv, "--backend", json.dumps(backend.dump()), "--out", str(tmp_path / "out")])
+    code = steps.main([*argv, "--backend", json.dumps(backend.dump()), "--target", "{}", "--out", str(tmp_path / "out")])
     assert code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("InvalidCircuit: spec.backend.aer.method=stabilizer"), lines

@@ -461,7 +461,11 @@ def test_real_step_failures_reach_the_status(tmp_path: Path) -> None:
         ),
         ("validate", ["--job", str(_job_file(tmp_path)), "--limits", '{"maxQubits": 1}'], "LimitExceeded"),
         ("validate", ["--job", str(_job_file(tmp_path, shots=0)), "--limits", "{}"], "InvalidSpec"),
-        ("schedule", ["--request", str(tmp_path / "absent.json"), "--metrics", "{}"], "MissingArtifact"),
+        (
+            "schedule",
+            ["--request", str(tmp_path / "absent.json"), "--catalogue", str(tmp_path / "none.json"), "--metrics", "{}"],
+            "MissingArtifact",
+        ),
     ]
     for index, (step, args, reason) in enumerate(cases):
         line, code = _real_step([step, *args, "--out", str(tmp_path / f"out{index}")])
@@ -484,11 +488,14 @@ def test_the_fake_publishes_what_the_real_steps_write(tmp_path: Path) -> None:
     metrics = (out / "metrics.json").read_text()
     assert metrics == METRICS_JSON
     request = str(out / "request.json")
-    assert steps_module.main(["schedule", "--request", request, "--metrics", metrics, "--out", str(out)]) == 0
+    catalogue = str(tmp_path / "catalogue.json")
+    argv = ["schedule", "--request", request, "--catalogue", catalogue, "--metrics", metrics, "--out", str(out)]
+    assert steps_module.main(argv) == 0
     backend = (out / "backend.json").read_text()
     assert backend == BACKEND_JSON
     circuit = str(out / "circuit.qpy")
-    argv = ["execute-aer", "--circuit", circuit, "--request", request, "--backend", backend, "--out", str(out)]
+    argv = ["execute-aer", "--circuit", circuit, "--request", request, "--backend", backend, "--target", "{}"]
+    argv += ["--out", str(out)]
     assert steps_module.main(argv) == 0
     assert (out / "summary.json").read_text() == SUMMARY_JSON
     # And the scheduler never names a backend it does not have.

@@ -18,7 +18,7 @@ VALIDATE = STEPS["validate"]
 
 
 def test_every_step_is_declared_once_in_dag_order() -> None:
-    assert list(STEPS) == ["validate", "schedule", "execute-aer", "store-results"]
+    assert list(STEPS) == ["validate", "schedule", "execute-aer", "ibm-submit", "ibm-wait", "store-results"]
     assert STEP_NAMES == tuple(STEPS)
     with pytest.raises(ValueError, match="registered twice"):
         StepRegistry([VALIDATE, VALIDATE])

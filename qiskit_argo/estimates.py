@@ -1,0 +1,110 @@
+"""What a job is expected to use before it runs: quantum seconds on IBM Quantum, and its cost.
+
+The schedule step compares candidates by these numbers (``selector.maxPrice``, then the cheapest),
+before any IBM job exists, so no ``usage_estimation`` from IBM can be read yet. The model is the
+one IBM documents for how a QPU spends a primitive job's quantum time:
+
+* "Estimate job run time" (quantum.cloud.ibm.com/docs/guides/estimate-job-run-time): quantum time
+  is the time the QPU is committed to the job, including a fixed per-job overhead of about
+  ``JOB_OVERHEAD_SECONDS`` (loading, compiling and transferring results);
+* "Qubit initialization" (quantum.cloud.ibm.com/docs/guides/repetition-rate-execution): every
+  shot of every circuit is one execution, and each execution is followed by ``rep_delay``, whose
+  default on current IBM QPUs (``backend.default_rep_delay``) is ``REP_DELAY_SECONDS``.
+
+So ``seconds ≈ overhead + (rep_delay + circuit duration) × executions`` with executions = shots ×
+bindings. The circuit duration is unknown before transpilation, so it is bounded from above by
+the written depth times ``LAYER_SECONDS`` (a layer as long as the slowest two-qubit gate, an ECR
+on an Eagle QPU at about 660 ns, rounded up to 1 µs, since ISA transpilation makes circuits
+deeper) plus one readout of ``MEASURE_SECONDS``. The estimate is meant to be conservative: a
+price limit is not exceeded because the estimate was optimistic. The simulator costs no quantum
+time.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+from qiskit_argo.api import CircuitMetrics, Primitive
+from qiskit_argo.catalogue import CatalogueEntry
+from qiskit_argo.request import ExecutionRequest
+
+__all__ = [
+    "JOB_OVERHEAD_SECONDS",
+    "REP_DELAY_SECONDS",
+    "LAYER_SECONDS",
+    "MEASURE_SECONDS",
+    "ESTIMATOR_DEFAULT_PRECISION",
+    "RESILIENCE_FACTOR",
+    "DEFAULT_SHOTS",
+    "shots_of",
+    "estimate_quantum_seconds",
+    "quantum_seconds_of",
+    "estimated_cost",
+]
+
+#: Fixed quantum time of each job (IBM, "Estimate job run time": about 2 s per job).
+JOB_OVERHEAD_SECONDS = 2.0
+#: ``backend.default_rep_delay`` of IBM's Eagle and Heron QPUs: 250 µs between executions.
+REP_DELAY_SECONDS = 250e-6
+#: One layer of the circuit as written: the slowest native two-qubit gate (ECR, ~660 ns on Eagle)
+#: rounded up, to cover the extra depth ISA transpilation adds.
+LAYER_SECONDS = 1e-6
+#: One readout (measurement and its settling): a few µs on IBM QPUs; 4 µs bounds it.
+MEASURE_SECONDS = 4e-6
+#: The sampler's shots when the job gives none (qiskit-argo's default, ``spec.shots``).
+DEFAULT_SHOTS = 1024
+#: The executor Estimator's default target precision when the job gives none (1/64: 4096 shots).
+ESTIMATOR_DEFAULT_PRECISION = 0.015625
+#: How many times the shots the estimator's error mitigation runs, by resilience level (unset: 1,
+#: IBM's default): 1 adds readout calibration (TREX, about as many shots again); 2 adds zero-noise
+#: extrapolation at three noise factors (1, 3, 5) on top of that.
+RESILIENCE_FACTOR = {0: 1, 1: 2, 2: 6}
+
+
+def shots_of(request: ExecutionRequest) -> int:
+    """Shots per binding: the sampler's ``shots``; the estimator's from its precision (1/precision²)."""
+    if request.primitive == Primitive.SAMPLER.value:
+        return request.shots or DEFAULT_SHOTS
+    precision = request.precision or ESTIMATOR_DEFAULT_PRECISION
+    return max(1, math.ceil(1 / precision**2))
+
+
+def estimate_quantum_seconds(
+    num_bindings: int,
+    shots: int,
+    depth: int,
+    *,
+    circuits: int = 1,
+    rep_delay: float = REP_DELAY_SECONDS,
+    layer_seconds: float = LAYER_SECONDS,
+    overhead: float = JOB_OVERHEAD_SECONDS,
+) -> float:
+    """Quantum seconds one IBM job of ``circuits`` circuits of ``depth`` layers, run ``shots`` times
+    for each of ``num_bindings`` bindings, is expected to use (conservative; see the module)."""
+    executions = max(1, num_bindings) * max(1, shots) * max(1, circuits)
+    duration = max(0, depth) * layer_seconds + MEASURE_SECONDS
+    return overhead + (rep_delay + duration) * executions
+
+
+def quantum_seconds_of(entry: CatalogueEntry, request: ExecutionRequest, metrics: CircuitMetrics) -> float:
+    """The estimate for this job on ``entry``: 0 on a simulator (aer). A local-testing fake is
+    estimated as the device it stands in for, so prices compare the same offline."""
+    if entry.type != "ibm":
+        return 0.0
+    circuits = 1
+    if request.primitive == Primitive.ESTIMATOR.value:
+        level = request.ibm.resilience_level
+        circuits = RESILIENCE_FACTOR[1 if level is None else level]
+    return estimate_quantum_seconds(max(1, metrics.num_bindings), shots_of(request), metrics.depth, circuits=circuits)
+
+
+def estimated_cost(entry: CatalogueEntry, request: ExecutionRequest, metrics: CircuitMetrics) -> Decimal:
+    """What this job is expected to cost on ``entry`` by its cost model (0 without one)."""
+    if entry.cost is None:
+        return Decimal(0)
+    return entry.cost.cost(
+        quantum_seconds=quantum_seconds_of(entry, request, metrics),
+        shots=shots_of(request) * max(1, metrics.num_bindings),
+        jobs=1,
+    )

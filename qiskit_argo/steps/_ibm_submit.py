@@ -1,0 +1,68 @@
+"""The ibm-submit step: ISA-transpile the circuit for the chosen IBM backend, submit it once (executor image)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qiskit_argo.steps._contract import (
+    CREDENTIALS_KEY_PARAMETER,
+    CREDENTIALS_SECRET_PARAMETER,
+    EGRESS_IBM_QUANTUM,
+    SEMAPHORE_PARAMETER,
+    Condition,
+    Resources,
+    StepSpec,
+)
+
+__all__ = ["ibm_submit", "STEP"]
+
+
+def ibm_submit(
+    circuit: Path,
+    request: Path,
+    backend: str,
+    target: str,
+    credentials_secret: str,
+    credentials_key: str,
+    semaphore: str,
+    out: Path,
+) -> None:
+    """Transpile for the target's device, then adopt the job an earlier attempt submitted or submit
+    one (``qiskit_argo.ibm.exactly_once.submit_once``); write ``submission.json`` as soon as the job
+    id is known, and ``ibm-jobs.json`` (the local-testing job store; ``{}`` for IBM Quantum)."""
+    from qiskit_argo.ibm import job_steps
+
+    job_steps.submit_step(
+        circuit_file=circuit,
+        request_file=request,
+        backend_json=backend,
+        target_json=target,
+        secret_ref=(credentials_secret, credentials_key),
+        out_dir=out,
+    )
+
+
+STEP = StepSpec(
+    name="ibm-submit",
+    function=ibm_submit,
+    component="executor",
+    phase="Running",
+    activity="Submitting the circuit to IBM Quantum",
+    shows_backend=True,
+    input_artifacts={"circuit": "circuit.qpy", "request": "request.json"},
+    input_parameters=(
+        "backend",
+        "target",
+        CREDENTIALS_SECRET_PARAMETER,
+        CREDENTIALS_KEY_PARAMETER,
+        SEMAPHORE_PARAMETER,
+    ),
+    output_artifacts={"ibm-jobs": "ibm-jobs.json"},
+    output_parameters={"submission": "submission.json"},
+    when=Condition("executor", "ibm"),
+    resources=Resources(requests={"cpu": "500m", "memory": "1Gi"}, limits={"cpu": "2", "memory": "4Gi"}),
+    egress=EGRESS_IBM_QUANTUM,
+    credentials=True,
+    semaphore=True,
+    preload=("qiskit.transpiler", "qiskit_ibm_runtime.fake_provider", "qiskit_argo.ibm.job_steps"),
+)
