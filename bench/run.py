@@ -96,12 +96,14 @@ def _prepare_execute(case: Case, work: Path) -> list[str]:
     assert steps.main(["validate", "--job", str(work / "job.json"), "--limits", "{}", "--out", str(work / "v")]) == 0
     metrics = (work / "v" / "metrics.json").read_text()
     request = work / "v" / "request.json"
-    schedule = ["schedule", "--request", str(request), "--catalogue", str(work / "catalogue.json"), "--metrics", metrics]
+    catalogue = str(work / "catalogue.json")
+    schedule = ["schedule", "--request", str(request), "--catalogue", catalogue, "--metrics", metrics]
     assert steps.main([*schedule, "--out", str(work / "s")]) == 0
     backend = (work / "s" / "backend.json").read_text()
     return [
         "execute-aer", "--circuit", str(work / "v" / "circuit.qpy"), "--request", str(request),
-        "--backend", backend, "--target", (work / "s" / "target.json").read_text(), "--out", str(work / "e"),
+        "--backend", backend, "--target", (work / "s" / "target.json").read_text(),
+        "--semaphore", "_builtin", "--out", str(work / "e"),
     ]  # fmt: skip
 
 

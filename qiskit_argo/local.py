@@ -309,7 +309,7 @@ def _secret_value(name: str, item: dict[str, Any], scope: dict[str, str], where:
     substituted, so a wrong reference fails as in Argo, but nothing is read from them; the
     placeholder Secret of a backend without credentials exists nowhere). ``None``: unset, as an
     ``optional`` reference to a missing key leaves it. The value is never printed."""
-    from qiskit_argo.steps import CREDENTIALS_ENV
+    from qiskit_argo.steps import CREDENTIALS_ENV, NO_CREDENTIALS_SECRET
 
     source = item["valueFrom"]
     ref = source.get("secretKeyRef") if isinstance(source, dict) and len(source) == 1 else None
@@ -829,8 +829,7 @@ class _Zygote:
         plan = {
             "shared": list(dict.fromkeys(shared)),
             "workers": [
-                {"key": key, "modules": list(modules), "fd": theirs[key].fileno()}
-                for key, modules in preload.items()
+                {"key": key, "modules": list(modules), "fd": theirs[key].fileno()} for key, modules in preload.items()
             ],
         }
         try:
@@ -1290,9 +1289,6 @@ def _redirected(fd: int, target: int) -> Iterator[None]:
 
 #: ``qiskit_argo.steps.CREDENTIALS_ENV`` (kept here: a worker imports nothing it does not need).
 _CREDENTIALS_ENV = "QISKIT_IBM_TOKEN"
-#: The Secret name the schedule step and the service Workflows give a backend without credentials
-#: (``qiskit_argo.workflows.NO_CREDENTIALS_SECRET``: that module imports Hera).
-NO_CREDENTIALS_SECRET = "qiskit-argo-no-credentials"
 
 
 def _run_step(call: StepCall) -> int:

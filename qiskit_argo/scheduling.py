@@ -44,6 +44,7 @@ from qiskit_argo.errors import InvalidJobError, PermanentError, one_line, quote
 from qiskit_argo.reasons import Reason
 from qiskit_argo.request import ExecutionRequest
 from qiskit_argo.stepio import load_request, parse_parameter, read_artifact
+from qiskit_argo.steps import NO_CREDENTIALS_KEY, NO_CREDENTIALS_SECRET
 
 __all__ = [
     "AER",
@@ -52,8 +53,6 @@ __all__ = [
     "CLIFFORD_INSTRUCTIONS",
     "EXECUTOR_FILE",
     "OUTPUT_FILES",
-    "NO_CREDENTIALS_SECRET",
-    "NO_CREDENTIALS_KEY",
     "DEFAULT_CHANNEL",
     "BackendNotFoundError",
     "BackendUnavailableError",
@@ -70,10 +69,6 @@ __all__ = [
 
 AER = "aer"
 IBM = "ibm"
-#: The credentials parameters of a job that needs none (Aer, a local-testing fake): the pod's
-#: secretKeyRef is ``optional``, so this Secret need not exist and nothing is mounted.
-NO_CREDENTIALS_SECRET = "qiskit-argo-no-credentials"
-NO_CREDENTIALS_KEY = "token"
 #: qiskit-ibm-runtime's channel when a QiskitBackend sets none (``QiskitBackendSpec.channel``).
 DEFAULT_CHANNEL = "ibm_quantum_platform"
 #: The schedule step's ``executor`` output: the word an execute step's ``when`` compares
@@ -473,21 +468,26 @@ def _nothing_fits(
                 "fix a backend, or set spec.backend.selector.allowSimulatorFallback: true"
             )
         )
+    simulator = next(
+        (
+            entry
+            for entry in catalogue.entries
+            if entry.type == AER
+            and _selector_problem(entry, selector, costs[entry.name], metrics, any_type=True) is None
+        ),
+        None,
+    )
+    if simulator is not None:  # chosen after all: not a rejection, neither listed nor counted
+        rejected = [item for item in rejected if item.name != simulator.name]
     why = (
-        f"no QiskitBackend fits ({len(considered)} rejected, see status.backend.rejected{_unlisted(rejected)})"
+        f"no QiskitBackend fits ({len(rejected)} rejected, see status.backend.rejected{_unlisted(rejected)})"
         if catalogue.entries
         else "the namespace has no QiskitBackend"
     )
     lead = f"spec.backend.selector: {why}; allowSimulatorFallback"
-    simulators = [
-        entry
-        for entry in catalogue.entries
-        if entry.type == AER and _selector_problem(entry, selector, costs[entry.name], metrics, any_type=True) is None
-    ]
-    if simulators:
-        entry = simulators[0]
-        rejected = [item for item in rejected if item.name != entry.name]
-        return _aer_choice(entry, request, metrics, f"{lead}: runs on QiskitBackend {entry.name} (Aer)", rejected)
+    if simulator is not None:
+        lead += f": runs on QiskitBackend {simulator.name} (Aer)"
+        return _aer_choice(simulator, request, metrics, lead, rejected)
     status = choose_backend(request, metrics)
     backend = BackendStatus(
         name=AER,

@@ -105,6 +105,8 @@ __all__ = [
     "SUMMARY_JSON",
     "IBM_BACKEND",
     "IBM_BACKEND_JSON",
+    "IBM_TARGET_JSON",
+    "IBM_SCHEDULE",
     "SUBMISSION",
     "SUBMISSION_JSON",
     "IBM_JOB",
@@ -136,6 +138,20 @@ IBM_BACKEND_JSON = (
     '{"name": "sherbrooke", "type": "ibm", "device": "fake_sherbrooke", '
     '"reason": "spec.backend.ref=sherbrooke", "rejected": []}'
 )
+#: The schedule step's other outputs for that choice (target.json; the Secret key placeholders
+#: of a fake backend, which needs none; the semaphore key), as the contract names them.
+IBM_TARGET_JSON = (
+    '{"name": "sherbrooke", "device": "fake_sherbrooke", "fake": true, "channel": null, '
+    '"instance": null, "sessionId": null, "mode": null}'
+)
+IBM_SCHEDULE: dict[str, str] = {
+    "backend": IBM_BACKEND_JSON,
+    "executor": "ibm",
+    "target": IBM_TARGET_JSON,
+    "credentials-secret": "qiskit-argo-no-credentials",
+    "credentials-key": "token",
+    "semaphore": "sherbrooke",
+}
 SUBMISSION_JSON = (
     '{"jobId": "d1k2mq8s0abc", "tag": "qiskit-argo.job.3f2a9c", "action": "Submitted", '
     '"duplicatesCancelled": [], "sessionId": null, "message": null}'

@@ -151,6 +151,15 @@ class JobReconciler(Reconciler):
         #: Jobs (namespace, name, uid) whose cancel Workflow this process created or found while
         #: suspended: not asked for again.
         self._cancels: set[tuple[str, str, str | None]] = set()
+        #: The identity each job's IBM job was tagged with (read once from its whole Workflow).
+        self._identities: dict[tuple[str, str, str | None], JobIdentity] = {}
+
+    def object_deleted(self, raw: Mapping[str, Any]) -> None:
+        super().object_deleted(raw)
+        namespace, name = str(meta(raw).get("namespace")), str(meta(raw).get("name"))
+        for memo in [memo for memo in (*self._cancels, *self._identities) if memo[:2] == (namespace, name)]:
+            self._cancels.discard(memo)
+            self._identities.pop(memo, None)
 
     async def session_changed(self, namespace: str, session: str, logger: Logger) -> None:
         """A QiskitSession changed: the jobs waiting for it run a pass now."""
@@ -280,10 +289,17 @@ class JobReconciler(Reconciler):
     async def _identity(self, job: QiskitJob, wf_name: str) -> JobIdentity:
         """The identity the IBM job was tagged with: the generation the job's Workflow was made
         for (a suspend since then moved the job's own generation), read from the whole Workflow."""
+        memo = (job.namespace, job.name, job.metadata.uid)
+        known = self._identities.get(memo)
+        if known is not None:
+            return known
         full = await self.kube.get_workflow(job.namespace, wf_name)
         generation = workflow_generation(full)
         identity = JobIdentity.of(job)
-        return identity if generation is None else dataclasses.replace(identity, generation=generation)
+        if generation is not None:
+            identity = dataclasses.replace(identity, generation=generation)
+            self._identities[memo] = identity
+        return identity
 
     async def _cancel_workflow(
         self, run: Pass, job: QiskitJob, workflow: Mapping[str, Any] | None, wf_name: str
@@ -325,8 +341,13 @@ class JobReconciler(Reconciler):
         seen = await self.latest_workflow(job.namespace, wf_name, fresh=False)
         workflow = seen.body if seen is not None else None
         if not ibm_possibly_live(job.status, workflow):
-            await self._release(run)
-            return
+            # Before letting go for good, make sure with a fresh read: the schedule step may have
+            # chosen ibm since the last Workflow event this process saw.
+            seen = await self.latest_workflow(job.namespace, wf_name, fresh=True)
+            workflow = seen.body if seen is not None else None
+            if not ibm_possibly_live(job.status, workflow):
+                await self._release(run)
+                return
         cancel, problem = await self._cancel_workflow(run, job, workflow, wf_name)
         ibm_id = job.status.ibm.job_id if job.status and job.status.ibm else None
         still = f"; IBM job {ibm_id} may still run: cancel it at IBM" if ibm_id else "; the IBM job may still run"

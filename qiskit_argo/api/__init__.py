@@ -7,9 +7,9 @@ Field names follow Kubernetes conventions (camelCase on the wire, snake_case in 
 Layout: the shared parts live in private modules (``_base``: the model base and shared field
 types; ``_conditions``: ``metav1.Condition``; ``_resource``: the apiVersion/kind/metadata
 envelope; ``_kind``: the ``Kind`` descriptor a CRD is made from); each kind has a public module
-(``job``, ``backend``, ``session``) holding its spec, status, resource and ``Kind``. Adding a kind is a new module beside
-``job.py`` and one entry in ``KINDS``; ``qiskit_argo.crd`` and ``qiskit_argo.generate`` take it
-from there.
+(``job``, ``backend``, ``session``) holding its spec, status, resource and ``Kind``. Adding a kind
+is a new module beside ``job.py`` and one entry in ``KINDS``; ``qiskit_argo.crd`` and
+``qiskit_argo.generate`` take it from there.
 """
 
 from __future__ import annotations
@@ -41,26 +41,25 @@ from qiskit_argo.api.job import (
     MAX_OBSERVABLES,
     MAX_PARAMETERS,
     MAX_PAULI_TERMS,
+    MAX_PREFERENCE,
+    MAX_REJECTIONS,
     PLURAL,
+    PRICE_PATTERN,
     QISKIT_JOB,
     SHORT_NAMES,
     SINGULAR,
     TERMINAL_PHASES,
-    MAX_PREFERENCE,
-    MAX_REJECTIONS,
-    PRICE_PATTERN,
     AerOptions,
     BackendSelector,
     BackendSpec,
     BackendStatus,
-    IbmJobStatus,
-    IbmOptions,
-    Rejection,
     Backoff,
     CircuitMetrics,
     CircuitSource,
     ConditionType,
     ConfigMapKeyRef,
+    IbmJobStatus,
+    IbmOptions,
     Observable,
     PauliSum,
     Phase,
@@ -68,6 +67,7 @@ from qiskit_argo.api.job import (
     QiskitJob,
     QiskitJobSpec,
     QiskitJobStatus,
+    Rejection,
     ResourceRequirements,
     ResultLocation,
     ResultSummary,

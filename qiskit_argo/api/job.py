@@ -273,7 +273,11 @@ class BackendSelector(_Model):
     ] = None
     min_qubits: Annotated[
         Int | None,
-        Field(ge=1, le=100_000, description="Only backends with at least this many qubits (the circuit's width always applies)."),
+        Field(
+            ge=1,
+            le=100_000,
+            description="Only backends with at least this many qubits (the circuit's width always applies).",
+        ),
     ] = None
     max_price: Annotated[
         Str | None,
@@ -323,7 +327,9 @@ class IbmOptions(_Model):
         Field(
             ge=1,
             le=10_800,
-            description="IBM stops the job after this many seconds of quantum time (it is billed no more); unset: IBM's limit.",
+            description=(
+                "IBM stops the job after this many seconds of quantum time (it is billed no more); unset: IBM's limit."
+            ),
         ),
     ] = None
 
@@ -346,7 +352,12 @@ class BackendSpec(_Model):
     ] = None
     selector: Annotated[
         BackendSelector | None,
-        Field(description="Let the schedule step choose among the namespace's QiskitBackends; the choice and why are in status.backend."),
+        Field(
+            description=(
+                "Let the schedule step choose among the namespace's QiskitBackends; the choice and why are in "
+                "status.backend."
+            )
+        ),
     ] = None
     ibm: Annotated[
         IbmOptions,
@@ -589,7 +600,11 @@ class BackendStatus(_Model):
     type: Annotated[str | None, Field(description="aer or ibm.")] = None
     device: Annotated[
         str | None,
-        Field(description="The device: an IBM backend (ibm_torino), a local-testing fake (fake_sherbrooke) or aer_simulator."),
+        Field(
+            description=(
+                "The device: an IBM backend (ibm_torino), a local-testing fake (fake_sherbrooke) or aer_simulator."
+            )
+        ),
     ] = None
     rejected: Annotated[
         list[Rejection],
@@ -675,10 +690,17 @@ class ResultLocation(_Model):
 class IbmJobStatus(_Model):
     """The job's one IBM Quantum job (or its local-testing stand-in), as the IBM steps last reported it."""
 
-    job_id: Annotated[str, Field(description="IBM's runtime job id (IBM Quantum dashboard, QiskitRuntimeService.job(id)).")]
+    job_id: Annotated[
+        str, Field(description="IBM's runtime job id (IBM Quantum dashboard, QiskitRuntimeService.job(id)).")
+    ]
     tag: Annotated[
         str | None,
-        Field(description="The identity tag the job carries (qiskit-argo.job.<hash>): how a retry finds it instead of submitting again."),
+        Field(
+            description=(
+                "The identity tag the job carries (qiskit-argo.job.<hash>): how a retry finds it instead of "
+                "submitting again."
+            )
+        ),
     ] = None
     action: Annotated[
         str | None,
@@ -698,7 +720,10 @@ class IbmJobStatus(_Model):
         list[str],
         Field(
             max_length=100,
-            description="Duplicate IBM jobs (a submission the client library retried) found by tag and cancelled before they ran.",
+            description=(
+                "Duplicate IBM jobs (a submission the client library retried) found by tag and cancelled before "
+                "they ran."
+            ),
         ),
     ] = []
     created: Annotated[datetime | None, Field(description="When IBM accepted it (RFC 3339).")] = None

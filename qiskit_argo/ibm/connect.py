@@ -28,9 +28,9 @@ from qiskit_argo.errors import InvalidJobError, PermanentError, one_line, quote
 from qiskit_argo.ibm.credentials import CHANNELS, TOKEN_ENV, Credentials, credentials_from_env
 from qiskit_argo.ibm.service import IbmService
 from qiskit_argo.reasons import Reason
+from qiskit_argo.steps import NO_CREDENTIALS_SECRET
 
 __all__ = [
-    "NO_CREDENTIALS_SECRET",
     "Target",
     "parse_target",
     "service_for",
@@ -38,9 +38,6 @@ __all__ = [
     "timing",
     "using",
 ]
-
-#: The placeholder Secret name the schedule step passes when no key is needed (aer, a fake backend).
-NO_CREDENTIALS_SECRET = "qiskit-argo-no-credentials"
 
 
 @dataclass(frozen=True)

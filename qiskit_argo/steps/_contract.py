@@ -23,6 +23,8 @@ __all__ = [
     "CREDENTIALS_ENV",
     "CREDENTIALS_SECRET_PARAMETER",
     "CREDENTIALS_KEY_PARAMETER",
+    "NO_CREDENTIALS_SECRET",
+    "NO_CREDENTIALS_KEY",
     "SEMAPHORE_PARAMETER",
     "SEMAPHORE_CONFIGMAP",
     "EGRESS_NONE",
@@ -67,6 +69,9 @@ EGRESS_CLASSES: Mapping[str, str] = MappingProxyType(
 CREDENTIALS_ENV = "QISKIT_IBM_TOKEN"
 CREDENTIALS_SECRET_PARAMETER = "credentials-secret"
 CREDENTIALS_KEY_PARAMETER = "credentials-key"
+#: The Secret name/key passed when no API key is needed (Aer, a fake backend): none exists, none is mounted.
+NO_CREDENTIALS_SECRET = "qiskit-argo-no-credentials"
+NO_CREDENTIALS_KEY = "token"
 #: A step holding a concurrency slot takes the Argo semaphore whose key is its ``semaphore`` input
 #: parameter, in this ConfigMap of the job's namespace (the controller writes it from the
 #: QiskitBackends' ``maxConcurrentJobs`` before any Workflow names it).
@@ -165,12 +170,16 @@ class StepSpec:
             raise ValueError(f"step {self.name}: egress class {self.egress!r} is not one of {sorted(EGRESS_CLASSES)}")
         if self.credentials:
             if self.egress != EGRESS_IBM_QUANTUM:
-                raise ValueError(f"step {self.name}: a step with credentials talks to IBM (egress {EGRESS_IBM_QUANTUM})")
+                raise ValueError(
+                    f"step {self.name}: a step with credentials talks to IBM (egress {EGRESS_IBM_QUANTUM})"
+                )
             missing = {CREDENTIALS_SECRET_PARAMETER, CREDENTIALS_KEY_PARAMETER} - set(self.input_parameters)
             if missing:
                 raise ValueError(f"step {self.name}: a step with credentials takes input parameters {sorted(missing)}")
         if self.semaphore and SEMAPHORE_PARAMETER not in self.input_parameters:
-            raise ValueError(f"step {self.name}: a step holding a semaphore takes input parameter {SEMAPHORE_PARAMETER!r}")
+            raise ValueError(
+                f"step {self.name}: a step holding a semaphore takes input parameter {SEMAPHORE_PARAMETER!r}"
+            )
 
     def argv(self, parameter_value: dict[str, str] | None = None) -> list[str]:
         """Container args: the step name, then ``--flag value`` for every input and ``--out``.

@@ -13,7 +13,10 @@ Layout, and why:
   parameter feeding the validate task's raw ``job`` artifact, so ``argo submit --from
   clusterworkflowtemplate/qiskit-job-v1 -p job="$(qiskit-argo render --job-json JOB.yaml)"`` runs
   one job without the controller. Its ``circuit-source`` volume is an empty directory: only inline
-  circuits work that way (a ConfigMap circuit fails validation, saying which key is missing).
+  circuits work that way (a ConfigMap circuit fails validation, saying which key is missing); and
+  the execute steps take the Argo semaphore named by the schedule step, so the namespace needs the
+  ConfigMap the controller otherwise writes (``kubectl create configmap qiskit-argo-semaphores
+  --from-literal=_builtin=1000000``).
 * ``build(job)`` is the Workflow of one job. Its ``main`` DAG lives in the Workflow, not in the
   template: the tasks reference the steps by ``templateRef`` (``clusterScope: true``) and the
   wiring between them is data (``wiring()``: each task's inputs from earlier outputs, its

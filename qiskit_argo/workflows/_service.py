@@ -35,6 +35,8 @@ from qiskit_argo.steps import (
     CREDENTIALS_KEY_PARAMETER,
     CREDENTIALS_SECRET_PARAMETER,
     ENTRY_POINT,
+    NO_CREDENTIALS_KEY,
+    NO_CREDENTIALS_SECRET,
     OUTPUTS_DIR,
     SCRATCH_MOUNT,
     StepRegistry,
@@ -60,6 +62,8 @@ if TYPE_CHECKING:
 __all__ = [
     "SERVICE_DEADLINE",
     "SERVICE_RETRIES",
+    "SERVICE_TTL_AFTER_SUCCESS",
+    "SERVICE_TTL_AFTER_FAILURE",
     "LABEL_SERVICE",
     "NO_CREDENTIALS_SECRET",
     "NO_CREDENTIALS_KEY",
@@ -76,12 +80,12 @@ __all__ = [
 SERVICE_DEADLINE = 300
 #: Retries of the step after a transient failure (network, 5xx, timeout: exit code 1).
 SERVICE_RETRIES = 3
+#: A finished service Workflow is deleted after this long (a failed one after a day, for its logs):
+#: its output is in the owner's status within seconds, and a backend is probed again and again.
+SERVICE_TTL_AFTER_SUCCESS = 3600
+SERVICE_TTL_AFTER_FAILURE = 24 * 3600
 #: Workflow label naming the service step (``ibm-probe``...), beside the owner's labels.
 LABEL_SERVICE = f"{GROUP}/service"
-#: The ``credentials-secret``/``credentials-key`` values when there is no Secret (a fake backend);
-#: the same placeholder the schedule step writes for the job steps. Nothing is mounted from it.
-NO_CREDENTIALS_SECRET = "qiskit-argo-no-credentials"
-NO_CREDENTIALS_KEY = "token"
 
 Owner = QiskitBackend | QiskitSession | QiskitJob
 
@@ -180,7 +184,13 @@ def service_workflow(
     kind = _kind(owner)
     names = for_kind(kind)
     uid = owner.metadata.uid
-    with Workflow(name=name, entrypoint=ENTRYPOINT, **workflow_settings()) as workflow:
+    settings = {
+        **workflow_settings(),
+        "ttl_strategy": m.TTLStrategy(
+            seconds_after_success=SERVICE_TTL_AFTER_SUCCESS, seconds_after_failure=SERVICE_TTL_AFTER_FAILURE
+        ),
+    }
+    with Workflow(name=name, entrypoint=ENTRYPOINT, **settings) as workflow:
         _template(spec, credentials)
         with DAG(name=ENTRYPOINT):
             Task(

@@ -17,6 +17,8 @@ noticing. ``StrictEmulator`` serves every Kubernetes request itself instead:
   ``status``.
 * CRD schemas from ``crds/``: unknown fields are pruned and types checked, as the API server
   does for structural schemas (CEL rules are not evaluated).
+* ConfigMaps: ``data`` values must be strings (400) and keys config keys (422), as the API
+  server checks them.
 * ``metadata.annotations`` of any object: at most 256 KiB in total (keys and values), else **422
   Invalid** (``FieldValueTooLong``), as ``ValidateAnnotationsSize`` in apimachinery answers —
   on create, PATCH and PUT alike.
@@ -247,6 +249,28 @@ def _check_annotations(kind: str, obj: Mapping[str, Any]) -> None:
     )
 
 
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def _check_configmap(obj: Mapping[str, Any]) -> None:
+    """A ConfigMap's ``data`` as the API server takes it: string values (anything else does not
+    decode: 400), keys that are config keys (``IsConfigMapKey``: 422)."""
+    data = obj.get("data") or {}
+    name = (obj.get("metadata") or {}).get("name")
+    if not isinstance(data, Mapping) or any(not isinstance(value, str) for value in data.values()):
+        raise _error(
+            400, "BadRequest", 'ConfigMap in version "v1" cannot be handled as a ConfigMap: data values must be strings'
+        )
+    for key in data:
+        if len(key) > 253 or not _CONFIG_KEY.match(key):
+            raise _error(
+                422,
+                "Invalid",
+                f'ConfigMap "{name}" is invalid: data[{key}]: Invalid value: "{key}": a valid config key must consist '
+                "of alphanumeric characters, '-', '_' or '.'",
+            )
+
+
 # --------------------------------------------------------------------------- the emulator
 
 
@@ -427,6 +451,8 @@ class StrictEmulator(kmock.KubernetesEmulator):
 
     def _admit(self, resource: Any, obj: dict[str, Any]) -> dict[str, Any]:
         _check_annotations(self._kind(resource), obj)
+        if not resource.group and resource.plural == "configmaps":
+            _check_configmap(obj)
         schema = self._schema(resource)
         if schema is None:
             return obj

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from qiskit_argo.steps import SEMAPHORE_CONFIGMAP
-from tests.argo_fake import IBM_BACKEND_JSON, SUBMISSION_JSON, ArgoFake, ServiceFake
+from tests.argo_fake import IBM_BACKEND_JSON, IBM_SCHEDULE, SUBMISSION_JSON, ArgoFake, ServiceFake
 from tests.controller.cluster import Argo, Cluster, ServiceArgo, bell_spec, eventually
 
 pytestmark = pytest.mark.timeout(60)
@@ -196,8 +196,10 @@ async def _message_has(cluster: Cluster, name: str, text: str) -> dict[str, Any]
 # --------------------------------------------------------------------------- cancel at IBM
 
 
-async def _waiting_at_ibm(cluster: Cluster, name: str = "bell") -> str:
-    """A job on sherbrooke whose ibm-wait step runs; the job Workflow's name."""
+async def _waiting_at_ibm(cluster: Cluster, name: str = "bell", *, target: bool = True) -> str:
+    """A job on sherbrooke whose ibm-wait step runs; the job Workflow's name. ``target``: the
+    schedule step published its target (else only its choice: the controller finds the target
+    from the QiskitBackend the status names)."""
     await cluster.create("QiskitBackend", "qiskitbackends", "sherbrooke", SHERBROOKE, READY_BACKEND)
     await cluster.create_job(name, bell_spec(backend={"ref": "sherbrooke"}))
     workflow = await cluster.workflow_of(name)
@@ -206,7 +208,7 @@ async def _waiting_at_ibm(cluster: Cluster, name: str = "bell") -> str:
         fake.start()
         for step, outputs in (
             ("validate", None),
-            ("schedule", {"backend": IBM_BACKEND_JSON, "executor": "ibm"}),
+            ("schedule", IBM_SCHEDULE if target else {"backend": IBM_BACKEND_JSON, "executor": "ibm"}),
             ("ibm-submit", {"submission": SUBMISSION_JSON}),
         ):
             fake.run_step(step)
@@ -260,9 +262,10 @@ async def test_deleting_a_job_during_ibm_wait_cancels_at_ibm_then_lets_go(cluste
 
 async def test_a_cancel_that_never_finishes_lets_go_after_the_bound(cluster: Cluster) -> None:
     await cluster.controller(cancel_timeout_seconds=1.5).start()
-    await _waiting_at_ibm(cluster)
+    await _waiting_at_ibm(cluster, target=False)  # the target found through the QiskitBackend
     await cluster.delete_job("bell")
-    await eventually(lambda: _one_cancel(cluster), what="the cancel Workflow")
+    cancel = await eventually(lambda: _one_cancel(cluster), what="the cancel Workflow")
+    assert json.loads(_task_parameters(cancel, "ibm-cancel")["target"])["device"] == "fake_sherbrooke"
     assert await _finalizers(cluster, "bell") == [FINALIZER]
     assert await eventually(lambda: _gone(cluster, "bell"), timeout=15, what="the job let go after the bound")
     events = await eventually(lambda: _events(cluster, "bell", "IbmCancelFailed"), what="IbmCancelFailed")

@@ -4,6 +4,7 @@ the delete for long."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -137,3 +138,20 @@ async def test_a_session_without_its_backend_waits_and_a_failed_open_lets_go(clu
 
 async def _gone(cluster: Cluster) -> bool:
     return await _session(cluster) is None
+
+
+async def test_a_ttl_deleted_open_workflow_never_opens_a_second_session(cluster: Cluster) -> None:
+    await cluster.controller().start()
+    session = await _open(cluster)
+    await cluster.api.ok("DELETE", cluster.workflow_path(session["status"]["openWorkflowName"]))
+    await cluster.api.ok(
+        "PATCH",
+        cluster.kind_path("qiskitsessions", "s1"),
+        {"metadata": {"labels": {"poke": "1"}}},
+        content_type="application/merge-patch+json",
+    )
+    await asyncio.sleep(0.5)
+    assert _service(await cluster.workflows(), "session-open") == []
+    session = await _session(cluster)
+    assert session is not None and session["status"]["phase"] == "Ready"
+    assert session["status"]["sessionId"] == "sess-42"

@@ -246,6 +246,8 @@ def test_a_service_workflow_is_one_fenced_bounded_step(step: str) -> None:
     assert template["metadata"]["labels"][workflows.LABEL_EGRESS] == EGRESS_IBM_QUANTUM
     assert workflow["metadata"]["labels"][workflows.LABEL_SERVICE] == step
     assert 0 < workflow["spec"]["activeDeadlineSeconds"] <= workflows.SERVICE_DEADLINE
+    ttl = workflow["spec"]["ttlStrategy"]
+    assert ttl["secondsAfterSuccess"] <= ttl["secondsAfterFailure"] <= 24 * 3600  # probes repeat: none piles up
     retry = template["retryStrategy"]
     assert retry["expression"] == workflows.RETRY_EXPRESSION and int(retry["limit"]) == workflows.SERVICE_RETRIES
     # Same security as the job steps.

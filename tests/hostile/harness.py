@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qiskit_argo.steps import STEPS
 from tests.hostile.corpus import ESCAPE_DIR, Case
 
 __all__ = [
@@ -67,7 +68,7 @@ SANDBOX_DEPTH = 10
 #: A line the field, source line or file is named by.
 _NAMES = re.compile(r"\b(?:spec|metadata|status|data|binaryData)[.\[]|\b(?:apiVersion|kind|spec|metadata)\b|\bline \d+")
 #: A row of ``qiskit-argo run``'s progress display (mark, step name, state).
-_PROGRESS = re.compile(r"^\S{1,2}\s+(?:validate|schedule|execute-aer|execute-ibm|store-results)\b")
+_PROGRESS = re.compile(r"^\S{1,2}\s+(?:" + "|".join(map(re.escape, STEPS)) + r")\b")
 _BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 

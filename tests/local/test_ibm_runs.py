@@ -252,12 +252,6 @@ class _Probe:
         return 0
 
 
-def test_the_placeholder_secret_is_the_one_every_module_uses() -> None:
-    from qiskit_argo import scheduling
-
-    assert local.NO_CREDENTIALS_SECRET == workflows.NO_CREDENTIALS_SECRET == scheduling.NO_CREDENTIALS_SECRET
-
-
 def test_a_session_on_a_backend_that_is_not_ready_is_not_opened(examples: Path, tmp_path: Path) -> None:
     """Two --catalogue paths; the session's backend has no key here, so its probe says NotReady."""
     extra = tmp_path / "session.yaml"

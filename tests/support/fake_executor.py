@@ -34,9 +34,9 @@ def schedule_for_tests(request: Path, catalogue: Path, metrics: str, out: Path) 
     (out / scheduling.EXECUTOR_FILE).write_text(os.environ.get(EXECUTOR_VARIABLE, scheduling.AER))
 
 
-def execute_fake(circuit: Path, request: Path, backend: str, target: str, out: Path) -> None:
+def execute_fake(circuit: Path, request: Path, backend: str, target: str, semaphore: str, out: Path) -> None:
     """Aer's execution, marked as this executor's."""
-    execute_aer(circuit, request, backend, target, out)
+    execute_aer(circuit, request, backend, target, semaphore, out)
     result = json.loads((out / "result.json").read_text())
     (out / "result.json").write_text(json.dumps({**result, "executor": "fake"}))
     summary = json.loads((out / "summary.json").read_text())

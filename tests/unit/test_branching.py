@@ -1,7 +1,10 @@
-"""The DAG branches on a step's output: with a made-up second executor registered beside execute-aer
-(``tests.support.fake_executor``, only here), the schedule step's ``executor`` picks one, the other
-is Skipped (Argo: a task whose ``when`` is false), and store-results takes its inputs from whichever
-ran — in a Workflow that validates strictly against Argo's schema and runs locally."""
+"""The DAG branches on a step's output: the schedule step's ``executor`` picks execute-aer or the
+IBM pair (ibm-submit → ibm-wait); with a made-up third executor registered beside execute-aer
+(``tests.support.fake_executor``, only here), the branch it names runs, the first step of every
+other is Skipped (Argo: a task whose ``when`` is false), a step waiting for a Skipped one's success
+is Omitted (its ``depends`` is false), and store-results takes its inputs from whichever ran — in a
+Workflow that validates strictly against Argo's schema and runs locally. The IBM branch's own run
+(local testing mode) is in tests/local/test_ibm_runs.py."""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from typing import Any
 import pytest
 
 from qiskit_argo import scheduling, workflows
+from qiskit_argo.api import BackendStatus, BackendType
+from qiskit_argo.expressions import depends_tasks
 from qiskit_argo.local import StepWorkers, run_workflow, step_component, step_preloads
 from qiskit_argo.manifests import load_job
 from qiskit_argo.steps import STEPS, Condition
@@ -24,6 +29,8 @@ from tests.support.schemas import validate_argo
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 AER = STEPS["execute-aer"]
+#: The steps that produce what store-results reads, one per branch: each exports it globally.
+LAST_OF_BRANCH = {"execute-aer", "execute-fake", "ibm-wait"}
 
 
 def _tasks(workflow: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -45,13 +52,27 @@ def bell() -> Any:
 
 def test_alternatives_render_as_when_depends_and_expressions(bell: Any) -> None:
     dag = _tasks(workflows.build(bell, steps=REGISTRY))
-    assert list(dag) == ["validate", "schedule", "execute-aer", "execute-fake", "store-results"]
-    assert dag["execute-aer"]["when"] == "{{tasks.schedule.outputs.parameters.executor}} == aer"
-    assert dag["execute-fake"]["when"] == "{{tasks.schedule.outputs.parameters.executor}} == fake"
-    # Alternatives never wait for each other.
-    assert dag["execute-fake"]["depends"] == dag["execute-aer"]["depends"] == "validate && schedule"
+    assert list(dag) == [
+        "validate",
+        "schedule",
+        "execute-aer",
+        "execute-fake",
+        "ibm-submit",
+        "ibm-wait",
+        "store-results",
+    ]
+    executor = "{{tasks.schedule.outputs.parameters.executor}}"
+    assert dag["execute-aer"]["when"] == f"{executor} == aer"
+    assert dag["execute-fake"]["when"] == f"{executor} == fake"
+    assert dag["ibm-submit"]["when"] == dag["ibm-wait"]["when"] == f"{executor} == ibm"
+    # Alternatives never wait for each other; the second step of a branch waits for the first's success.
+    first = ("execute-aer", "execute-fake", "ibm-submit")
+    assert {dag[name]["depends"] for name in first} == {"validate && schedule"}
+    assert dag["ibm-wait"]["depends"] == "validate && schedule && ibm-submit.Succeeded"
     store = dag["store-results"]
-    assert store["depends"] == "validate && schedule && (execute-aer.Succeeded || execute-fake.Succeeded)"
+    assert store["depends"] == (
+        "validate && schedule && (execute-aer.Succeeded || execute-fake.Succeeded || ibm-wait.Succeeded)"
+    )
     # What several steps may produce travels as a workflow-level output, which each exports.
     assert _argument(store, "artifacts", "result") == {
         "name": "result",
@@ -62,18 +83,22 @@ def test_alternatives_render_as_when_depends_and_expressions(bell: Any) -> None:
         "value": "{{workflow.outputs.parameters.summary}}",
     }
     steps = {t["name"]: t for t in workflows.cluster_workflow_template(steps=REGISTRY)["spec"]["templates"]}
-    for name in ("execute-aer", "execute-fake"):
+    for name in sorted(LAST_OF_BRANCH):
         outputs = steps[name]["outputs"]
         assert [(a["name"], a.get("globalName")) for a in outputs["artifacts"]] == [("result", "result")]
-        assert [(p["name"], p.get("globalName")) for p in outputs["parameters"]] == [("summary", "summary")]
-    assert all("globalName" not in p for p in steps["store-results"]["outputs"]["parameters"])
+        exported = {p["name"]: p.get("globalName") for p in outputs["parameters"]}
+        assert exported == {"summary": "summary"} | ({"ibm": None} if name == "ibm-wait" else {})
+    # What only one step makes (ibm-submit's submission, store-results' summary) is not global.
+    for name in ("ibm-submit", "store-results"):
+        outputs = steps[name]["outputs"]
+        assert all("globalName" not in o for o in outputs.get("parameters", []) + outputs.get("artifacts", []))
     # Inputs only one step makes stay plain references.
     assert _argument(store, "artifacts", "request") == {
         "name": "request",
         "from": "{{tasks.validate.outputs.artifacts.request}}",
     }
     description = workflows.build(bell, steps=REGISTRY)["metadata"]["annotations"]["workflows.argoproj.io/description"]
-    assert "validate → schedule → execute-aer | execute-fake → store-results" in description
+    assert "validate → schedule → (execute-aer | execute-fake | ibm-submit → ibm-wait) → store-results" in description
 
 
 def test_the_branching_workflow_and_template_validate_strictly(bell: Any) -> None:
@@ -87,12 +112,25 @@ def test_the_branching_workflow_and_template_validate_strictly(bell: Any) -> Non
 
 
 def test_a_step_that_needs_a_skipped_step_waits_for_its_success() -> None:
-    """A chain behind a branch (ibm-submit → ibm-wait, say): the second waits for the first to
-    succeed, so it is Omitted when the first is Skipped, and what follows takes either branch."""
+    """A chain behind a branch (ibm-submit → ibm-wait): the second waits for the first to succeed,
+    so it is Omitted when the first is Skipped, and what follows takes either branch — also for a
+    second step without a ``when`` of its own (made up here: ibm-wait has one)."""
+    real = {task.name: task for task in workflows.wiring()}
+    assert real["ibm-wait"].depends_expression == "validate && schedule && ibm-submit.Succeeded"
+    assert real["ibm-wait"].skippable and real["ibm-submit"].skippable
+    assert real["ibm-wait"].artifacts["ibm-jobs"].tasks == ("ibm-submit",)
+    assert real["ibm-wait"].parameters["submission"].tasks == ("ibm-submit",)
+    assert (
+        real["store-results"].depends_expression
+        == "validate && schedule && (execute-aer.Succeeded || ibm-wait.Succeeded)"
+    )
+    assert real["store-results"].artifacts["result"].tasks == ("ibm-wait", "execute-aer")
     submit = dataclasses.replace(
         FAKE, name="fake-submit", output_artifacts={}, output_parameters={"job-id": "job-id.txt"}
     )
-    wait = dataclasses.replace(FAKE, name="fake-wait", when=None, input_artifacts={}, input_parameters=("job-id",))
+    wait = dataclasses.replace(
+        FAKE, name="fake-wait", when=None, input_artifacts={}, input_parameters=("job-id",), semaphore=False
+    )
     registry = STEPS.with_step(submit, after=AER.name).with_step(wait, after=submit.name)
     wiring = {task.name: task for task in workflows.wiring(registry)}
     assert wiring["fake-wait"].depends_expression == "fake-submit.Succeeded"
@@ -101,9 +139,9 @@ def test_a_step_that_needs_a_skipped_step_waits_for_its_success() -> None:
     assert not wiring["store-results"].skippable, "one of the alternatives runs"
     assert (
         wiring["store-results"].depends_expression
-        == "validate && schedule && (execute-aer.Succeeded || fake-wait.Succeeded)"
+        == "validate && schedule && (execute-aer.Succeeded || fake-wait.Succeeded || ibm-wait.Succeeded)"
     )
-    assert wiring["store-results"].artifacts["result"].tasks == ("fake-wait", "execute-aer")
+    assert wiring["store-results"].artifacts["result"].tasks == ("ibm-wait", "fake-wait", "execute-aer")
     validate_argo(workflows.cluster_workflow_template(steps=registry))
 
 
@@ -117,13 +155,14 @@ def test_a_later_producer_that_may_be_skipped_overrides_one_that_always_runs() -
         input_parameters=(),
         output_artifacts={},
         output_parameters={"metrics": "m.json"},
+        semaphore=False,
     )
     registry = STEPS.with_step(override, after="schedule")
     store = {task.name: task for task in workflows.wiring(registry)}["store-results"]
     assert store.parameters["metrics"].tasks == ("fake-metrics", "validate")
     assert store.depends_expression == (
         "validate && schedule && (fake-metrics.Succeeded || fake-metrics.Skipped || fake-metrics.Omitted)"
-        " && execute-aer.Succeeded"
+        " && (execute-aer.Succeeded || ibm-wait.Succeeded)"
     )
 
 
@@ -145,11 +184,23 @@ def test_a_when_value_is_one_word() -> None:
         Condition("executor", "execute-aer")  # govaluate would read a minus
 
 
-def test_every_executor_the_scheduler_names_has_exactly_one_step() -> None:
-    """A word no step answers would skip every execute step and omit store-results."""
-    words = [spec.when.equals for spec in STEPS.values() if spec.when and spec.when.parameter == "executor"]
-    assert words.count(scheduling.AER) == 1
-    assert len(words) == len(set(words))
+def test_every_executor_the_scheduler_names_has_one_branch_that_store_results_waits_for() -> None:
+    """Every word the schedule step can write (``aer``, ``ibm``) has a step whose ``when`` answers
+    it, and exactly one first step of its branch (one that waits for no other step of the branch);
+    a word no step answered would skip every execute step and omit store-results (below)."""
+    words = {scheduling.executor(BackendStatus(name="b", type=kind)) for kind in (None, *BackendType)}
+    assert words == {scheduling.AER, scheduling.IBM}
+    wiring = {task.name: task for task in workflows.wiring()}
+    ends = set(depends_tasks(wiring["store-results"].depends_expression))
+    for word in sorted(words):
+        branch = {name for name, spec in STEPS.items() if spec.when == Condition("executor", word)}
+        assert branch, f"no step runs when executor == {word}"
+        firsts = {name for name in branch if not branch & set(depends_tasks(wiring[name].depends_expression))}
+        assert len(firsts) == 1, (word, firsts)
+        # store-results runs after this branch: it waits for the success of one of its steps.
+        assert branch & ends, (word, ends)
+    answered = {spec.when.equals for spec in STEPS.values() if spec.when and spec.when.parameter == "executor"}
+    assert answered == words, "a step answers a word the scheduler never writes"
 
 
 # --------------------------------------------------------------------------- the run
@@ -180,8 +231,11 @@ def test_the_branch_the_schedule_step_names_runs_and_the_other_is_skipped(
         "schedule": "Succeeded",
         taken: "Succeeded",
         left: "Skipped",
+        "ibm-submit": "Skipped",  # its when is false
+        "ibm-wait": "Omitted",  # its depends (ibm-submit.Succeeded) is false: checked before its when
         "store-results": "Succeeded",
     }
+    assert run.tasks["ibm-wait"].message == "omitted: depends condition not met"
     other = REGISTRY[left].when
     assert other is not None
     assert run.tasks[left].message == f"when '{executor} == {other.equals}' evaluated false"
@@ -191,17 +245,20 @@ def test_the_branch_the_schedule_step_names_runs_and_the_other_is_skipped(
     assert json.loads((results / "result.json").read_text()).get("executor") == ("fake" if executor == "fake" else None)
     top = json.loads(run.tasks["store-results"].parameters["summary"])["topCounts"]
     assert (top == {MARK: 1}) is (executor == "fake")
-    assert not (tmp_path / "steps" / left).exists(), "a skipped task has no step directory"
+    for name in (left, "ibm-submit", "ibm-wait"):
+        assert not (tmp_path / "steps" / name).exists(), f"{name} never ran, it has no step directory"
 
 
 def test_an_executor_no_step_answers_omits_store_results(
     bell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Argo's semantics, kept: both branches Skipped, store-results Omitted (its depends is false),
-    and the DAG has nothing failed (Succeeded) — why the scheduler must only name registered executors."""
+    """Argo's semantics, kept: every branch Skipped (or Omitted behind a Skipped step),
+    store-results Omitted (its depends is false), and the DAG has nothing failed (Succeeded) —
+    why the scheduler must only name executors some step answers."""
     run = _run(bell, tmp_path, monkeypatch, "nobody")
     phases = {name: task.phase for name, task in run.tasks.items()}
-    assert phases["execute-aer"] == phases["execute-fake"] == "Skipped"
+    assert phases["execute-aer"] == phases["execute-fake"] == phases["ibm-submit"] == "Skipped"
+    assert phases["ibm-wait"] == "Omitted"
     assert phases["store-results"] == "Omitted"
     assert run.tasks["store-results"].message == "omitted: depends condition not met"
     assert run.phase == "Succeeded"
@@ -266,6 +323,6 @@ def test_every_global_reference_is_exported_by_a_task_it_waits_for(bell: Any) ->
                     for name in waits
                     if any(o.get("globalName") == match.group(2) for o in templates[name]["outputs"].get(kind, []))
                 }
-                assert match.group(1) == kind and exporters == {"execute-aer", "execute-fake"}, (task["name"], text)
+                assert match.group(1) == kind and exporters == LAST_OF_BRANCH, (task["name"], text)
                 checked += 1
     assert checked == 2

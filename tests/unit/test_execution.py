@@ -290,7 +290,8 @@ def test_step_failure_is_one_line_on_stderr(tmp_path: Path, capsys: pytest.Captu
     request_file.write_text(json.dumps(request.dump()))
     backend = BackendStatus(name="aer", method="stabilizer", reason="set in the job")
     argv = ["execute-aer", "--circuit", str(circuit_file), "--request", str(request_file)]
-    code = steps.main([*argv, "--backend", json.dumps(backend.dump()), "--target", "{}", "--out", str(tmp_path / "out")])
+    argv += ["--backend", json.dumps(backend.dump()), "--target", "{}", "--semaphore", "_builtin"]
+    code = steps.main([*argv, "--out", str(tmp_path / "out")])
     assert code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("InvalidCircuit: spec.backend.aer.method=stabilizer"), lines

@@ -4,6 +4,7 @@ selector, session), each with a reason a person can read."""
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -329,9 +330,42 @@ def test_fallback_to_an_aer_entry() -> None:
     choice = scheduling.choose(_job(selector=selector), _wide(), catalogue)
     assert (choice.executor, choice.backend.name, choice.semaphore) == ("aer", "sim", "sim")
     reason = choice.backend.reason or ""
-    assert "no QiskitBackend fits (2 rejected" in reason and "allowSimulatorFallback" in reason, reason
+    assert "no QiskitBackend fits (1 rejected" in reason and "allowSimulatorFallback" in reason, reason
     assert list(_rejected(choice)) == ["torino"] and "maxPrice" in _rejected(choice)["torino"]
     assert choice.target["aer"]["method"] == "statevector"
+
+
+_SIM, _MANY = CATALOGUE.entries[0], [_entry(f"b{index:03}", num_qubits=2) for index in range(120)]
+
+# (case, catalogue entries, selector, chosen name, candidates not chosen): the count in the reason
+# is of the candidates not chosen, and status.backend.rejected lists exactly those (up to its cap).
+FALLBACKS = [
+    ("aer entry chosen, not counted", [_SIM, TORINO], BackendSelector(type="ibm", max_price="1"), "sim", 1),
+    ("aer entry, every other entry", [_SIM, _entry("sim2", "aer"), *CATALOGUE.entries[4:]], BackendSelector(type="ibm"),
+     "sim", 5),
+    ("missing preference counted", [_SIM, TORINO], BackendSelector(type="ibm", preference=["zzz"], max_price="1"),
+     "sim", 2),
+    ("built-in: every entry", CATALOGUE.entries, BackendSelector(type="aer", min_qubits=500), "aer", 8),
+    ("built-in: over the cap", _MANY, BackendSelector(), "aer", 120),
+]  # fmt: skip
+
+
+_COUNTED = re.compile(r"fits \((\d+) rejected, see status\.backend\.rejected(?: \((\d+) more not listed\))?\)")
+
+
+@pytest.mark.parametrize(
+    ("entries", "selector", "name", "not_chosen"), [case[1:] for case in FALLBACKS], ids=[c[0] for c in FALLBACKS]
+)
+def test_fallback_count_agrees_with_the_list(
+    entries: list[CatalogueEntry], selector: BackendSelector, name: str, not_chosen: int
+) -> None:
+    selector = selector.model_copy(update={"allow_simulator_fallback": True})
+    choice = scheduling.choose(_job(selector=selector), _wide(), Catalogue(entries=entries))
+    reason, listed = choice.backend.reason or "", _rejected(choice)
+    assert choice.backend.name == name and name not in listed
+    counted = _COUNTED.search(reason)
+    assert counted is not None, reason
+    assert int(counted[1]) == not_chosen == len(choice.backend.rejected) + int(counted[2] or 0), reason
 
 
 @pytest.mark.parametrize("catalogue", [Catalogue(), CATALOGUE])

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
+
 from qiskit_argo import api, crd
 from qiskit_argo.api import QISKIT_SESSION, QiskitSession
 from qiskit_argo.errors import InvalidJobError
-from qiskit_argo.manifests import parse_wire
 from qiskit_argo.generate import crd_file
+from qiskit_argo.manifests import parse_wire
 from tests.support.schemas import cel_available, cel_errors, crd_errors, validate_against_crd
 
 REPO = Path(__file__).resolve().parents[2]

@@ -463,3 +463,102 @@ def test_a_session_that_cannot_open_fails_with_the_steps_reason() -> None:
     failed = session_status(session, fake.workflow, T0)
     assert (failed.phase, failed.reason) == ("Failed", "CredentialsRejected")
     assert "rejected the API key" in (failed.message or "")
+
+
+# --------------------------------------------------------------------------- the controller's IBM questions
+
+
+def test_where_to_cancel_comes_from_the_schedule_steps_outputs() -> None:
+    from qiskit_argo.status import cancel_target
+    from tests.argo_fake import IBM_SCHEDULE
+
+    job = make_job()
+    argo = ArgoFake(make_workflow(job))
+    assert cancel_target(argo.workflow) is None
+    argo.start()
+    argo.run_step("validate")
+    argo.succeed_step("validate")
+    argo.run_step("schedule")
+    real = {**IBM_SCHEDULE, "credentials-secret": "ibm-token", "credentials-key": "apikey"}
+    argo.succeed_step("schedule", real)
+    where = cancel_target(argo.workflow)
+    assert where is not None
+    assert (where.target["device"], where.secret, where.key) == ("fake_sherbrooke", "ibm-token", "apikey")
+
+
+def test_the_generation_an_ibm_job_was_tagged_with_is_the_workflows() -> None:
+    from qiskit_argo import workflows
+    from qiskit_argo.status import workflow_generation
+
+    job = make_job()
+    job.metadata.generation = 3
+    assert workflow_generation(workflows.build(job)) == 3
+    assert workflow_generation(make_workflow(job)) is None  # a slim copy says nothing
+
+
+@pytest.mark.parametrize(
+    ("spec", "backend", "ibm_state", "phase", "wanted"),
+    [
+        ({}, None, None, None, False),  # inline Aer: never IBM
+        ({"backend": {"ref": "sherbrooke"}}, None, None, None, True),  # not chosen yet
+        ({"backend": {"selector": {"type": "aer"}}}, None, None, None, False),
+        ({"backend": {"selector": {"minQubits": 5}}}, None, None, None, True),
+        ({"sessionRef": "s1"}, None, None, None, True),
+        ({"backend": {"ref": "local"}}, {"name": "local", "type": "aer"}, None, "Running", False),  # aer chosen
+        ({"backend": {"ref": "sherbrooke"}}, IBM_BACKEND, None, "Running", True),
+        ({"backend": {"ref": "sherbrooke"}}, IBM_BACKEND, "Done", "Running", False),  # IBM job final
+        ({"backend": {"ref": "sherbrooke"}}, IBM_BACKEND, None, "Failed", False),  # the job finished
+    ],
+)
+def test_the_finalizer_is_wanted_exactly_while_ibm_may_be_reached(
+    spec: dict[str, Any], backend: Any, ibm_state: str | None, phase: str | None, wanted: bool
+) -> None:
+    from qiskit_argo.api import QiskitJobStatus
+    from qiskit_argo.status import needs_finalizer
+
+    job = make_job(**spec)
+    status = None
+    if phase is not None:
+        status = QiskitJobStatus.model_validate(
+            {
+                "phase": phase,
+                "backend": backend,
+                "ibm": {"jobId": "j1", "state": ibm_state} if ibm_state else None,
+            }
+        )
+    assert needs_finalizer(job, status) is wanted
+
+
+def test_an_ibm_job_may_be_live_until_the_wait_step_or_ibm_says_it_is_over() -> None:
+    from qiskit_argo.status import ibm_possibly_live
+
+    job, argo = ibm_fake()
+    assert ibm_possibly_live(None, argo.workflow)  # ibm chosen: submit may be under way
+    argo.run_step("ibm-submit")
+    argo.succeed_step("ibm-submit", {"submission": SUBMISSION_JSON})
+    argo.run_step("ibm-wait")
+    status = next_status(job, argo.workflow, T0)
+    assert ibm_possibly_live(status, argo.workflow)
+    argo.succeed_step("ibm-wait")
+    assert not ibm_possibly_live(status, argo.workflow)
+    aer = ArgoFake(make_workflow(job))
+    aer.succeed_all()
+    assert not ibm_possibly_live(None, aer.workflow)
+
+
+def test_the_session_gate() -> None:
+    from qiskit_argo.status import session_gate
+
+    job = make_job(sessionRef="s1")
+    waiting, failure = session_gate(job, None)
+    assert failure is None and waiting is not None and waiting.reason == "SessionNotReady"
+    assert waiting.message.startswith("spec.sessionRef: there is no QiskitSession s1 in namespace lab")
+    for phase, reason in (("Pending", "SessionNotReady"), ("Opening", "SessionNotReady"), ("Ready", "SessionNotReady")):
+        waiting, failure = session_gate(job, make_session({"phase": phase}))
+        assert failure is None and waiting is not None and waiting.reason == reason, phase
+    for phase in ("Closing", "Closed", "Failed"):
+        waiting, failure = session_gate(job, make_session({"phase": phase, "message": "it expired"}))
+        assert waiting is None and failure is not None and failure.reason == "SessionClosed", phase
+        assert "spec.sessionRef: QiskitSession s1" in failure.message
+    assert session_gate(job, make_session({"phase": "Ready", "sessionId": "sess-1"})) == (None, None)
+    assert session_gate(make_job(), None) == (None, None)

@@ -194,19 +194,27 @@ def test_raw_job_artifact_carries_spec_and_identity_only() -> None:
     assert QiskitJob.model_validate(document).spec == job.spec
 
 
-def test_only_the_job_travels_raw_and_nothing_large_is_a_parameter() -> None:
+def test_only_the_job_and_the_catalogue_travel_raw_and_nothing_large_is_a_parameter() -> None:
     big = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\n' + "h q[0];\n" * 5000
     workflow = workflows.build(make_job(circuit={"openqasm": big}))
+    raw = set()
     for task in tasks(workflow).values():
         for parameter in task.get("arguments", {}).get("parameters", []):
             assert len(parameter["value"]) < 1024, parameter
         for artifact in task.get("arguments", {}).get("artifacts", []):
             assert "raw" in artifact or "from" in artifact
             if "raw" in artifact:
-                assert task["name"] == "validate" and artifact["name"] == workflows.JOB_ARTIFACT
+                raw.add((task["name"], artifact["name"]))
+    assert raw == {("validate", workflows.JOB_ARTIFACT), ("schedule", workflows.CATALOGUE_ARTIFACT)}
 
 
 # --------------------------------------------------------------------------- the DAG and its references
+
+
+def _alternatives(first: str, second: str) -> bool:
+    """Whether two steps can never both run: each runs ``when`` the same output is a different word."""
+    one, other = STEPS[first].when, STEPS[second].when
+    return one is not None and other is not None and one.parameter == other.parameter and one.equals != other.equals
 
 
 def test_dag_follows_the_step_contract() -> None:
@@ -215,9 +223,20 @@ def test_dag_follows_the_step_contract() -> None:
     assert list(dag) == list(STEPS)
     for name, task in dag.items():
         assert task["templateRef"] == {"name": naming.TEMPLATE_NAME, "template": name, "clusterScope": True}
+    # Every step waits for every earlier one, except an alternative (another branch), which it
+    # never waits for: only one branch runs, the others are Skipped.
     order = list(STEPS)
-    for later, earlier in zip(order[1:], order[:-1], strict=True):
-        assert earlier in ancestors(dag, later)
+    for index, later in enumerate(order):
+        for earlier in order[:index]:
+            waits = earlier in ancestors(dag, later)
+            assert waits is not _alternatives(earlier, later), (earlier, later)
+    assert _alternatives("execute-aer", "ibm-submit") and not _alternatives("ibm-submit", "ibm-wait")
+
+
+def _globals(cwt: dict[str, dict[str, Any]], task: dict[str, Any], kind: str) -> set[str]:
+    """The workflow-level outputs (``globalName``) of ``kind`` that ``task``'s template exports."""
+    outputs = cwt[task["templateRef"]["template"]].get("outputs", {}).get(kind, [])
+    return {o["globalName"] for o in outputs if "globalName" in o}
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
@@ -228,16 +247,24 @@ def test_every_reference_points_at_something_that_exists(example: Path) -> None:
     dag = tasks(workflow)
     for path, text in strings(workflow):
         for reference in _REFERENCE.findall(text):
+            consumer = re.search(r"\.tasks\[(\d+)\]", path)
+            assert consumer is not None, f"{path}: {{{{{reference}}}}} outside a task"
+            consumer_name = list(dag)[int(consumer.group(1))]
+            waits = ancestors(dag, consumer_name)
+            exported = re.fullmatch(r"workflow\.outputs\.(parameters|artifacts)\.([-a-z0-9]+)", reference)
+            if exported:  # a global output: every task that may export it has ended before this one
+                kind, output = exported.groups()
+                exporters = {name for name, task in dag.items() if output in _globals(cwt, task, kind)}
+                assert exporters, f"{path}: no task exports {kind} {output}"
+                assert exporters <= waits, f"{consumer_name} does not wait for {exporters - waits}"
+                continue
             match = re.fullmatch(r"tasks\.([-a-z0-9]+)\.outputs\.(parameters|artifacts)\.([-a-z0-9]+)", reference)
             assert match, f"{path}: unexpected reference {{{{{reference}}}}}"
             producer, kind, output = match.groups()
             assert producer in dag, f"{path}: no task {producer}"
             declared = [o["name"] for o in cwt[dag[producer]["templateRef"]["template"]]["outputs"].get(kind, [])]
             assert output in declared, f"{path}: {producer} has no output {kind} {output}"
-            consumer = re.search(r"\.tasks\[(\d+)\]", path)
-            assert consumer is not None
-            consumer_name = list(dag)[int(consumer.group(1))]
-            assert producer in ancestors(dag, consumer_name), f"{consumer_name} does not wait for {producer}"
+            assert producer in waits, f"{consumer_name} does not wait for {producer}"
     for name, template in cwt.items():
         declared = {p["name"] for p in template.get("inputs", {}).get("parameters", [])}
         for path, text in strings(template):
@@ -260,19 +287,34 @@ def test_every_template_input_is_supplied_and_every_argument_is_declared(limits:
                 assert "default" in declared[missing] or declared[missing].get("optional"), f"{name}: {missing}"
 
 
+def _latest_producers(producers: list[str]) -> tuple[str, ...]:
+    """The earlier producers an input may come from, latest first: back to (and with) the latest one
+    that always runs; the conditional ones after it are alternatives (execute-aer, ibm-wait)."""
+    found: list[str] = []
+    for name in reversed(producers):
+        found.append(name)
+        if STEPS[name].when is None:
+            break
+    return tuple(found)
+
+
 def test_wiring_takes_each_input_from_the_latest_producer() -> None:
-    """With one producer per output, as in the registry now: the latest one, and nothing else."""
+    """The latest producer, or when it may be skipped, every alternative back to one that always runs."""
+    several = set()
     for task in workflows.wiring():
         spec = STEPS[task.name]
         earlier = list(STEPS)[: list(STEPS).index(task.name)]
         for name, source in task.artifacts.items():
             producers = [s for s in earlier if name in STEPS[s].output_artifacts]
-            assert source.tasks == tuple(producers[-1:])
+            assert source.tasks == _latest_producers(producers), (task.name, name)
+            several |= {(task.name, name)} if len(source.tasks) > 1 else set()
         for name, source in task.parameters.items():
             producers = [s for s in earlier if name in STEPS[s].output_parameters]
-            assert source.tasks == tuple(producers[-1:])
+            assert source.tasks == _latest_producers(producers), (task.name, name)
+            several |= {(task.name, name)} if len(source.tasks) > 1 else set()
         assert set(task.artifacts) == set(spec.input_artifacts)
         assert set(task.parameters) == set(spec.input_parameters)
+    assert several == {("store-results", "result"), ("store-results", "summary")}
 
 
 def test_limits_reach_the_validate_step_only_when_given() -> None:
@@ -572,7 +614,7 @@ def test_build_does_not_share_state_between_calls() -> None:
 
 def _as_template_reference(task: dict[str, Any]) -> dict[str, Any]:
     """A job Workflow's task as the ClusterWorkflowTemplate's DAG carries it: ``template:`` for
-    ``templateRef``, and the job artifact's data as the workflow parameter reference."""
+    ``templateRef``, and the raw job and catalogue artifacts' data as workflow parameter references."""
     task = json.loads(json.dumps(task))
     ref = task.pop("templateRef")
     assert ref == {"name": naming.TEMPLATE_NAME, "template": task["name"], "clusterScope": True}
@@ -580,6 +622,10 @@ def _as_template_reference(task: dict[str, Any]) -> dict[str, Any]:
     job = argument(task, "artifacts", workflows.JOB_ARTIFACT)
     if job is not None:
         job["raw"]["data"] = f"{{{{workflow.parameters.{workflows.JOB_PARAMETER}}}}}"
+    catalogue = argument(task, "artifacts", workflows.CATALOGUE_ARTIFACT)
+    if catalogue is not None:
+        assert task["name"] == "schedule" and "raw" in catalogue, task
+        catalogue["raw"]["data"] = f"{{{{workflow.parameters.{workflows.CATALOGUE_PARAMETER}}}}}"
     return task
 
 
@@ -590,6 +636,12 @@ def test_template_entrypoint_has_the_workflows_tasks(example: Path) -> None:
     assert spec["entrypoint"] == workflows.ENTRYPOINT
     assert spec["arguments"]["parameters"][0]["name"] == workflows.JOB_PARAMETER
     assert "value" not in spec["arguments"]["parameters"][0]  # argo submit refuses to start without -p job=...
+    # ... but runs without -p catalogue=...: no QiskitBackends, the built-in Aer.
+    assert spec["arguments"]["parameters"][1] | {"description": ""} == {
+        "name": workflows.CATALOGUE_PARAMETER,
+        "value": "{}",
+        "description": "",
+    }
     (main,) = [t for t in spec["templates"] if t["name"] == spec["entrypoint"]]
     workflow = workflows.build(load_job(example)[0])
     (own_main,) = [t for t in workflow["spec"]["templates"] if t["name"] == workflows.ENTRYPOINT]
