@@ -34,6 +34,8 @@ lint: install
 bench: install
 	$(PY) bench/run.py
 	$(PY) bench/controller_latency.py
+	$(PY) bench/ibm_fake.py
+	$(PY) bench/schedule_catalogue.py
 
 # Refresh the pinned versions after changing pyproject.toml's dependencies.
 lock: install

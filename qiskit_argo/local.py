@@ -682,14 +682,16 @@ STEPS_SHARE = ("qiskit_argo.api",)
 
 
 def step_preloads(steps: StepRegistry | None = None) -> dict[str, tuple[str, ...]]:
-    """Component -> the modules its steps import on first use (``StepSpec.preload``: the heavy
-    ones, then the step's own ``qiskit_argo`` module), in step order: the warm workers
+    """Component -> the modules its warm steps (``StepSpec.warm``) import on first use
+    (``StepSpec.preload``: the heavy ones, then the step's own ``qiskit_argo`` module), in step order: the warm workers
     ``StepWorkers.for_steps()`` starts, one per component (per image)."""
     from qiskit_argo.steps import STEPS
 
     plan: dict[str, tuple[str, ...]] = {}
     for spec in (STEPS if steps is None else steps).values():
         known = plan.setdefault(spec.component, ())
+        if not spec.warm:
+            continue
         plan[spec.component] = (*known, *(module for module in spec.preload if module not in known))
     return plan
 

@@ -162,6 +162,11 @@ class StepSpec:
     #: The modules the step imports on first use, its own ``qiskit_argo`` module last: a local
     #: run's warm worker imports them ahead (tests/local check the step really imports them).
     preload: tuple[str, ...] = ()
+    #: Whether a local run's warm worker imports ``preload`` before the run starts: true for the
+    #: steps most runs take; false for a branch whose imports would delay every other run (the IBM
+    #: steps: qiskit-ibm-runtime takes about a second to import, and a run that uses IBM has
+    #: already imported it to probe its backend).
+    warm: bool = True
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):

@@ -65,4 +65,5 @@ STEP = StepSpec(
     credentials=True,
     semaphore=True,
     preload=("qiskit.transpiler", "qiskit_ibm_runtime.fake_provider", "qiskit_argo.ibm.job_steps"),
+    warm=False,
 )

@@ -68,4 +68,5 @@ STEP = StepSpec(
     credentials=True,
     semaphore=True,
     preload=("qiskit_ibm_runtime.fake_provider", "qiskit_argo.execution", "qiskit_argo.ibm.job_steps"),
+    warm=False,
 )
