@@ -34,9 +34,10 @@ noticing. ``StrictEmulator`` serves every Kubernetes request itself instead:
   otherwise (the scenarios give the controller exactly ``controller/rbac.yaml``).
 * ``writes``: every write, by whom (the name given to ``grant``), answered or refused, in order,
   so a test can count exactly what the controller wrote.
+* ``requests``: every request (reads and watches too), by whom, method and path, in order.
 
 ``declare_cluster`` declares what kopf and the controller need: ``v1/namespaces`` (or kopf
-starts no watcher), ``v1/events``, ``v1/configmaps``, QiskitJobs, QiskitBackends and
+starts no watcher), ``v1/events``, ``v1/configmaps``, ``v1/secrets`` (for tests), QiskitJobs, QiskitBackends and
 QiskitSessions with their status subresource, Argo Workflows, and kopf's peering resources.
 Tests still use kmock's DSL for fault injection: a reaction (``emulator[...] << 409``) wins over
 the emulator, as in kmock.
@@ -322,6 +323,8 @@ class StrictEmulator(kmock.KubernetesEmulator):
     denied: list[tuple[str, str, str]] = attrs.field(factory=list, init=False)
     #: Every write (POST, PATCH, PUT, DELETE) to a resource, answered or refused, in order.
     writes: list[Write] = attrs.field(factory=list, init=False)
+    #: Every request, reads and watches too, in order: (who, method, path with its query).
+    requests: list[tuple[str, str, str]] = attrs.field(factory=list, init=False)
     _names: dict[str, str] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -348,6 +351,8 @@ class StrictEmulator(kmock.KubernetesEmulator):
     # fallbacks below, so a reaction injected by a test (e.g. a 409) wins and changes nothing.
     async def _handle(self, request: rendering.Request) -> Any:
         method = str(request.method.value).upper()
+        token = (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        self.requests.append((self._names.get(token, "anonymous"), method, str(request.url.path_qs)))
         logged = method in ("POST", "PATCH", "PUT", "DELETE") and request.resource is not None
         try:
             response = await self._answer(request)
@@ -817,6 +822,10 @@ def declare_cluster(emulator: StrictEmulator, *, crds: Iterable[Path] = ()) -> N
         )
     resources["v1/configmaps"] = kmock.ResourceInfo(
         kind="ConfigMap", namespaced=True, verbs={"get", "list", "watch", "create", "patch", "update", "delete"}
+    )
+    # Only tests touch Secrets (controller/rbac.yaml grants the controller none).
+    resources["v1/secrets"] = kmock.ResourceInfo(
+        kind="Secret", namespaced=True, verbs={"get", "list", "watch", "create", "patch", "update", "delete"}
     )
     resources["argoproj.io/v1alpha1/workflows"] = kmock.ResourceInfo(
         kind="Workflow",
