@@ -435,6 +435,9 @@ def _print_summary(job: QiskitJob, result: WorkflowRun, target: Path, wall: floa
         row("backend", plain(f"{backend.get('name', '?')}" + (f" ({detail})" if detail else "")))
         if backend.get("reason"):
             row("why", plain(backend["reason"]))
+    estimate = _estimate_line(parsed("estimate"), str(backend.get("device") or ""))
+    if estimate:
+        row("estimate", plain(estimate))
     ibm = parsed("ibm") or parsed("submission")
     if ibm.get("jobId"):
         words = [str(ibm["jobId"]), str(ibm.get("state") or ibm.get("action") or "")]
@@ -470,6 +473,27 @@ def _print_summary(job: QiskitJob, result: WorkflowRun, target: Path, wall: floa
     out.print(table)
     # On its own line, never cut by the table's width nor shortened: people copy this path.
     out.print(plain("results: ") + plain(target, limit=None), soft_wrap=True)
+
+
+def _estimate_line(estimate: dict[str, Any], device: str) -> str | None:
+    """The schedule step's estimate as one line: quantum seconds and money (what a real device
+    would bill, for a local-testing fake backend); None for a free run (the built-in Aer)."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        seconds = Decimal(str(estimate.get("quantumSeconds") or "0"))
+        amount = Decimal(str(estimate.get("amount") or "0"))
+    except InvalidOperation:
+        return None
+    if not seconds and not amount:
+        return None
+    words = [f"{seconds} quantum s"] if seconds else []
+    if amount:
+        words.append(f"{amount} {estimate.get('currency') or ''}".strip())
+    line = "≈ " + ", ".join(words)
+    if device.startswith("fake_"):
+        line += " on the real device (local testing mode bills nothing)"
+    return line
 
 
 def _value_with_error(value: Any, stds: list[Any], index: int) -> str:

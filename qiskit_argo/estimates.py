@@ -18,6 +18,15 @@ on an Eagle QPU at about 660 ns, rounded up to 1 µs, since ISA transpilation ma
 deeper) plus one readout of ``MEASURE_SECONDS``. The estimate is meant to be conservative: a
 price limit is not exceeded because the estimate was optimistic. The simulator costs no quantum
 time.
+
+``upper_bound_quantum_seconds`` is the bound a QiskitBudget reserves before the Workflow exists,
+when the controller knows the spec but not the circuit: the same model with a worst-case circuit
+of ``WORST_CASE_CIRCUIT_SECONDS`` per execution, and executions from the spec alone
+(``upper_bound_executions``: shots × bindings, for the estimator its precision's shots × the
+resilience factor × every Pauli term of every observable, a bound on its measurement bases). A
+circuit longer than that is caught by the schedule step (its estimate exceeds the reservation:
+``BudgetExceeded``) and, failing that, stopped by IBM at ``max_execution_time``, so the budget
+holds either way.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from qiskit_argo.api import CircuitMetrics, Primitive
+from qiskit_argo.api import CircuitMetrics, Primitive, QiskitJobSpec
 from qiskit_argo.catalogue import CatalogueEntry
 from qiskit_argo.request import ExecutionRequest
 
@@ -37,7 +46,12 @@ __all__ = [
     "ESTIMATOR_DEFAULT_PRECISION",
     "RESILIENCE_FACTOR",
     "DEFAULT_SHOTS",
+    "WORST_CASE_CIRCUIT_SECONDS",
+    "MAX_EXECUTION_TIME",
     "shots_of",
+    "spec_shots",
+    "upper_bound_executions",
+    "upper_bound_quantum_seconds",
     "estimate_quantum_seconds",
     "quantum_seconds_of",
     "estimated_cost",
@@ -60,6 +74,13 @@ ESTIMATOR_DEFAULT_PRECISION = 0.015625
 #: IBM's default): 1 adds readout calibration (TREX, about as many shots again); 2 adds zero-noise
 #: extrapolation at three noise factors (1, 3, 5) on top of that.
 RESILIENCE_FACTOR = {0: 1, 1: 2, 2: 6}
+#: The worst-case duration of one execution's circuit when it is not known (the controller reserves
+#: before any step has read the circuit): 1 ms, a thousand layers of ``LAYER_SECONDS`` — about 4 to
+#: 10 times the coherence times (T1, T2 of 100–300 µs) of IBM's Eagle and Heron QPUs, beyond which
+#: a circuit returns noise. Longer circuits are stopped (see the module).
+WORST_CASE_CIRCUIT_SECONDS = 1e-3
+#: The most ``max_execution_time`` IBM accepts (and ``spec.backend.ibm.maxExecutionTime``): 3 h.
+MAX_EXECUTION_TIME = 10_800
 
 
 def shots_of(request: ExecutionRequest) -> int:
@@ -68,6 +89,40 @@ def shots_of(request: ExecutionRequest) -> int:
         return request.shots or DEFAULT_SHOTS
     precision = request.precision or ESTIMATOR_DEFAULT_PRECISION
     return max(1, math.ceil(1 / precision**2))
+
+
+def spec_shots(spec: QiskitJobSpec) -> int:
+    """Shots per binding from the spec alone: ``shots_of`` without the request."""
+    if spec.primitive == Primitive.SAMPLER.value:
+        return spec.shots or DEFAULT_SHOTS
+    precision = spec.precision or ESTIMATOR_DEFAULT_PRECISION
+    return max(1, math.ceil(1 / precision**2))
+
+
+def upper_bound_executions(spec: QiskitJobSpec) -> int:
+    """Executions (shots of circuits) a job may run, from its spec: shots × bindings, and for the
+    estimator × its resilience factor × the distinct Pauli terms of its observables (every term
+    measured in a basis of its own, the most it can take)."""
+    bindings = max(1, len(spec.parameter_values or ()))
+    executions = spec_shots(spec) * bindings
+    if spec.primitive == Primitive.ESTIMATOR.value:
+        level = spec.backend.ibm.resilience_level
+        terms = {label for observable in spec.observables or () for label in observable if set(label) != {"I"}}
+        executions *= RESILIENCE_FACTOR[1 if level is None else level] * max(1, len(terms))
+    return executions
+
+
+def upper_bound_quantum_seconds(
+    executions: int,
+    *,
+    rep_delay: float = REP_DELAY_SECONDS,
+    circuit_seconds: float = WORST_CASE_CIRCUIT_SECONDS,
+    overhead: float = JOB_OVERHEAD_SECONDS,
+) -> Decimal:
+    """IBM's model with a worst-case circuit: ``overhead + (rep_delay + circuit_seconds) × executions``,
+    exact (decimal arithmetic on the constants as written)."""
+    per_execution = Decimal(str(rep_delay)) + Decimal(str(circuit_seconds))
+    return Decimal(str(overhead)) + per_execution * max(1, executions)
 
 
 def estimate_quantum_seconds(

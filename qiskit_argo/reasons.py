@@ -77,6 +77,9 @@ class Reason(StrEnum):
     IBM_JOB_CANCELLED = "IbmJobCancelled"
     #: IBM does not know the job id the wait step re-attaches to.
     IBM_JOB_NOT_FOUND = "IbmJobNotFound"
+    #: The job does not fit a QiskitBudget of its namespace (the controller, before any Workflow),
+    #: or its circuit-based estimate exceeds what was reserved for it (the schedule step).
+    BUDGET_EXCEEDED = "BudgetExceeded"
 
     # -- what Argo, its executor or the kubelet reported (read from node and Workflow messages) --
     #: ``activeDeadlineSeconds`` or a retry's ``maxDuration`` ran out.
@@ -174,6 +177,7 @@ STEP_REASONS: frozenset[Reason] = frozenset(
         Reason.IBM_JOB_FAILED,
         Reason.IBM_JOB_CANCELLED,
         Reason.IBM_JOB_NOT_FOUND,
+        Reason.BUDGET_EXCEEDED,
     }
 )
 #: Read from what Argo writes (``qiskit_argo.status``: node and Workflow messages, phases).
@@ -204,6 +208,7 @@ CONTROLLER_REASONS: frozenset[Reason] = frozenset(
         Reason.WORKFLOW_CONFLICT,
         Reason.WORKFLOW_REJECTED,
         Reason.SESSION_CLOSED,
+        Reason.BUDGET_EXCEEDED,
     }
 )
 #: Why a job failed: ``status.reason`` of a Failed job, its Failed condition, its Warning Event.

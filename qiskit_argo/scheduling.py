@@ -14,6 +14,12 @@ Clifford-only circuits without noise, density_matrix for noisy runs with more sh
 2^qubits, statevector otherwise), so a person reading ``status.backend.reason`` knows what ran and
 how to change it.
 
+The step also writes its ``estimate`` for the chosen backend (``estimate_of``: quantum seconds by
+``qiskit_argo.estimates``, money by the backend's cost model, and how) and fails permanently with
+``BudgetExceeded`` when it is above what the controller reserved for the job (the ``reserved``
+parameter; ``{}``: no budget) — the reservation is an upper bound from the spec alone, the
+estimate knows the circuit.
+
 Pure logic (``choose``, ``choose_backend``) plus the thin file wrapper ``run_step``. Imports no Qiskit.
 """
 
@@ -54,6 +60,12 @@ __all__ = [
     "EXECUTOR_FILE",
     "OUTPUT_FILES",
     "DEFAULT_CHANNEL",
+    "ESTIMATE_FILE",
+    "BudgetExceededError",
+    "Reserved",
+    "parse_reserved",
+    "estimate_of",
+    "check_reserved",
     "BackendNotFoundError",
     "BackendUnavailableError",
     "NoSuitableBackendError",
@@ -74,6 +86,8 @@ DEFAULT_CHANNEL = "ibm_quantum_platform"
 #: The schedule step's ``executor`` output: the word an execute step's ``when`` compares
 #: (``qiskit_argo.steps``: execute-aer runs when it is ``aer``).
 EXECUTOR_FILE = "executor.txt"
+#: The schedule step's ``estimate`` output: ``{"quantumSeconds", "amount", "currency", "how"}``.
+ESTIMATE_FILE = "estimate.json"
 #: Shots ``AerSimulator.run`` takes when none are given (the Aer estimator gives none).
 AER_DEFAULT_SHOTS = 1024
 
@@ -149,6 +163,12 @@ def choose_backend(request: ExecutionRequest, metrics: CircuitMetrics) -> Backen
 
 
 # --------------------------------------------------------------------------- the catalogue
+
+
+class BudgetExceededError(PermanentError):
+    """The estimate for the chosen backend is above what the controller reserved for the job."""
+
+    reason = Reason.BUDGET_EXCEEDED
 
 
 class BackendNotFoundError(PermanentError):
@@ -540,6 +560,125 @@ def load_catalogue_file(path: Path | None) -> Catalogue:
         raise InvalidJobError(one_line(f"catalogue artifact {path}: {problem}")) from None
 
 
+# --------------------------------------------------------------------------- the reservation
+
+
+@dataclass(frozen=True)
+class Reserved:
+    """What the controller reserved for the job (the ``reserved`` parameter); all ``None``: no budget."""
+
+    quantum_seconds: Decimal | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+
+
+def _decimal(raw: object, field_name: str) -> Decimal:
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+            raise ArithmeticError
+        value = Decimal(str(raw))
+        if not value.is_finite() or value < 0:
+            raise ArithmeticError
+    except ArithmeticError:
+        raise InvalidJobError(
+            f"reserved parameter: {field_name} {quote(raw)} is not a decimal number >= 0; the controller passes it"
+        ) from None
+    return value
+
+
+def parse_reserved(text: str) -> Reserved:
+    """The ``reserved`` parameter: ``{}`` (or empty) = no budget, else ``{"quantumSeconds", "amount", "currency"}``."""
+    text = (text or "").strip()
+    if not text:
+        return Reserved()
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidJobError(f"reserved parameter: not JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(raw, dict):
+        raise InvalidJobError("reserved parameter: not a JSON object; the controller passes {} or the reservation")
+    unknown = sorted(set(raw) - {"quantumSeconds", "amount", "currency"})
+    if unknown:
+        raise InvalidJobError(f"reserved parameter: unknown field {quote(unknown[0])}")
+    currency = raw.get("currency")
+    if currency is not None and not (isinstance(currency, str) and len(currency) == 3 and currency.isupper()):
+        raise InvalidJobError(f"reserved parameter: currency {quote(currency)} is not an ISO 4217 code")
+    return Reserved(
+        quantum_seconds=_decimal(raw["quantumSeconds"], "quantumSeconds") if "quantumSeconds" in raw else None,
+        amount=_decimal(raw["amount"], "amount") if "amount" in raw else None,
+        currency=currency,
+    )
+
+
+def _decimal_text(value: Decimal) -> str:
+    return "0" if value == 0 else f"{value.normalize():f}"
+
+
+def _seconds_text(seconds: float) -> str:
+    """Quantum seconds as a decimal string, rounded up to the millisecond (an estimate never shrinks)."""
+    exact = Decimal(str(round(seconds, 9)))  # float noise (2.2640000000000002) is not a millisecond more
+    return _decimal_text(exact.quantize(Decimal("0.001"), rounding="ROUND_CEILING"))
+
+
+def estimate_of(
+    choice: Choice, request: ExecutionRequest, metrics: CircuitMetrics, catalogue: Catalogue, reserved: Reserved
+) -> dict[str, str]:
+    """The ``estimate`` output for the chosen backend (``qiskit_argo.estimates``): quantum seconds
+    and money by its cost model, in its currency (the reservation's, or ``""``, when it has none)."""
+    entry = catalogue.entry(choice.backend.name) if choice.backend.type is not None else None
+    if entry is None:
+        return {"quantumSeconds": "0", "amount": "0", "currency": reserved.currency or "",
+                "how": "the built-in Aer simulator: no quantum time, no cost"}  # fmt: skip
+    seconds = _seconds_text(estimates.quantum_seconds_of(entry, request, metrics))
+    amount = Decimal(0)
+    if entry.cost is not None:  # ``estimates.estimated_cost`` of the seconds as shown (no float noise)
+        shots = estimates.shots_of(request) * max(1, metrics.num_bindings)
+        amount = entry.cost.cost(quantum_seconds=float(seconds), shots=shots, jobs=1)
+    if entry.type == IBM:
+        how = (
+            f"IBM's model on {entry.device}: {estimates.JOB_OVERHEAD_SECONDS:g} s + (rep_delay + depth "
+            f"{metrics.depth} layers) x {estimates.shots_of(request)} shots x {max(1, metrics.num_bindings)} bindings"
+        )
+    else:
+        how = f"Aer on QiskitBackend {entry.name}: no quantum time"
+    how += f"; cost by its cost model ({entry.cost.currency})" if entry.cost is not None else "; no cost model"
+    currency = entry.cost.currency if entry.cost is not None else (reserved.currency or "")
+    return {"quantumSeconds": seconds, "amount": _decimal_text(amount), "currency": currency,
+            "how": one_line(how, 300)}  # fmt: skip
+
+
+def check_reserved(estimate: Mapping[str, str], reserved: Reserved, backend: str) -> None:
+    """Raise ``BudgetExceededError`` when ``estimate`` is above ``reserved`` (quantum seconds, or
+    money in the reservation's currency); nothing reserved (``{}``): no budget, nothing to check."""
+    seconds, amount = Decimal(estimate["quantumSeconds"]), Decimal(estimate["amount"])
+    if reserved.quantum_seconds is not None and seconds > reserved.quantum_seconds:
+        raise BudgetExceededError(
+            one_line(
+                f"the estimate on QiskitBackend {backend} is {estimate['quantumSeconds']} quantum seconds, above the "
+                f"{reserved.quantum_seconds.normalize():f} reserved for the job ({estimate['how']}); lower spec.shots "
+                "or the parameter bindings, or raise spec.backend.ibm.maxExecutionTime, and re-create the job"
+            )
+        )
+    if reserved.amount is None or amount == 0:
+        return
+    currency = estimate["currency"]
+    if reserved.currency is not None and currency and currency != reserved.currency:
+        raise BudgetExceededError(
+            one_line(
+                f"QiskitBackend {backend} charges in {currency}, the reservation is in {reserved.currency}: "
+                "the budget cannot pay for it; choose a backend priced in the budget's currency"
+            )
+        )
+    if amount > reserved.amount:
+        raise BudgetExceededError(
+            one_line(
+                f"the estimated cost on QiskitBackend {backend} is {_money(amount)} {currency}, above the "
+                f"{_money(reserved.amount)} reserved for the job ({estimate['how']}); lower spec.shots or the "
+                "parameter bindings, or choose a cheaper backend, and re-create the job"
+            )
+        )
+
+
 #: The schedule step's output files, by output parameter.
 OUTPUT_FILES = {
     "backend": "backend.json",
@@ -548,6 +687,7 @@ OUTPUT_FILES = {
     "credentials-secret": "credentials-secret.txt",
     "credentials-key": "credentials-key.txt",
     "semaphore": "semaphore.txt",
+    "estimate": ESTIMATE_FILE,
 }
 
 
@@ -566,10 +706,23 @@ def write_choice(choice: Choice, out_dir: Path) -> None:
         (out_dir / OUTPUT_FILES[name]).write_text(value)
 
 
-def run_step(request_file: Path, metrics_json: str, out_dir: Path, catalogue_file: Path | None = None) -> None:
+def run_step(
+    request_file: Path,
+    metrics_json: str,
+    out_dir: Path,
+    catalogue_file: Path | None = None,
+    reserved_json: str = "{}",
+) -> None:
     """The schedule step: choose from the catalogue for the request and metrics, and write the
     choice (``OUTPUT_FILES``: ``backend.json``, ``executor.txt``, ``target.json``, the credentials
-    Secret's name and key, the semaphore key)."""
+    Secret's name and key, the semaphore key) and ``estimate.json``; then fail with
+    ``BudgetExceeded`` when that estimate is above what was reserved (``reserved_json``)."""
     request = load_request(request_file)
     metrics = parse_parameter(CircuitMetrics, metrics_json, "metrics")
-    write_choice(choose(request, metrics, load_catalogue_file(catalogue_file)), out_dir)
+    reserved = parse_reserved(reserved_json)
+    catalogue = load_catalogue_file(catalogue_file)
+    choice = choose(request, metrics, catalogue)
+    write_choice(choice, out_dir)
+    estimate = estimate_of(choice, request, metrics, catalogue, reserved)
+    (out_dir / ESTIMATE_FILE).write_text(json.dumps(estimate))
+    check_reserved(estimate, reserved, choice.backend.name)

@@ -52,6 +52,7 @@ import kopf
 from qiskit_argo.api import Kind
 from qiskit_argo.naming import LABEL_MANAGED_BY, MANAGED_BY
 from qiskit_argo_controller.backends import BackendReconciler
+from qiskit_argo_controller.budgets import BudgetReconciler
 from qiskit_argo_controller.jobs import JobReconciler
 from qiskit_argo_controller.kube import ARGO_GROUP, ARGO_VERSION, WORKFLOWS, Forbidden, Invalid, Kube, Transient
 from qiskit_argo_controller.options import DEFAULT_PEERING, Options
@@ -65,6 +66,7 @@ CONTROLLERS: tuple[type[Reconciler], ...] = (
     JobReconciler,
     BackendReconciler,
     SessionReconciler,
+    BudgetReconciler,
 )
 
 WORKFLOW_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY}"

@@ -23,6 +23,14 @@ Closing/Closed/Failed → Failed/SessionClosed); the QiskitBackends (``catalogue
 to ``workflows.build``); and it writes ConfigMap ``qiskit-argo-semaphores`` (``snapshot.
 write_semaphores``) before the create, so no Workflow ever names a semaphore that is not there.
 
+**Budgets.** Right before the create, the job's need (``budget.need_for``; None: it can only
+run free) is reserved in every QiskitBudget of the namespace that applies, all or none
+(``budgets.Ledger``), the finalizer ``qiskit-argo.io/budget`` added first; a refusal fails the
+job with BudgetExceeded and no Workflow. The reservation reaches the Workflow
+(``workflows.build(reservation=...)``) and ``status.cost``. Once the status is terminal the
+reservations are settled with ``budget.charge_for`` (``status.cost.charged``), then the finalizer
+goes; a job deleted before it ended is settled first (in full when its IBM job may have run).
+
 **IBM cancel.** While its Workflow may reach IBM (``status.needs_finalizer``: the schedule step
 chose ibm, or a ref/selector/session could, and the IBM job is not final) the job carries the
 finalizer ``qiskit-argo.io/ibm-cancel`` — added before the Workflow is created, removed once
@@ -43,8 +51,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from qiskit_argo import catalogue, workflows
-from qiskit_argo.api import QISKIT_BACKEND, QISKIT_JOB, Phase, QiskitJob, QiskitJobStatus, SecretKeyRef
+from qiskit_argo import budget, catalogue, workflows
+from qiskit_argo.api import (
+    QISKIT_BACKEND,
+    QISKIT_JOB,
+    CostAmount,
+    JobCost,
+    Phase,
+    QiskitJob,
+    QiskitJobStatus,
+    SecretKeyRef,
+)
+from qiskit_argo.budget import Need, Refusal
 from qiskit_argo.errors import InvalidJobError
 from qiskit_argo.ibm.tags import JobIdentity
 from qiskit_argo.manifests import parse_job
@@ -71,6 +89,7 @@ from qiskit_argo.status import (
 )
 from qiskit_argo.status._argo import get
 from qiskit_argo_controller import metrics, snapshot
+from qiskit_argo_controller.budgets import BUDGET_FINALIZER, ledger_for
 from qiskit_argo_controller.kube import AlreadyExists, Conflict, Invalid, NotFound, Transient
 from qiskit_argo_controller.reconcile import (
     Logger,
@@ -83,7 +102,7 @@ from qiskit_argo_controller.reconcile import (
     slim_workflow,
 )
 
-__all__ = ["JobReconciler", "OWNED_STATUS_KEYS", "IBM_CANCEL_FINALIZER", "read_job"]
+__all__ = ["JobReconciler", "OWNED_STATUS_KEYS", "IBM_CANCEL_FINALIZER", "BUDGET_FINALIZER", "read_job", "cost_of"]
 
 #: Present on a job while its IBM job may be live: deleting the job cancels that IBM job first.
 IBM_CANCEL_FINALIZER = "qiskit-argo.io/ibm-cancel"
@@ -116,6 +135,30 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
+def _has(raw: Mapping[str, Any], finalizer: str) -> bool:
+    finalizers = meta(raw).get("finalizers")
+    return isinstance(finalizers, list) and finalizer in finalizers
+
+
+def cost_of(need: Need, *, how: str | None = None) -> CostAmount:
+    """``need`` as the status shows it (``status.cost.reserved`` / ``charged``)."""
+    return CostAmount(
+        quantum_seconds=budget.decimal_text(need.quantum_seconds),
+        amount=budget.decimal_text(need.amount),
+        currency=need.currency,
+        how=how if how is not None else need.how,
+    )
+
+
+def _with_cost(status: QiskitJobStatus, **fields: Any) -> QiskitJobStatus:
+    cost = status.cost or JobCost()
+    return status.model_copy(update={"cost": cost.model_copy(update=fields)})
+
+
+#: What ``_reserve`` did: nothing needed (None), the need and the budgets holding it, or a refusal.
+_Reserved = tuple[Need, list[str]] | Failure | None
+
+
 class _Outcome:
     """What ``_ensure_workflow`` found: the Workflow, or why there is none."""
 
@@ -127,11 +170,14 @@ class _Outcome:
         failure: Failure | None = None,
         waiting: Failure | None = None,
         raw: Mapping[str, Any] | None = None,
+        reserved: tuple[Need, list[str]] | None = None,
     ) -> None:
         self.workflow = workflow
         self.missing = missing
         self.failure = failure
         self.waiting = waiting
+        #: What this pass reserved for the job, and in which budgets.
+        self.reserved = reserved
         #: The job as the last write of this pass left it (a finalizer added), or None: unchanged.
         self.raw = raw
 
@@ -143,6 +189,8 @@ class JobReconciler(Reconciler):
     owned_status_keys = OWNED_STATUS_KEYS
     phases = tuple(phase.value for phase in Phase)
     finalizer = IBM_CANCEL_FINALIZER
+    #: Every finalizer a job may carry: while one is there, a deleted job still gets passes.
+    finalizers: tuple[str, ...] = (IBM_CANCEL_FINALIZER, BUDGET_FINALIZER)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -153,6 +201,10 @@ class JobReconciler(Reconciler):
         self._cancels: set[tuple[str, str, str | None]] = set()
         #: The identity each job's IBM job was tagged with (read once from its whole Workflow).
         self._identities: dict[tuple[str, str, str | None], JobIdentity] = {}
+        self.ledger = ledger_for(self.kube, self.clock)
+
+    def finalizing(self, raw: Mapping[str, Any]) -> bool:
+        return any(_has(raw, finalizer) for finalizer in self.finalizers)
 
     def object_deleted(self, raw: Mapping[str, Any]) -> None:
         super().object_deleted(raw)
@@ -183,7 +235,10 @@ class JobReconciler(Reconciler):
             job = read_job(raw)
         except ValueError as error:
             if meta(raw).get("deletionTimestamp"):
-                await self._release(run)  # nothing can be known about an IBM job of an unreadable spec
+                # Nothing can be known about an IBM job of an unreadable spec: its reservation is
+                # charged in full, and the IBM-cancel finalizer goes.
+                run, _ = await self._settle_budgets(run, None, in_full=True)
+                await self._release(run)
                 return
             logger.warning(f"Invalid spec, not retrying until the job changes: {error}")
             new = invalid_spec_status(
@@ -203,7 +258,9 @@ class JobReconciler(Reconciler):
         if is_terminal(previous, job.metadata.generation):
             # Finished: nothing to create or follow; at most observedGeneration moves.
             run = await self._keep_finalizer(run, job, previous)
-            await self.write(run, next_status(job, None, self.clock()), None)
+            new = next_status(job, None, self.clock())
+            run, new = await self._settle_if_done(run, job, new)
+            await self.write(run, new, None)
             return
 
         found = await self._ensure_workflow(run, job, previous, fresh=run.fresh_workflow)
@@ -224,20 +281,65 @@ class JobReconciler(Reconciler):
             failure=found.failure,
             waiting=found.waiting,
         )
+        if found.reserved is not None:
+            need, names = found.reserved
+            new = _with_cost(new, reserved=cost_of(need), budgets=names)
         if found.waiting is None:
             run = await self._keep_finalizer(run, job, new)
+        run, new = await self._settle_if_done(run, job, new)
         await self.write(run, new, resource_version(workflow) if workflow is not None else None)
+
+    # -- budgets: reserve before the Workflow, settle when the job ends -----------------------
+
+    async def _reserve(self, run: Pass, job: QiskitJob, snapshot_: catalogue.Catalogue) -> tuple[Pass, _Reserved]:
+        """Reserve the job's need in the budgets that apply (the budget finalizer first): ``(run,
+        None)`` when it needs none, ``(run, (need, names))`` when reserved, ``(run, Failure)`` when refused."""
+        need = budget.need_for(job, snapshot_)
+        if need is None:
+            return run, None
+        names = await self.ledger.applicable(job.namespace, need, run.logger)
+        if not names:
+            return run, None
+        run = await self._set_finalizer(run, True, BUDGET_FINALIZER)
+        outcome = await self.ledger.reserve(job.namespace, str(job.metadata.uid), job.name, need, run.logger)
+        if isinstance(outcome, Refusal):
+            run.logger.warning(f"Budget exceeded: {outcome.message}")
+            return run, Failure(Reason.BUDGET_EXCEEDED, outcome.message)
+        return run, ((need, outcome) if outcome else None)
+
+    async def _settle_budgets(self, run: Pass, charge: Need | None, *, in_full: bool = False) -> tuple[Pass, list[str]]:
+        """Settle the job's reservations (``charge``; ``in_full``: each reservation as charged),
+        then remove the budget finalizer: the job, and the budgets that held a reservation."""
+        if not _has(run.raw, BUDGET_FINALIZER):
+            return run, []
+        uid = str(meta(run.raw).get("uid") or "")
+        settled = await self.ledger.settle(run.namespace, uid, None if in_full else charge, run.logger) if uid else []
+        return await self._set_finalizer(run, False, BUDGET_FINALIZER), settled
+
+    async def _settle_if_done(self, run: Pass, job: QiskitJob, status: QiskitJobStatus) -> tuple[Pass, QiskitJobStatus]:
+        """A finished job's reservations settled with what it used (``budget.charge_for``), shown
+        in ``status.cost.charged``; nothing to do for a job that held none."""
+        if not is_terminal(status, job.metadata.generation):
+            return run, status
+        cost = status.cost
+        unshown = cost is not None and cost.reserved is not None and cost.charged is None
+        if not _has(run.raw, BUDGET_FINALIZER) and not unshown:
+            return run, status
+        backends = await snapshot.read_backends(self.kube, job.namespace, run.logger)
+        charge = budget.charge_for(job.model_copy(update={"status": status}), catalogue.snapshot(backends, None))
+        run, settled = await self._settle_budgets(run, charge)
+        if unshown or settled:
+            status = _with_cost(status, charged=cost_of(charge), budgets=(cost.budgets if cost else []) or settled)
+        return run, status
 
     # -- the IBM-cancel finalizer -----------------------------------------------------------
 
-    async def _set_finalizer(self, run: Pass, present: bool) -> Pass:
-        """The job with the finalizer present or absent (a guarded patch when it must change)."""
+    async def _set_finalizer(self, run: Pass, present: bool, finalizer: str = IBM_CANCEL_FINALIZER) -> Pass:
+        """The job with ``finalizer`` present or absent (a guarded patch when it must change)."""
         finalizers = list(meta(run.raw).get("finalizers") or [])
-        if (IBM_CANCEL_FINALIZER in finalizers) == present:
+        if (finalizer in finalizers) == present:
             return run
-        wanted = (
-            [*finalizers, IBM_CANCEL_FINALIZER] if present else [f for f in finalizers if f != IBM_CANCEL_FINALIZER]
-        )
+        wanted = [*finalizers, finalizer] if present else [f for f in finalizers if f != finalizer]
         try:
             answer = await self.kube.set_finalizers(
                 self.kind, run.namespace, run.name, wanted, resource_version(run.raw)
@@ -247,14 +349,14 @@ class JobReconciler(Reconciler):
         except NotFound:
             return run
         verb = "Added" if present else "Removed"
-        run.logger.info(f"{verb} finalizer {IBM_CANCEL_FINALIZER}")
+        run.logger.info(f"{verb} finalizer {finalizer}")
         return dataclasses.replace(run, raw=answer)
 
     async def _keep_finalizer(self, run: Pass, job: QiskitJob, status: QiskitJobStatus | None) -> Pass:
         """Finalizer present exactly while ``needs_finalizer`` says so (added only once a Workflow
         exists or is about to: see ``_ensure_workflow``)."""
         wanted = needs_finalizer(job, status)
-        present = self.finalizing(run.raw)
+        present = _has(run.raw, IBM_CANCEL_FINALIZER)
         if wanted == present or (wanted and status is None):
             return run
         return await self._set_finalizer(run, wanted)
@@ -333,21 +435,36 @@ class JobReconciler(Reconciler):
         message = f"Created Workflow {name} to cancel the IBM job" + (f" {ibm_id}" if ibm_id else "") + f" on {device}"
         run.logger.info(message)
         self.kube.event(run.raw, type="Normal", reason=Reason.IBM_CANCEL_REQUESTED, message=message)
+        metrics.ibm_cancel_requested(run.raw)
         return self.remember(job.namespace, name, created, deleted=False, keep=True).body, None
 
     async def _finalize(self, run: Pass, job: QiskitJob) -> None:
-        """The job is being deleted and carries the finalizer: cancel its IBM job, bounded, then let go."""
+        """The job is being deleted and carries a finalizer: settle its budgets (a job that ended:
+        what it used; one whose IBM job may have run: the reservation in full; else nothing), then
+        cancel its IBM job, bounded, then let go."""
         wf_name = self.names.child_name(job.name, job.metadata.uid, job.namespace)
         seen = await self.latest_workflow(job.namespace, wf_name, fresh=False)
         workflow = seen.body if seen is not None else None
-        if not ibm_possibly_live(job.status, workflow):
-            # Before letting go for good, make sure with a fresh read: the schedule step may have
-            # chosen ibm since the last Workflow event this process saw.
+        live = ibm_possibly_live(job.status, workflow)
+        if not live:
+            # Before letting go (or charging nothing) for good, make sure with a fresh read: the
+            # schedule step may have chosen ibm since the last Workflow event this process saw.
             seen = await self.latest_workflow(job.namespace, wf_name, fresh=True)
             workflow = seen.body if seen is not None else None
-            if not ibm_possibly_live(job.status, workflow):
-                await self._release(run)
-                return
+            live = ibm_possibly_live(job.status, workflow)
+        if _has(run.raw, BUDGET_FINALIZER):
+            if job.status is not None and is_terminal(job.status, job.metadata.generation):
+                backends = await snapshot.read_backends(self.kube, job.namespace, run.logger)
+                run, _ = await self._settle_budgets(run, budget.charge_for(job, catalogue.snapshot(backends, None)))
+            elif live or (job.status is not None and job.status.ibm is not None):
+                run, _ = await self._settle_budgets(run, None, in_full=True)
+            else:
+                run, _ = await self._settle_budgets(run, budget.charge_for(job, None))
+        if not _has(run.raw, IBM_CANCEL_FINALIZER):
+            return
+        if not live:
+            await self._release(run)
+            return
         cancel, problem = await self._cancel_workflow(run, job, workflow, wf_name)
         ibm_id = job.status.ibm.job_id if job.status and job.status.ibm else None
         still = f"; IBM job {ibm_id} may still run: cancel it at IBM" if ibm_id else "; the IBM job may still run"
@@ -466,9 +583,18 @@ class JobReconciler(Reconciler):
         if needs_finalizer(job, previous):
             # Before the Workflow exists: it may reach IBM, and a delete must find the finalizer.
             run = await self._set_finalizer(run, True)
+        snapshot_ = catalogue.snapshot(backends, session)
+        run, reserved = await self._reserve(run, job, snapshot_)
         changed = run.raw if run.raw is not raw else None
+        if isinstance(reserved, Failure):
+            return _Outcome(failure=reserved, raw=changed)
 
-        manifest = workflows.build(job, catalogue=catalogue.snapshot(backends, session), limits=self.options.limits)
+        manifest = workflows.build(
+            job,
+            catalogue=snapshot_,
+            reservation=reserved[0] if reserved else None,
+            limits=self.options.limits,
+        )
         try:
             created = await self.kube.create_workflow(manifest)
         except AlreadyExists:
@@ -480,17 +606,17 @@ class JobReconciler(Reconciler):
             metrics.WORKFLOWS_CREATED.labels("adopted").inc()
             logger.info(f"Adopted the existing Workflow {name}: it belongs to this job")
             seen = self.remember(job.namespace, name, existing, deleted=False, keep=True)
-            return _Outcome(seen.body or slim_workflow(existing), raw=changed)
+            return _Outcome(seen.body or slim_workflow(existing), raw=changed, reserved=reserved)
         except Invalid as error:
             metrics.WORKFLOWS_CREATED.labels("rejected").inc()
             message = f"the API server rejected Workflow {name}: {error.message}"
             logger.error(message)
-            return _Outcome(failure=Failure(Reason.WORKFLOW_REJECTED, message), raw=changed)
+            return _Outcome(failure=Failure(Reason.WORKFLOW_REJECTED, message), raw=changed, reserved=reserved)
         metrics.WORKFLOWS_CREATED.labels("created").inc()
         logger.info(f"Created Workflow {name}")
         self.kube.event(run.raw, type="Normal", reason=Reason.WORKFLOW_CREATED, message=f"Created Workflow {name}")
         seen = self.remember(job.namespace, name, created, deleted=False, keep=True)
-        return _Outcome(seen.body or slim_workflow(created), raw=changed)
+        return _Outcome(seen.body or slim_workflow(created), raw=changed, reserved=reserved)
 
     @staticmethod
     def _conflict(name: str, job: QiskitJob, workflow: Mapping[str, Any]) -> Failure:

@@ -539,6 +539,7 @@ class Reconciler(ABC):
             handled_rv = resource_version(answer) or handled_rv
         elif state.announced is None:
             state.announced = (phase, new.reason)  # what the stored status already says was announced
+        metrics.written(self.book, raw, stored, new, bool(patch))  # counters: once per written change
         state.handled_rv = handled_rv
         state.workflow_rv = workflow_rv
         generation = meta(raw).get("generation")

@@ -7,14 +7,14 @@ Field names follow Kubernetes conventions (camelCase on the wire, snake_case in 
 Layout: the shared parts live in private modules (``_base``: the model base and shared field
 types; ``_conditions``: ``metav1.Condition``; ``_resource``: the apiVersion/kind/metadata
 envelope; ``_kind``: the ``Kind`` descriptor a CRD is made from); each kind has a public module
-(``job``, ``backend``, ``session``) holding its spec, status, resource and ``Kind``. Adding a kind
+(``job``, ``backend``, ``session``, ``budget``) holding its spec, status, resource and ``Kind``. Adding a kind
 is a new module beside ``job.py`` and one entry in ``KINDS``; ``qiskit_argo.crd`` and
 ``qiskit_argo.generate`` take it from there.
 """
 
 from __future__ import annotations
 
-from qiskit_argo.api import backend, job, session
+from qiskit_argo.api import backend, budget, job, session
 from qiskit_argo.api._base import CRD_KEYWORDS, DURATION_PATTERN, QUANTITY_PATTERN, QuantityValue, crd_keywords
 from qiskit_argo.api._base import _Model as _Model
 from qiskit_argo.api._conditions import Condition
@@ -33,6 +33,19 @@ from qiskit_argo.api.backend import (
     QiskitBackendSpec,
     QiskitBackendStatus,
     SecretKeyRef,
+)
+from qiskit_argo.api.budget import (
+    QISKIT_BUDGET,
+    BackendLimit,
+    BackendUsage,
+    BudgetConditionType,
+    BudgetLimit,
+    BudgetSummary,
+    QiskitBudget,
+    QiskitBudgetSpec,
+    QiskitBudgetStatus,
+    Reservation,
+    Usage,
 )
 from qiskit_argo.api.job import (
     KIND,
@@ -58,8 +71,10 @@ from qiskit_argo.api.job import (
     CircuitSource,
     ConditionType,
     ConfigMapKeyRef,
+    CostAmount,
     IbmJobStatus,
     IbmOptions,
+    JobCost,
     Observable,
     PauliSum,
     Phase,
@@ -124,6 +139,8 @@ __all__ = [
     "IbmOptions",
     "Rejection",
     "IbmJobStatus",
+    "CostAmount",
+    "JobCost",
     "PRICE_PATTERN",
     "MAX_PREFERENCE",
     "MAX_REJECTIONS",
@@ -163,11 +180,24 @@ __all__ = [
     "QiskitSessionSpec",
     "QiskitSessionStatus",
     "QiskitSession",
+    # QiskitBudget (qiskit_argo.api.budget)
+    "QISKIT_BUDGET",
+    "BudgetConditionType",
+    "BudgetLimit",
+    "BackendLimit",
+    "QiskitBudgetSpec",
+    "Usage",
+    "Reservation",
+    "BackendUsage",
+    "BudgetSummary",
+    "QiskitBudgetStatus",
+    "QiskitBudget",
 ]
 
 #: Every kind of ours, in the order their CRDs are generated: one line per kind.
 KINDS: tuple[Kind, ...] = (
     backend.QISKIT_BACKEND,
+    budget.QISKIT_BUDGET,
     job.QISKIT_JOB,
     session.QISKIT_SESSION,
 )

@@ -54,6 +54,8 @@ __all__ = [
     "Rejection",
     "MAX_REJECTIONS",
     "IbmJobStatus",
+    "CostAmount",
+    "JobCost",
     "Backoff",
     "RetryPolicy",
     "ResourceRequirements",
@@ -737,6 +739,41 @@ class IbmJobStatus(_Model):
     ] = None
 
 
+class CostAmount(_Model):
+    """Quantum seconds and money, as decimal strings (money is never a float on the wire)."""
+
+    quantum_seconds: Annotated[str, Field(description='Seconds of quantum time, e.g. "12.5" (0 on a simulator).')]
+    amount: Annotated[str, Field(description='Money in currency by the backend\'s cost model, e.g. "20.00".')]
+    currency: Annotated[str, Field(description="ISO 4217 code of amount, e.g. USD.")]
+    how: Annotated[str | None, Field(description="One line: how it was computed.")] = None
+
+
+class JobCost(_Model):
+    """What the job was expected to use, what its budgets hold for it, and what it was charged."""
+
+    estimate: Annotated[
+        CostAmount | None,
+        Field(description="The schedule step's estimate from the circuit and the chosen backend, and how."),
+    ] = None
+    reserved: Annotated[
+        CostAmount | None,
+        Field(
+            description=(
+                "The upper bound reserved in its budgets before the Workflow was created; IBM stops the job "
+                "there (max_execution_time)."
+            )
+        ),
+    ] = None
+    charged: Annotated[
+        CostAmount | None,
+        Field(description="The actual usage charged when the job ended (the rest of the reservation is released)."),
+    ] = None
+    budgets: Annotated[
+        list[str],
+        Field(description="The QiskitBudgets of this namespace that hold (or held) its reservation."),
+    ] = []
+
+
 class QiskitJobStatus(_Model):
     """Computed by ``qiskit_argo.status.next_status``; written by the controller only."""
 
@@ -826,6 +863,10 @@ class QiskitJobStatus(_Model):
     result_location: Annotated[
         ResultLocation | None,
         Field(description="Where the full result is: the store-results step's output artifact."),
+    ] = None
+    cost: Annotated[
+        JobCost | None,
+        Field(description="Its estimate, what its QiskitBudgets reserved for it, and what it was charged."),
     ] = None
 
 

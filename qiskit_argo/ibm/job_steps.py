@@ -27,6 +27,7 @@ job by tag ``QISKIT_ARGO_IBM_LOOKUP_SECONDS`` apart (default 5 s; 0 in local tes
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -54,6 +55,8 @@ __all__ = [
     "SUBMISSION_FILE",
     "IBM_FILE",
     "identity_of",
+    "parse_max_execution_time",
+    "max_execution_time",
     "submit_step",
     "wait_step",
 ]
@@ -123,6 +126,26 @@ def _submission(outcome: SubmitOutcome | None, job_id: str, tag: str, session_id
 # --------------------------------------------------------------------------- submit
 
 
+def parse_max_execution_time(text: str) -> int:
+    """The ``max-execution-time`` parameter: whole seconds reserved for the job, ``0`` (or the
+    template's default ``{}``, or empty) when nothing was reserved."""
+    raw = (text or "").strip()
+    if raw in ("", "{}"):
+        return 0
+    if not raw.isdigit() or len(raw) > 12:
+        raise InvalidJobError(
+            f"max-execution-time parameter: {quote(raw)} is not a whole number of seconds >= 0 (0: none reserved)"
+        )
+    return int(raw)
+
+
+def max_execution_time(reserved_seconds: int, job_limit: int | None) -> int | None:
+    """The ``max_execution_time`` to submit with: the smaller of the reserved seconds (``0``: none)
+    and the job's ``spec.backend.ibm.maxExecutionTime`` (``None``: none); ``None`` = IBM's own limit."""
+    limits = [value for value in (reserved_seconds or None, job_limit) if value]
+    return min(limits) if limits else None
+
+
 def submit_step(
     *,
     circuit_file: Path,
@@ -132,6 +155,7 @@ def submit_step(
     secret_ref: tuple[str, str] | None,
     out_dir: Path,
     env: Mapping[str, str] | None = None,
+    reserved_seconds: int = 0,
 ) -> SubmitOutcome:
     """The ibm-submit step (see the module docstring); returns what ``submit_once`` did."""
     from qiskit_argo.circuits import circuit_from_qpy
@@ -150,6 +174,9 @@ def submit_step(
     submit, _ = isa_request(
         circuit, request, device, session_id=target.session_id, seed=request.aer.seed if target.fake else None
     )
+    limit = max_execution_time(reserved_seconds, request.ibm.max_execution_time)
+    if limit != submit.max_execution_time:
+        submit = dataclasses.replace(submit, max_execution_time=limit)
     identity = identity_of(request)
     tag = identity_tag(identity)
     submission = out_dir / SUBMISSION_FILE

@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from qiskit_argo.api import QiskitJob, QiskitJobStatus
+from qiskit_argo.api import CostAmount, JobCost, QiskitJob, QiskitJobStatus
 from qiskit_argo.naming import workflow_name
 from qiskit_argo.reasons import Reason
-from qiskit_argo.status._argo import get
+from qiskit_argo.status._argo import get, workflow_nodes
 from qiskit_argo.status._machine import (
     PHASE_FUNCTIONS,
     Failure,
@@ -23,8 +23,12 @@ from qiskit_argo.status._machine import (
     spec_fixed,
     with_generation,
 )
+from qiskit_argo.status._workflow import latest_parameter, step_nodes
 
-__all__ = ["next_status", "inputs_of", "invalid_spec_status", "parse_status"]
+__all__ = ["next_status", "inputs_of", "invalid_spec_status", "parse_status", "ESTIMATE_PARAMETER"]
+
+#: The schedule step's output parameter with its estimate (``status.cost.estimate``).
+ESTIMATE_PARAMETER = "estimate"
 
 
 def inputs_of(
@@ -85,7 +89,20 @@ def next_status(
     ``PHASE_FUNCTIONS`` makes the status.
     """
     inputs = inputs_of(job, workflow, now, workflow_missing=workflow_missing, failure=failure, waiting=waiting)
-    return PHASE_FUNCTIONS[detect(inputs)](inputs)
+    status = PHASE_FUNCTIONS[detect(inputs)](inputs)
+    if workflow is None or is_terminal(inputs.previous, inputs.generation):
+        return status
+    return _with_estimate(status, workflow)
+
+
+def _with_estimate(status: QiskitJobStatus, workflow: Mapping[str, Any]) -> QiskitJobStatus:
+    """``status.cost.estimate`` from the schedule step's ``estimate`` output, once published (the
+    rest of ``status.cost`` is the controller's: what it reserved, and charged)."""
+    estimate = latest_parameter(step_nodes(workflow_nodes(workflow)), ESTIMATE_PARAMETER, CostAmount)
+    cost = status.cost or JobCost()
+    if estimate is None or cost.estimate == estimate:
+        return status
+    return status.model_copy(update={"cost": cost.model_copy(update={"estimate": estimate})})
 
 
 def invalid_spec_status(

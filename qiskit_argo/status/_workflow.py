@@ -58,6 +58,7 @@ __all__ = [
     "step_nodes",
     "parse_time",
     "outputs",
+    "latest_parameter",
     "ibm_job",
     "overlay_ibm",
     "waiting_step",
@@ -258,7 +259,7 @@ def waiting_step(name: str | None) -> bool:
     return spec is not None and SUBMISSION_PARAMETER in spec.input_parameters
 
 
-def _latest_parameter(by_step: Mapping[str, Mapping[str, Any]], name: str, model: type[_M]) -> _M | None:
+def latest_parameter(by_step: Mapping[str, Mapping[str, Any]], name: str, model: type[_M]) -> _M | None:
     """The output parameter ``name`` of the latest step that declares it and published it readably."""
     for spec in reversed(STEPS.producers(name)):
         value = _output_model(by_step.get(spec.name), name, model)
@@ -290,9 +291,9 @@ def outputs(by_step: Mapping[str, Mapping[str, Any]]) -> Outputs:
     (``summary``: the final one, else the execute step's), where the full result is (the
     ``results`` artifact) and the IBM job (``ibm_job``)."""
     return Outputs(
-        circuit=_latest_parameter(by_step, "metrics", CircuitMetrics),
-        backend=_latest_parameter(by_step, "backend", BackendStatus),
-        result=_latest_parameter(by_step, "summary", ResultSummary),
+        circuit=latest_parameter(by_step, "metrics", CircuitMetrics),
+        backend=latest_parameter(by_step, "backend", BackendStatus),
+        result=latest_parameter(by_step, "summary", ResultSummary),
         result_location=_latest_results(by_step),
         ibm=ibm_job(by_step),
     )

@@ -25,11 +25,14 @@ def ibm_submit(
     credentials_secret: str,
     credentials_key: str,
     semaphore: str,
+    max_execution_time: str,
     out: Path,
 ) -> None:
     """Transpile for the target's device, then adopt the job an earlier attempt submitted or submit
-    one (``qiskit_argo.ibm.exactly_once.submit_once``); write ``submission.json`` as soon as the job
-    id is known, and ``ibm-jobs.json`` (the local-testing job store; ``{}`` for IBM Quantum)."""
+    one (``qiskit_argo.ibm.exactly_once.submit_once``) with ``max_execution_time`` the smaller of
+    the reserved seconds (``max-execution-time``, ``0`` = none reserved) and the job's
+    ``spec.backend.ibm.maxExecutionTime``; write ``submission.json`` as soon as the job id is known,
+    and ``ibm-jobs.json`` (the local-testing job store; ``{}`` for IBM Quantum)."""
     from qiskit_argo.ibm import job_steps
 
     job_steps.submit_step(
@@ -39,6 +42,7 @@ def ibm_submit(
         target_json=target,
         secret_ref=(credentials_secret, credentials_key),
         out_dir=out,
+        reserved_seconds=job_steps.parse_max_execution_time(max_execution_time),
     )
 
 
@@ -56,6 +60,7 @@ STEP = StepSpec(
         CREDENTIALS_SECRET_PARAMETER,
         CREDENTIALS_KEY_PARAMETER,
         SEMAPHORE_PARAMETER,
+        "max-execution-time",
     ),
     output_artifacts={"ibm-jobs": "ibm-jobs.json"},
     output_parameters={"submission": "submission.json"},

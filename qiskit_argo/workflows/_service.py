@@ -51,6 +51,7 @@ from qiskit_argo.workflows._template import (
     pod_security_model,
     step_env,
     step_labels,
+    step_metrics,
     workflow_settings,
 )
 from qiskit_argo.workflows._wiring import ENTRYPOINT
@@ -140,6 +141,7 @@ def _template(spec: StepSpec, credentials: SecretKeyRef | None) -> Container:
             limits={k: m.Quantity(v) for k, v in spec.resources.limits.items()},
         ),
         retry_strategy=_retry_strategy(),
+        metrics=step_metrics(spec),
         termination_message_policy="FallbackToLogsOnError",
         security_context=container_security_model(),
         pod_security_context=pod_security_model(),

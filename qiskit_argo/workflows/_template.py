@@ -60,6 +60,10 @@ __all__ = [
     "retry_strategy",
     "workflow_settings",
     "cluster_workflow_template",
+    "STEP_DURATION_METRIC",
+    "STEP_RESULTS_METRIC",
+    "STEP_DURATION_BUCKETS",
+    "step_metrics",
 ]
 
 #: The ServiceAccount every step pod runs as; its token reaches only Argo's executor containers.
@@ -209,6 +213,46 @@ def semaphore_synchronization() -> m.Synchronization:
     )
 
 
+#: Argo custom metrics every step template declares (``metrics.prometheus``). Argo's controller
+#: exports them with its ``argo_workflows_`` prefix and no suffix added
+#: (``otlptranslator.UnderscoreEscapingWithoutSuffixes``, argo-workflows v4.1
+#: util/telemetry/exporter_prometheus.go; docs/workflow-telemetry.md), e.g.
+#: ``argo_workflows_qiskit_argo_step_duration_seconds_bucket``.
+STEP_DURATION_METRIC = "qiskit_argo_step_duration_seconds"
+STEP_RESULTS_METRIC = "qiskit_argo_step_results_total"
+#: Seconds; the same for every step (buckets are part of an Argo histogram's descriptor).
+STEP_DURATION_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600)
+
+
+def step_metrics(spec: StepSpec) -> m.Metrics:
+    """A step template's Argo custom metrics, emitted when the step's node completes: its duration
+    (a histogram of ``{{duration}}``) and its outcome (a counter), labelled by step, the
+    Workflow's namespace and ``{{status}}`` (Succeeded, Failed, Error) — all bounded."""
+    labels = [
+        m.MetricLabel(key="step", value=spec.name),
+        m.MetricLabel(key="namespace", value="{{workflow.namespace}}"),
+        m.MetricLabel(key="status", value="{{status}}"),
+    ]
+    return m.Metrics(
+        prometheus=[
+            m.Prometheus(
+                name=STEP_DURATION_METRIC,
+                help="Duration of a qiskit-argo step, by step, namespace and status.",
+                labels=labels,
+                histogram=m.Histogram(
+                    value="{{duration}}", buckets=[m.Amount(root=float(b)) for b in STEP_DURATION_BUCKETS]
+                ),
+            ),
+            m.Prometheus(
+                name=STEP_RESULTS_METRIC,
+                help="Completed qiskit-argo steps, by step, namespace and status.",
+                labels=labels,
+                counter=m.Counter(value="1"),
+            ),
+        ]
+    )
+
+
 def _output_artifact(name: str, filename: str, global_name: str | None) -> Artifact:
     # Single files are stored as they are (readable in the Argo UI and by the result location);
     # a directory (no suffix, e.g. ``results``) keeps Argo's default tar.gz, which every
@@ -277,6 +321,7 @@ def _step_template(spec: StepSpec, steps: StepRegistry) -> Container:
         pod_security_context=pod_security_model(),
         automount_service_account_token=False,
         executor=m.ExecutorConfig(service_account_name=SERVICE_ACCOUNT),
+        metrics=step_metrics(spec),
     )
 
 

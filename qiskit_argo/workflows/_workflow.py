@@ -34,6 +34,7 @@ from qiskit_argo.workflows._wiring import (
 )
 
 if TYPE_CHECKING:
+    from qiskit_argo.budget import Need
     from qiskit_argo.catalogue import Catalogue
 
 __all__ = [
@@ -47,6 +48,9 @@ __all__ = [
     "escape_tags",
     "quantity",
     "execute_resources",
+    "RESERVED_PARAMETER",
+    "MAX_EXECUTION_TIME_PARAMETER",
+    "reservation_parameters",
     "build",
 ]
 
@@ -235,10 +239,32 @@ def _add_argument(task: dict[str, Any], kind: str, argument: dict[str, Any]) -> 
     task.setdefault("arguments", {}).setdefault(kind, []).append(argument)
 
 
+#: The schedule step's parameter: what the controller reserved (``{}``: no budget).
+RESERVED_PARAMETER = "reserved"
+#: The ibm-submit step's parameter: the reserved seconds IBM stops the job at (``0``: none).
+MAX_EXECUTION_TIME_PARAMETER = "max-execution-time"
+
+
+def reservation_parameters(reservation: Need | None) -> dict[str, str]:
+    """The values of ``reserved`` and ``max-execution-time`` for ``reservation`` (``None``: ``{}`` and ``0``)."""
+    if reservation is None:
+        return {RESERVED_PARAMETER: "{}", MAX_EXECUTION_TIME_PARAMETER: "0"}
+    reserved = {
+        "quantumSeconds": f"{reservation.quantum_seconds.normalize():f}",
+        "amount": f"{reservation.amount.normalize():f}",
+        "currency": reservation.currency,
+    }
+    return {
+        RESERVED_PARAMETER: json.dumps(reserved, separators=(",", ":"), sort_keys=True),
+        MAX_EXECUTION_TIME_PARAMETER: str(max(0, int(reservation.max_execution_time))),
+    }
+
+
 def build(
     job: QiskitJob,
     *,
     catalogue: Catalogue | None = None,
+    reservation: Need | None = None,
     limits: Limits | None = None,
     steps: StepRegistry | None = None,
 ) -> dict[str, Any]:
@@ -249,6 +275,9 @@ def build(
     artifact; ``None`` passes an empty one (the built-in Aer simulator only). ``limits`` (the
     platform's, when the controller is configured with some) are passed to the step that takes a
     ``limits`` parameter (validate); without them the step uses the built-in ``Limits()``.
+    ``reservation`` (the controller's, ``qiskit_argo.budget.Need``) reaches the schedule step as
+    ``reserved`` and the ibm-submit step as ``max-execution-time``; ``None`` passes neither: the
+    template's default ``{}`` means no budget to both steps.
     ``steps`` is the step registry (default: ``qiskit_argo.steps.STEPS``).
     """
     steps = STEPS if steps is None else steps
@@ -283,12 +312,17 @@ def build(
 
     tasks = _tasks(workflow)
     raw = {JOB_ARTIFACT: lambda: job_json(job), CATALOGUE_ARTIFACT: lambda: catalogue_json(catalogue)}
+    # Without a reservation the template's defaults stand ("{}": no budget, none reserved).
+    reserved = reservation_parameters(reservation) if reservation is not None else {}
     for task in wiring(steps):
         for artifact, wired in task.artifacts.items():
             if not wired.tasks:  # a raw artifact (``RAW_ARTIFACTS``, see wiring)
                 _add_argument(tasks[task.name], "artifacts", {"name": artifact, "raw": {"data": raw[artifact]()}})
         if limits is not None and "limits" in task.parameters:
             _add_argument(tasks[task.name], "parameters", {"name": "limits", "value": json.dumps(limits.dump())})
+        for parameter, value in reserved.items():
+            if parameter in task.parameters and task.parameters[parameter].output is None:
+                _add_argument(tasks[task.name], "parameters", {"name": parameter, "value": value})
         if steps[task.name].job_resources:
             resources = execute_resources(job, steps[task.name])
             if resources is not None:

@@ -37,8 +37,8 @@ noticing. ``StrictEmulator`` serves every Kubernetes request itself instead:
 * ``requests``: every request (reads and watches too), by whom, method and path, in order.
 
 ``declare_cluster`` declares what kopf and the controller need: ``v1/namespaces`` (or kopf
-starts no watcher), ``v1/events``, ``v1/configmaps``, ``v1/secrets`` (for tests), QiskitJobs, QiskitBackends and
-QiskitSessions with their status subresource, Argo Workflows, and kopf's peering resources.
+starts no watcher), ``v1/events``, ``v1/configmaps``, ``v1/secrets`` (for tests), QiskitJobs, QiskitBackends,
+QiskitSessions and QiskitBudgets with their status subresource, Argo Workflows, and kopf's peering resources.
 Tests still use kmock's DSL for fault injection: a reaction (``emulator[...] << 409``) wins over
 the emulator, as in kmock.
 """
@@ -52,7 +52,7 @@ import json
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,11 @@ def _object_not_found(resource: Any, name: str) -> KubernetesError:
         f'{resource.plural}.{resource.group} "{name}" not found',
         {"name": name, "group": resource.group, "kind": resource.plural},
     )
+
+
+def conflict(message: str = "the object has been modified; please apply your changes") -> KubernetesError:
+    """A 409 Conflict as the API server answers a stale resourceVersion (for ``interceptors``)."""
+    return _error(409, "Conflict", message)
 
 
 # --------------------------------------------------------------------------- label selectors
@@ -326,6 +331,10 @@ class StrictEmulator(kmock.KubernetesEmulator):
     #: Every request, reads and watches too, in order: (who, method, path with its query).
     requests: list[tuple[str, str, str]] = attrs.field(factory=list, init=False)
     _names: dict[str, str] = attrs.field(factory=dict, init=False)
+    #: Fault injection without kmock's reactions (whose matching walks every request seen so far):
+    #: each is awaited with every authorized request before it is served; it may wait (a slow
+    #: API server) or raise ``conflict()`` and the like (``_error``) to refuse it unapplied.
+    interceptors: list[Callable[[rendering.Request], Awaitable[None]]] = attrs.field(factory=list, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -366,6 +375,8 @@ class StrictEmulator(kmock.KubernetesEmulator):
 
     async def _answer(self, request: rendering.Request) -> Any:
         self._authorize(request)
+        for intercept in list(self.interceptors):
+            await intercept(request)
         # kmock matches a request against every reaction by walking the requests each reaction
         # has seen (cost grows with traffic); with no reaction added by a test, answer directly.
         if len(self._payloads) == self._builtin:
@@ -811,7 +822,11 @@ def declare_cluster(emulator: StrictEmulator, *, crds: Iterable[Path] = ()) -> N
         subresources={"status"},
         verbs={"get", "list", "watch", "create", "patch", "update", "delete"},
     )
-    for plural, kind, short in (("qiskitbackends", "QiskitBackend", "qb"), ("qiskitsessions", "QiskitSession", "qs")):
+    for plural, kind, short in (
+        ("qiskitbackends", "QiskitBackend", "qb"),
+        ("qiskitsessions", "QiskitSession", "qs"),
+        ("qiskitbudgets", "QiskitBudget", "qbg"),
+    ):
         resources[f"qiskit-argo.io/v1alpha1/{plural}"] = kmock.ResourceInfo(
             kind=kind,
             singular=plural[:-1],

@@ -425,3 +425,60 @@ def test_qiskitsession_health(session: dict[str, Any], expected: str) -> None:
     assert health["status"] == expected and health["message"]
     if session.get("status", {}).get("message"):
         assert health["message"] == session["status"]["message"]
+
+
+def _budget_conditions(ready: str = "True", exhausted: str = "False", nearly: str = "False") -> list[dict[str, Any]]:
+    when = "2026-11-01T00:00:00Z"
+    return [
+        {"type": "Ready", "status": ready, "reason": "Accepting" if ready == "True" else "InvalidTimeZone",
+         "message": "" if ready == "True" else "spec.timeZone 'Mars/Base' is not an IANA time zone",
+         "lastTransitionTime": when},
+        {"type": "Exhausted", "status": exhausted, "reason": "LimitReached" if exhausted == "True" else "WithinLimit",
+         "message": "0 USD of 1600.00 USD left", "lastTransitionTime": when},
+        {"type": "NearlyExhausted", "status": nearly, "reason": "ThresholdReached" if nearly == "True" else
+         "BelowThreshold", "message": "1500 USD of 1600 USD spent or reserved", "lastTransitionTime": when},
+    ]  # fmt: skip
+
+
+BUDGET_CASES = [
+    ({}, "Progressing", "accounts"),
+    ({"status": {"observedGeneration": 0, "conditions": _budget_conditions()}}, "Progressing", "generation 1"),
+    ({"status": {"observedGeneration": 1, "conditions": _budget_conditions(), "message": "1600 USD left"}},
+     "Healthy", "1600 USD left"),
+    ({"status": {"observedGeneration": 1, "conditions": _budget_conditions(nearly="True")}}, "Healthy",
+     "Nearly exhausted"),
+    ({"status": {"observedGeneration": 1, "conditions": _budget_conditions(exhausted="True", nearly="True")}},
+     "Degraded", "Exhausted"),
+    ({"status": {"observedGeneration": 1, "conditions": _budget_conditions(ready="False")}}, "Degraded", "Mars/Base"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("budget", "expected", "says"), BUDGET_CASES)
+def test_qiskitbudget_health(budget: dict[str, Any], expected: str, says: str) -> None:
+    script = _argocd_cm()[HEALTH_KEY.format(group=GROUP, kind="QiskitBudget")]
+    obj = {"apiVersion": f"{GROUP}/v1alpha1", "kind": "QiskitBudget", "metadata": {"generation": 1}, **budget}
+    health = run_health(script, obj)
+    assert health["status"] == expected and says in health["message"], health
+
+
+def test_qiskitbudget_health_reads_what_the_ledger_writes() -> None:
+    """The status the budget ledger computes (not a hand-made one) is Healthy, then Degraded when exhausted."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from qiskit_argo.api import QiskitBudget, QiskitBudgetStatus
+    from qiskit_argo.budget import Need, refresh, reserve
+
+    budget = QiskitBudget.model_validate(load_yaml_documents(REPO / "examples" / "catalogue" / "budget-team.yaml")[0])
+    budget.metadata.generation = 1
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    budget.status = refresh(budget, now)
+    script = _argocd_cm()[HEALTH_KEY.format(group=GROUP, kind="QiskitBudget")]
+    healthy = run_health(script, budget.model_dump(by_alias=True, exclude_none=True, mode="json"))
+    assert healthy["status"] == "Healthy", healthy
+    need = Need(Decimal(1000), Decimal("1600.00"), "USD", "aer-paid", 0, "all of it")
+    status = reserve(budget, "uid-1", "big", need, now)
+    assert isinstance(status, QiskitBudgetStatus) and status.reservations, status
+    budget.status = status
+    degraded = run_health(script, budget.model_dump(by_alias=True, exclude_none=True, mode="json"))
+    assert degraded["status"] == "Degraded" and "Exhausted" in degraded["message"], degraded

@@ -455,7 +455,7 @@ def test_overlays_only_add_to_the_base(overlay: str) -> None:
 
 def test_every_kustomization_is_built_by_a_test() -> None:
     built = {KUSTOMIZE / d for d in ALL_BUILDS}
-    components = {KUSTOMIZE / "components" / "ibm", KUSTOMIZE / "components" / "sync-waves"}
+    components = {KUSTOMIZE / "components" / d for d in ("ibm", "sync-waves", "monitoring")}
     nested = {KUSTOMIZE / "overlays" / "dev" / "minio", KUSTOMIZE / "base" / "namespaced"}
     for kustomization in KUSTOMIZE.rglob("kustomization.yaml"):
         assert kustomization.parent in built | components | nested, f"{kustomization} is never built by a test"

@@ -30,7 +30,7 @@ def _grants(subject: str, scope: str, table: dict[tuple[str, str], str]) -> set[
 
 
 #: The reviewed allow-list, from what the controller does (controller/qiskit_argo_controller):
-#: kopf lists and watches QiskitJobs, QiskitBackends and QiskitSessions everywhere (event
+#: kopf lists and watches QiskitJobs, QiskitBackends, QiskitSessions and QiskitBudgets everywhere (event
 #: handlers only); the controller reads them, patches a job's or a session's metadata.finalizers
 #: only (its IBM-cancel / session-close finalizer), writes each kind's status subresource,
 #: creates Workflows (a job's, and the probe, cancel and session open/close ones), reads and
@@ -49,6 +49,8 @@ ALLOWED: set[Grant] = _grants(
         ("qiskit-argo.io", "qiskitbackends/status"): "patch",
         ("qiskit-argo.io", "qiskitsessions"): "get list watch patch",
         ("qiskit-argo.io", "qiskitsessions/status"): "patch",
+        ("qiskit-argo.io", "qiskitbudgets"): "get list watch",
+        ("qiskit-argo.io", "qiskitbudgets/status"): "patch",
         ("", "configmaps"): "get create patch",
         ("argoproj.io", "workflows"): "get list watch create patch",
         ("", "events"): "create",

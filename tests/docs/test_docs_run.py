@@ -3,6 +3,7 @@ runs (or, where it needs a cluster, parses), and the alternatives shown in comme
 
 from __future__ import annotations
 
+import copy
 import re
 import shlex
 from collections.abc import Iterator
@@ -14,11 +15,13 @@ import typer
 from pydantic import TypeAdapter
 from typer.testing import CliRunner
 
-from qiskit_argo import yamldoc
+from qiskit_argo import api, crd, yamldoc
 from qiskit_argo.api import CircuitSource, QiskitJobSpec
 from qiskit_argo.catalogue import CATALOGUE_KINDS, load_catalogue
 from qiskit_argo.cli import app
+from qiskit_argo.manifests import parse_wire
 from tests.conftest import REPO
+from tests.support.schemas import crd_errors
 
 DOCS = [
     REPO / "README.md",
@@ -106,6 +109,13 @@ def test_every_yaml_block_is_valid(where: str, body: str, tmp_path: Path) -> Non
             path.write_text(body)
             result = CliRunner().invoke(app, ["validate", str(path)])
             assert result.exit_code == 0, f"{where}\n{result.output}"
+    for document in documents:
+        kind = api.kind_named(document.get("kind")) if isinstance(document, dict) else None
+        if kind is None:
+            continue
+        # Every kind of ours, as the CLI reads it and as the API server with our CRD would.
+        parse_wire(kind.model, crd.prune_nulls({k: v for k, v in document.items() if k != "status"}), where)
+        assert crd_errors(copy.deepcopy(document), crd.definition(kind)) == [], where
     kinds = {document.get("kind") for document in documents if isinstance(document, dict)}
     if kinds & set(CATALOGUE_KINDS):
         path = tmp_path / "catalogue.yaml"
@@ -121,7 +131,7 @@ def test_the_docs_show_every_kind() -> None:
         for document in _documents(body, where)
         if isinstance(document, dict)
     }
-    assert {"QiskitJob", *CATALOGUE_KINDS} <= kinds
+    assert {"QiskitJob", *CATALOGUE_KINDS, *(kind.kind for kind in api.KINDS)} <= kinds
 
 
 def test_the_docs_run_every_ibm_example_with_its_catalogue() -> None:

@@ -28,6 +28,8 @@ class JobFiles:
     secret: tuple[str, str] = NO_SECRET
     semaphore: str = "sherbrooke"
     env: dict[str, str] = field(default_factory=dict)
+    #: The ibm-submit step's ``max-execution-time`` parameter (seconds reserved; "0": none).
+    max_execution_time: str = "0"
 
     @property
     def circuit(self) -> Path:
@@ -42,7 +44,7 @@ class JobFiles:
             "ibm-submit", "--circuit", str(self.circuit), "--request", str(self.request),
             "--backend", self.backend, "--target", self.target,
             "--credentials-secret", self.secret[0], "--credentials-key", self.secret[1],
-            "--semaphore", self.semaphore, "--out", str(out),
+            "--semaphore", self.semaphore, "--max-execution-time", self.max_execution_time, "--out", str(out),
         ]  # fmt: skip
 
     def wait_argv(self, submit_out: Path, out: Path, submission: str | None = None) -> list[str]:

@@ -296,3 +296,34 @@ def test_ibm_options_reach_the_submission(tmp_path: Path, capsys: pytest.Capture
     for observable, label in zip(observables, ("ZZ", "XX"), strict=True):
         (pauli,) = observable.paulis
         assert {pauli[q].to_label() for q in layout} == {label[0]}
+
+
+@pytest.mark.parametrize(
+    ("reserved", "job_limit", "sent"),
+    [("0", None, None), ("0", 300, 300), ("120", None, 120), ("120", 300, 120), ("500", 300, 300), ("{}", 60, 60)],
+)
+def test_the_reservation_bounds_max_execution_time(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch, reserved: str,
+                                                   job_limit: int | None, sent: int | None) -> None:  # fmt: skip
+    """IBM stops the job at what was reserved: the smaller of the reservation and the job's own limit."""
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", "x" * 20)
+    fake = FakeIbmService(("ibm_torino",))
+    files = ibm_job(tmp_path / "inputs", device="ibm_torino", name="torino", max_execution_time=job_limit)
+    files.max_execution_time = reserved
+    with connect.using(fake, sleep=fake.sleep, clock=fake.clock):
+        assert run_in_process(files.submit_argv(tmp_path / "submit"), capsys).code == 0
+    (request,) = fake.submissions
+    assert request.max_execution_time == sent
+
+
+@pytest.mark.parametrize("reserved", ["-1", "1.5", "ten", "1" * 13])
+def test_a_bad_max_execution_time_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch, reserved: str) -> None:  # fmt: skip
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", "x" * 20)
+    fake = FakeIbmService(("ibm_torino",))
+    files = ibm_job(tmp_path / "inputs", device="ibm_torino", name="torino")
+    files.max_execution_time = reserved
+    with connect.using(fake, sleep=fake.sleep, clock=fake.clock):
+        ran = run_in_process(files.submit_argv(tmp_path / "submit"), capsys)
+    assert ran.code == 2 and not fake.submissions
+    assert ran.last_line.startswith("InvalidSpec: max-execution-time parameter:"), ran.stderr

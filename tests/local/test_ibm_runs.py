@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,14 @@ def test_an_ibm_job_by_ref_runs_on_the_fake_backend_with_noise(examples: Path, t
     assert ibm["tag"].startswith("qiskit-argo.job.")
     for needle in ("fake-sherbrooke (fake_sherbrooke)", ibm["job_id"], "ibm-probe"):
         assert needle in result.output, needle
+    # The estimate, and what the real device would bill by the catalogue's cost model (1.60 USD/s).
+    outputs = out / "steps" / "schedule" / "volumes" / "scratch" / "qiskit-argo" / "outputs"
+    estimate = json.loads((outputs / "estimate.json").read_text())
+    seconds = Decimal(estimate["quantumSeconds"])
+    assert 2 < seconds < 3 and Decimal(estimate["amount"]) == seconds * Decimal("1.60")
+    assert estimate["currency"] == "USD"
+    flat = " ".join(result.output.split())
+    assert f"≈ {seconds} quantum s, {Decimal(estimate['amount'])} USD on the real device" in flat.replace("│ ", "")
     ran = {path.name for path in (out / "steps").iterdir()}
     assert {"validate", "schedule", "ibm-submit", "ibm-wait", "store-results", "services"} == ran
     (probe,) = (out / "steps" / "services").iterdir()

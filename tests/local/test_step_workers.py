@@ -413,8 +413,8 @@ def test_a_relative_work_directory_is_the_one_the_runner_was_started_in(
 ) -> None:
     """Steps run in their own working directories: the runner hands them absolute paths."""
     monkeypatch.chdir(tmp_path)
-    args = ["schedule", "--request", "/tmp/r.json", "--catalogue", "/tmp/c.json", "--metrics", "{}", "--out", "/tmp/o"]
-    template = _template(args=args)
+    args = ["schedule", "--request", "/tmp/r.json", "--catalogue", "/tmp/c.json", "--metrics", "{}"]
+    template = _template(args=[*args, "--reserved", "{}", "--out", "/tmp/o"])
     template["inputs"] = {
         "artifacts": [
             {"name": "r", "path": "/tmp/r.json", "raw": {"data": '{"x": 1}'}},

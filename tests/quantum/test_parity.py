@@ -259,7 +259,8 @@ def test_twenty_qubit_circuit(tmp_path: Path) -> None:
     outputs = run_steps(job, tmp_path)
     expected = bare_counts(qasm3.loads(source), shots=500, seed=17, method="statevector")
     assert _counts(outputs) == expected and len(expected[0]) > TOP_COUNTS
-    assert outputs.backend == {"name": "aer", "method": "statevector", "reason": outputs.backend["reason"], "rejected": []}
+    reason = outputs.backend["reason"]
+    assert outputs.backend == {"name": "aer", "method": "statevector", "reason": reason, "rejected": []}
     _assert_delivered(outputs, 1)
 
 

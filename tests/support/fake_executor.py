@@ -28,9 +28,9 @@ MARK = "fake-executor"
 WORKER_MODULE = "tests.support.fake_executor_worker"
 
 
-def schedule_for_tests(request: Path, catalogue: Path, metrics: str, out: Path) -> None:
+def schedule_for_tests(request: Path, catalogue: Path, metrics: str, reserved: str, out: Path) -> None:
     """The real schedule step, then the executor the test asks for."""
-    schedule(request, catalogue, metrics, out)
+    schedule(request, catalogue, metrics, reserved, out)
     (out / scheduling.EXECUTOR_FILE).write_text(os.environ.get(EXECUTOR_VARIABLE, scheduling.AER))
 
 

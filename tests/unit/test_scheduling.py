@@ -421,7 +421,9 @@ def test_price_uses_the_estimate() -> None:
 # --------------------------------------------------------------------------- the step, end to end
 
 
-def _step(tmp_path: Path, request: ExecutionRequest, catalogue: str | None, width: int = 5) -> tuple[int, Path]:
+def _step(
+    tmp_path: Path, request: ExecutionRequest, catalogue: str | None, width: int = 5, reserved: str = "{}"
+) -> tuple[int, Path]:
     from qiskit_argo.steps import main
 
     (tmp_path / "request.json").write_text(json.dumps(request.dump()))
@@ -429,7 +431,7 @@ def _step(tmp_path: Path, request: ExecutionRequest, catalogue: str | None, widt
         (tmp_path / "catalogue.json").write_text(catalogue)
     out = tmp_path / "out"
     argv = ["schedule", "--request", str(tmp_path / "request.json"), "--catalogue", str(tmp_path / "catalogue.json")]
-    argv += ["--metrics", json.dumps(_wide(width).dump()), "--out", str(out)]
+    argv += ["--metrics", json.dumps(_wide(width).dump()), "--reserved", reserved, "--out", str(out)]
     return main(argv), out
 
 
@@ -546,3 +548,80 @@ def test_a_session_on_a_missing_or_simulator_backend() -> None:
         scheduling.choose(_job(session_ref="night"), _wide(), on_aer)
     unopened = scheduling.choose(_job(session_ref="night"), _wide(), Catalogue(entries=[TORINO], session=session))
     assert unopened.target["sessionId"] is None and unopened.target["mode"] == "session"
+
+
+# --------------------------------------------------------------------------- the estimate and the reservation
+
+#: torino, 1000 shots, depth 10: 2 s + (250 + 10 + 4) µs x 1000 = 2.264 s; at 1.60 USD/s: 3.6224 USD.
+TORINO_SECONDS, TORINO_AMOUNT = "2.264", "3.6224"
+
+
+def test_the_estimate_is_an_output(tmp_path: Path) -> None:
+    code, out = _step(tmp_path, _job(backend_ref="torino"), json.dumps(CATALOGUE.dump()))
+    assert code == 0
+    estimate = json.loads(_outputs(out)["estimate"])
+    assert (estimate["quantumSeconds"], estimate["amount"], estimate["currency"]) == (
+        TORINO_SECONDS, TORINO_AMOUNT, "USD"
+    )  # fmt: skip
+    assert "ibm_torino" in estimate["how"] and "1000 shots" in estimate["how"]
+
+
+def test_the_built_in_aer_estimate_is_free(tmp_path: Path) -> None:
+    code, out = _step(tmp_path, _request(), None)
+    assert code == 0
+    estimate = json.loads(_outputs(out)["estimate"])
+    assert (estimate["quantumSeconds"], estimate["amount"]) == ("0", "0")
+
+
+@pytest.mark.parametrize(
+    "reserved",
+    [
+        "{}",
+        json.dumps({"quantumSeconds": TORINO_SECONDS, "amount": TORINO_AMOUNT, "currency": "USD"}),
+        json.dumps({"quantumSeconds": "3", "amount": "100", "currency": "USD"}),
+        json.dumps({"quantumSeconds": "3"}),
+    ],
+)
+def test_an_estimate_within_the_reservation_runs(tmp_path: Path, reserved: str) -> None:
+    code, _ = _step(tmp_path, _job(backend_ref="torino"), json.dumps(CATALOGUE.dump()), reserved=reserved)
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("reserved", "needles"),
+    [
+        ({"quantumSeconds": "2.263", "amount": "100", "currency": "USD"}, ["2.264 quantum seconds", "2.263 reserved"]),
+        ({"quantumSeconds": "10", "amount": "3.62", "currency": "USD"}, ["3.62 USD", "3.62 reserved"]),
+        ({"quantumSeconds": "10", "amount": "100", "currency": "EUR"}, ["charges in USD", "in EUR"]),
+    ],
+)
+def test_an_estimate_above_the_reservation_fails_budget_exceeded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], reserved: dict[str, str], needles: list[str]
+) -> None:
+    catalogue = json.dumps(CATALOGUE.dump())
+    code, out = _step(tmp_path, _job(backend_ref="torino"), catalogue, reserved=json.dumps(reserved))
+    assert code == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("BudgetExceeded: "), line
+    assert all(needle in line for needle in needles), line
+    # The estimate is written before the step fails: the status shows what it would have needed.
+    assert json.loads((out / scheduling.ESTIMATE_FILE).read_text())["quantumSeconds"] == TORINO_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("reserved", "field"),
+    [
+        ("[1]", "not a JSON object"),
+        ("{", "not JSON"),
+        ('{"quantumSeconds": "-1"}', "quantumSeconds"),
+        ('{"amount": "ten"}', "amount"),
+        ('{"currency": "usd"}', "currency"),
+        ('{"seconds": 1}', "unknown field"),
+    ],
+)
+def test_a_bad_reservation_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], reserved: str,
+                                       field: str) -> None:  # fmt: skip
+    code, _ = _step(tmp_path, _job(backend_ref="torino"), json.dumps(CATALOGUE.dump()), reserved=reserved)
+    assert code == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("InvalidSpec: reserved parameter: ") and field in line, line

@@ -463,7 +463,8 @@ def test_real_step_failures_reach_the_status(tmp_path: Path) -> None:
         ("validate", ["--job", str(_job_file(tmp_path, shots=0)), "--limits", "{}"], "InvalidSpec"),
         (
             "schedule",
-            ["--request", str(tmp_path / "absent.json"), "--catalogue", str(tmp_path / "none.json"), "--metrics", "{}"],
+            ["--request", str(tmp_path / "absent.json"), "--catalogue", str(tmp_path / "none.json"), "--metrics", "{}",
+             "--reserved", "{}"],  # fmt: skip
             "MissingArtifact",
         ),
     ]
@@ -489,8 +490,8 @@ def test_the_fake_publishes_what_the_real_steps_write(tmp_path: Path) -> None:
     assert metrics == METRICS_JSON
     request = str(out / "request.json")
     catalogue = str(tmp_path / "catalogue.json")
-    argv = ["schedule", "--request", request, "--catalogue", catalogue, "--metrics", metrics, "--out", str(out)]
-    assert steps_module.main(argv) == 0
+    argv = ["schedule", "--request", request, "--catalogue", catalogue, "--metrics", metrics, "--reserved", "{}"]
+    assert steps_module.main([*argv, "--out", str(out)]) == 0
     backend = (out / "backend.json").read_text()
     assert backend == BACKEND_JSON
     circuit = str(out / "circuit.qpy")
