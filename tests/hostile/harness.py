@@ -113,13 +113,13 @@ def sandbox_tmpdir(root: Path) -> Path:
 
 
 class _Worker:
-    def __init__(self, index: int, folder: Path, tmpdir: Path, logs: Path) -> None:
+    def __init__(self, index: int, folder: Path, tmpdir: Path, logs: Path, command: str = "validate") -> None:
         self.index = index
         self.log_path = logs / f"worker-{index}-{time.monotonic_ns()}.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in close()
         env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONFAULTHANDLER": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.hostile.worker", "--dir", str(folder)],
+            [sys.executable, "-m", "tests.hostile.worker", "--dir", str(folder), "--command", command],
             cwd=REPO,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -214,18 +214,20 @@ def run_corpus(
     workers: int = WORKERS,
     hang_seconds: float = HANG_SECONDS,
     root: Path | None = None,
+    command: str = "validate",
 ) -> list[Outcome]:
-    """Every case through ``qiskit-argo validate`` in worker processes; one outcome per case, in order."""
+    """Every case through ``qiskit-argo validate`` (or ``command``: ``render``, or ``catalogue``:
+    the case as ``--catalogue`` of a good job) in worker processes; one outcome per case, in order."""
     own_root = root is None
     root = Path(tempfile.mkdtemp(prefix="hostile-")) if root is None else root
     try:
-        return _run(cases, workers, hang_seconds, root)
+        return _run(cases, workers, hang_seconds, root, command)
     finally:
         if own_root:
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _run(cases: Sequence[Case], workers: int, hang_seconds: float, root: Path) -> list[Outcome]:
+def _run(cases: Sequence[Case], workers: int, hang_seconds: float, root: Path, command: str) -> list[Outcome]:
     folder, logs, sandbox = root / "cases", root / "logs", root / "sandbox"
     logs.mkdir(parents=True, exist_ok=True)
     tmpdir = sandbox_tmpdir(sandbox)
@@ -238,7 +240,7 @@ def _run(cases: Sequence[Case], workers: int, hang_seconds: float, root: Path) -
     slots: list[_Worker] = []
 
     def start(index: int) -> _Worker:
-        worker = _Worker(index, folder, tmpdir, logs)
+        worker = _Worker(index, folder, tmpdir, logs, command)
         selector.register(worker.fd, selectors.EVENT_READ, worker)
         return worker
 

@@ -15,6 +15,7 @@ Each failure message lists every offending case id with its output.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -61,6 +62,26 @@ def test_corpus_through_validate(tmp_path: Path) -> None:
     assert [outcome.case.id for outcome in outcomes] == [case.id for case in CASES]
     print(f"\n{len(CASES)} cases through validate in {wall:.1f} s with {harness.WORKERS} workers")
     _fail_on(outcomes)
+
+
+def test_corpus_as_a_catalogue(tmp_path: Path) -> None:
+    """Every hostile file given as ``--catalogue`` beside a good job: the catalogue loader reads it
+    with the same hardened YAML reader, and none of these files holds a usable QiskitBackend, so
+    each is refused in one line naming the file or the field, exit 2, never a traceback or a hang."""
+    cases = [dataclasses.replace(case, expect="reject") for case in CASES]
+    # And each as a QiskitBackend (or QiskitSession), so that the hostile fields, types and strings
+    # reach those models rather than being skipped as kinds the catalogue does not hold.
+    for kind in (b"QiskitBackend", b"QiskitSession"):
+        cases += [
+            dataclasses.replace(case, id=f"{case.id}-as-{kind.decode().lower()}", expect="reject",
+                                data=case.data.replace(b"QiskitJob", kind))
+            for case in CASES
+            if b"QiskitJob" in case.data
+        ]  # fmt: skip
+    started = time.perf_counter()
+    outcomes = harness.run_corpus(cases, root=tmp_path, command="catalogue")
+    print(f"\n{len(cases)} cases as --catalogue in {time.perf_counter() - started:.1f} s")
+    _fail_on(outcomes, command="render")
 
 
 # --------------------------------------------------------------------------- the real console script

@@ -39,6 +39,8 @@ __all__ = ["main", "run_one", "FdCapture", "LIMIT"]
 
 #: Most characters of each captured stream sent back (a correct answer is one line of <= 300).
 LIMIT = 20_000
+#: The good job a hostile catalogue file is given beside (``--command catalogue``).
+BELL = Path(__file__).resolve().parents[2] / "examples" / "bell.yaml"
 
 
 def _bounded(text: str) -> str:
@@ -132,7 +134,7 @@ def run_one(runner: Any, app: Any, command: list[str], capture: FdCapture) -> di
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, help="folder holding <case id>.yaml, for lines that are ids")
-    parser.add_argument("--command", default="validate", choices=["validate", "render"])
+    parser.add_argument("--command", default="validate", choices=["validate", "render", "catalogue"])
     args = parser.parse_args(argv)
 
     channel: IO[str] = os.fdopen(os.dup(1), "w", encoding="utf-8", errors="backslashreplace")
@@ -159,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
             path = args.dir / f"{name}.yaml"
         case_id = path.name.removesuffix(".yaml")
         try:
-            record = {"id": case_id, **run_one(runner, app, [args.command, str(path)], capture)}
+            command = [args.command, str(path)]
+            if args.command == "catalogue":  # the file as a catalogue beside a good job
+                command = ["render", str(BELL), "--catalogue", str(path)]
+            record = {"id": case_id, **run_one(runner, app, command, capture)}
         except MemoryError:  # the command left too little memory for the bookkeeping
             record = {"id": case_id, "exit_code": None, "escaped": True, "exception": "MemoryError (after the command)"}
         recycle = bool(record["escaped"]) and "MemoryError" in str(record["exception"])
