@@ -1,4 +1,5 @@
-"""The ``qiskit-argo`` command line: validate, render, run locally, print CRDs, run the controller.
+"""The ``qiskit-argo`` command line: validate, render, run locally, print CRDs, run the controller;
+and against a cluster (``qiskit_argo.cluster``): submit, get, describe, logs, cancel, results.
 
 Exit codes: 0 success, 1 the job failed while running, 2 bad input (the manifest, the circuit, a
 limit, a results directory that is not ours). Bad input is reported as one line naming the
@@ -8,23 +9,27 @@ through ``qiskit_argo.terminal`` (never rich markup, control characters escaped,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from qiskit_argo.errors import EXIT_PERMANENT, EXIT_TRANSIENT, QiskitArgoError
 from qiskit_argo.terminal import clean, error_line, plain
 
 if TYPE_CHECKING:
     from qiskit_argo.api import QiskitJob
+    from qiskit_argo.cluster.kube import ClusterClient
     from qiskit_argo.local import WorkflowRun
 
 __all__ = ["app"]
@@ -320,6 +325,501 @@ def controller(
     os.execv(command, args)
 
 
+# --------------------------------------------------------------------------- on a cluster
+
+NamespaceOption = Annotated[
+    str | None,
+    typer.Option("--namespace", "-n", help="The namespace (default: the job file's, else your context's)."),
+]
+ContextOption = Annotated[
+    str | None, typer.Option("--context", help="The kubeconfig context to use (default: the current one).")
+]
+KubeconfigOption = Annotated[
+    str | None,
+    typer.Option("--kubeconfig", help="The kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)."),
+]
+ArgoServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--argo-server",
+        envvar="ARGO_SERVER",
+        help="The Argo Server (https://host:2746, or host:port as ARGO_SERVER holds it); its token in ARGO_TOKEN.",
+    ),
+]
+JobName = Annotated[str, typer.Argument(help="The QiskitJob's name (qiskit-argo get lists them).")]
+
+
+@contextlib.contextmanager
+def _cluster(namespace: str | None, context: str | None, kubeconfig: str | None) -> Iterator[ClusterClient]:
+    """A client for the kubeconfig's cluster; every cluster error ends the command as one line."""
+    from qiskit_argo.cluster.kube import connect
+
+    try:
+        with connect(namespace=namespace, context=context, kubeconfig=kubeconfig) as client:
+            yield client
+    except QiskitArgoError as error:
+        raise _fail(str(error), error.exit_code) from None
+
+
+def _apply_documents(path: Path) -> list[dict[str, Any]]:
+    """The file's ConfigMaps and its QiskitJob as the user wrote them (``status`` and nulls dropped),
+    ConfigMaps first: what server-side apply sends (the file was validated by ``_load``)."""
+    from qiskit_argo import yamldoc
+    from qiskit_argo.crd import prune_nulls
+
+    source = str(path)
+    documents = [d for d in yamldoc.load_documents(yamldoc.decode(path.read_bytes(), source), source) if d]
+    kept = [prune_nulls({k: v for k, v in d.items() if k != "status"}) for d in documents if isinstance(d, dict)]
+    return sorted(kept, key=lambda d: d.get("kind") != "ConfigMap")
+
+
+@app.command()
+def submit(
+    job_file: JobFile,
+    wait: Annotated[
+        bool, typer.Option("--wait", "-w", help="Follow the job until it ends; the exit code says how.")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="With --wait: give up following after this many seconds.")
+    ] = None,
+    namespace: NamespaceOption = None,
+    context: ContextOption = None,
+    kubeconfig: KubeconfigOption = None,
+    interval: Annotated[float, typer.Option("--interval", hidden=True, help="Seconds between reads.")] = 1.0,
+) -> None:
+    """Create the QiskitJob (and the ConfigMaps in its file) on the cluster, by server-side apply.
+
+    Submitting an unchanged file again changes nothing; a changed spec of a job that has started
+    is refused by the API server (only spec.suspend may change: give the job a new name instead).
+    With --wait, the job's steps show as in a local run and its summary ends it; exit 0 when it
+    succeeded, 2 when the job itself is wrong, 1 when it failed otherwise.
+
+    Example: qiskit-argo submit examples/bell.yaml --wait
+    """
+    from qiskit_argo.cluster.kube import JOBS
+
+    job, _ = _load(job_file)
+    documents = _apply_documents(job_file)
+    declared = {str((d.get("metadata") or {}).get("namespace") or "") for d in documents} - {""}
+    if namespace and declared - {namespace}:
+        raise _fail(
+            f"{job_file}: its objects are in namespace {', '.join(sorted(declared))}, not {namespace}; "
+            "drop -n or the file's metadata.namespace",
+            EXIT_PERMANENT,
+        )
+    with _cluster(namespace or next(iter(sorted(declared)), None), context, kubeconfig) as kube:
+        for document in documents:
+            document.setdefault("metadata", {})["namespace"] = kube.namespace
+        try:
+            for document in documents:
+                if document.get("kind") == "ConfigMap":
+                    kube.apply_config_map(document)
+            body = next(d for d in documents if d.get("kind") == "QiskitJob")
+            before = kube.find(JOBS, job.name)
+            after = kube.apply(JOBS, body)
+        except QiskitArgoError as error:
+            raise _fail(f"{job_file}: {error}", error.exit_code) from None
+        what = f"qiskitjob.qiskit-argo.io/{job.name}"
+        if before is None:
+            out.print(plain(f"{what} created in namespace {kube.namespace}"), soft_wrap=True)
+        elif before["metadata"].get("resourceVersion") == after["metadata"].get("resourceVersion"):
+            out.print(plain(f"{what} unchanged (the same spec is already submitted)"), soft_wrap=True)
+        else:
+            out.print(plain(f"{what} configured"), soft_wrap=True)
+        if wait:
+            _follow(kube, job.name, int(after["metadata"].get("generation") or 1), timeout, interval)
+
+
+def _follow(kube: ClusterClient, name: str, generation: int, timeout: float | None, interval: float) -> None:
+    """Show the job's steps live (from its status) until it ends; print the summary; exit by phase."""
+    from types import SimpleNamespace
+
+    from qiskit_argo.cluster.commands import FINAL_PHASES, exit_code
+
+    started = time.monotonic()
+    try:
+        with _Progress([]) as progress:
+            while True:
+                job = kube.get_job(name)
+                status = job.get("status") or {}
+                for step in status.get("steps") or []:
+                    if isinstance(step, dict) and step.get("name"):
+                        progress.update(SimpleNamespace(name=str(step["name"]), phase=str(step.get("phase"))))
+                current = int(status.get("observedGeneration") or 0) >= generation
+                if current and status.get("phase") in FINAL_PHASES:
+                    break
+                if timeout is not None and time.monotonic() - started > timeout:
+                    raise _fail(
+                        f"job {name} is still {status.get('phase') or 'Pending'} after {timeout:g} s; it goes on "
+                        f"(qiskit-argo get {name} -n {kube.namespace})",
+                        EXIT_TRANSIENT,
+                    )
+                time.sleep(interval)
+    except QiskitArgoError as error:
+        raise _fail(str(error), error.exit_code) from None
+    except KeyboardInterrupt:
+        raise _fail(
+            f"stopped following; job {name} goes on (qiskit-argo get {name} -n {kube.namespace})", 130
+        ) from None
+    _print_job_summary(job, time.monotonic() - started)
+    code = exit_code(job)
+    if code:
+        raise _fail(f"job {name} failed: {status.get('reason') or 'Failed'}: {status.get('message') or ''}", code)
+
+
+def _seconds(step: dict[str, Any]) -> float | None:
+    from datetime import datetime
+
+    try:
+        begin = datetime.fromisoformat(str(step["startedAt"]).replace("Z", "+00:00"))
+        end = datetime.fromisoformat(str(step["finishedAt"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return None
+    return (end - begin).total_seconds()
+
+
+def _print_job_summary(job: dict[str, Any], wall: float) -> None:
+    status = job.get("status") or {}
+    name = str(job["metadata"]["name"])
+    failed = None
+    if status.get("phase") == "Failed":
+        failed = f"{status.get('reason') or 'Failed'}: {status.get('message') or ''}"
+    out.print(
+        _summary_table(
+            name,
+            str(status.get("phase") or ""),
+            backend=status.get("backend") or {},
+            summary=status.get("result") or {},
+            metrics=status.get("circuit") or {},
+            estimate=(status.get("cost") or {}).get("estimate") or {},
+            ibm=status.get("ibm") or {},
+            steps=[
+                (str(s.get("name")), str(s.get("phase")), _seconds(s))
+                for s in status.get("steps") or []
+                if isinstance(s, dict)
+            ],
+            failed=failed,
+            wall=wall,
+        )
+    )
+    if status.get("resultLocation"):
+        namespace = job["metadata"].get("namespace", "")
+        out.print(plain(f"results: qiskit-argo results {name} -n {namespace}", limit=None), soft_wrap=True)
+
+
+def _print_columns(header: list[str], rows: list[list[str]], indent: str = "") -> None:
+    """Columns as kubectl prints them: left-aligned, three spaces apart, never wrapped (a line
+    longer than the terminal runs on, as `kubectl get` does); every cell cleaned."""
+    cells = [[clean(cell) for cell in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for index, row in enumerate(cells):
+        line = indent + "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        out.print(Text(line, style="bold" if index == 0 else ""), soft_wrap=True, highlight=False)
+
+
+@app.command("get")
+def get_jobs(
+    job: Annotated[str | None, typer.Argument(help="One QiskitJob (default: every one in the namespace).")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="wide: more columns.")] = None,
+    namespace: NamespaceOption = None,
+    context: ContextOption = None,
+    kubeconfig: KubeconfigOption = None,
+) -> None:
+    """List QiskitJobs like `kubectl get qj`: name, phase, backend, shots, age, message.
+
+    Example: qiskit-argo get -o wide
+    """
+    from qiskit_argo.cluster.commands import COLUMNS, WIDE_COLUMNS, job_row
+
+    if output not in (None, "wide"):
+        raise _fail(f"--output {output!r} is not known; use -o wide (or kubectl get qj -o yaml)", EXIT_PERMANENT)
+    wide = output == "wide"
+    with _cluster(namespace, context, kubeconfig) as kube:
+        try:
+            jobs = [kube.get_job(job)] if job else kube.list_jobs()
+        except QiskitArgoError as error:
+            raise _fail(str(error), error.exit_code) from None
+        if not jobs:
+            err.print(plain(f"No QiskitJobs found in namespace {kube.namespace}."), soft_wrap=True)
+            return
+    jobs.sort(key=lambda j: str(j["metadata"]["name"]))
+    _print_columns(WIDE_COLUMNS if wide else COLUMNS, [job_row(j, wide=wide) for j in jobs])
+
+
+@app.command()
+def describe(
+    job: JobName, namespace: NamespaceOption = None, context: ContextOption = None, kubeconfig: KubeconfigOption = None
+) -> None:
+    """Show one QiskitJob: conditions, steps, backend and why, result, cost, IBM job, Events.
+
+    Example: qiskit-argo describe bell
+    """
+    from rich.table import Table
+
+    from qiskit_argo.cluster.commands import describe_sections
+
+    with _cluster(namespace, context, kubeconfig) as kube:
+        try:
+            found = kube.get_job(job)
+            events = kube.events_for(str(found["metadata"].get("uid")))
+        except QiskitArgoError as error:
+            raise _fail(str(error), error.exit_code) from None
+    for title, rows in describe_sections(found, events):
+        out.print(plain(f"{title}:", "bold"))
+        if title in ("Conditions", "Steps", "Events"):
+            if len(rows) == 1:
+                out.print("  <none>")
+                continue
+            _print_columns(list(rows[0]), [list(r) for r in rows[1:]], indent="  ")  # type: ignore[arg-type]
+            continue
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(overflow="fold")
+        for label, value in rows:
+            grid.add_row(plain(f"  {label}:"), plain(value))
+        out.print(grid)
+
+
+@app.command()
+def logs(
+    job: JobName,
+    step: Annotated[
+        str | None, typer.Option("--step", "-s", help="Only this step, e.g. execute-aer (the steps: describe).")
+    ] = None,
+    argo_server: ArgoServerOption = None,
+    namespace: NamespaceOption = None,
+    context: ContextOption = None,
+    kubeconfig: KubeconfigOption = None,
+) -> None:
+    """Print the step pods' logs (container main), oldest step first.
+
+    Once Argo has deleted the pods (podGC), --argo-server reads the logs Argo archived.
+
+    Example: qiskit-argo logs bell --step execute-aer
+    """
+    from qiskit_argo.cluster.commands import MAIN_CONTAINER, pod_step, step_selector
+    from qiskit_argo.cluster.kube import WORKFLOWS, ClusterError
+
+    with _cluster(namespace, context, kubeconfig) as kube:
+        try:
+            found = kube.get_job(job)
+            status = found.get("status") or {}
+            workflow = status.get("workflowName")
+            if not workflow:
+                raise _fail(
+                    f"job {job} has no Workflow yet ({status.get('phase') or 'Pending'}): no step has run; "
+                    f"try again later (qiskit-argo describe {job})",
+                    EXIT_TRANSIENT,
+                )
+            pods = kube.pods(step_selector(workflow, step))
+            pods.sort(key=lambda p: (str(p["metadata"].get("creationTimestamp") or ""), str(p["metadata"]["name"])))
+            for pod in pods:
+                pod_name = str(pod["metadata"]["name"])
+                out.print(plain(f"==> {pod_step(pod)} (pod {pod_name}) <==", "bold"), soft_wrap=True)
+                try:
+                    text = kube.pod_log(pod_name, MAIN_CONTAINER)
+                except ClusterError as error:
+                    if not error.permanent:
+                        raise
+                    err.print(plain(f"  no log: {error}"), soft_wrap=True)
+                    continue
+                _print_log(text)
+            if pods:
+                return
+            which = f"step {step} of " if step else ""
+            if not argo_server:
+                raise _fail(
+                    f"the pods of {which}Workflow {workflow} are gone (Argo deletes them after the steps end); "
+                    f"read Argo's archived logs: qiskit-argo logs {job} --argo-server https://<argo-server> "
+                    f"(or argo logs {workflow} -n {kube.namespace})",
+                    EXIT_PERMANENT,
+                )
+            _archived_logs(kube, job, workflow, step, argo_server, WORKFLOWS)
+        except QiskitArgoError as error:
+            raise _fail(str(error), error.exit_code) from None
+
+
+def _print_log(text: str) -> None:
+    for line in text.splitlines():
+        out.print(plain(line, limit=None), soft_wrap=True, highlight=False)
+
+
+def _archived_logs(kube: ClusterClient, job: str, workflow: str, step: str | None, server: str, kind: Any) -> None:
+    from qiskit_argo.cluster.argo_server import archived_log, step_nodes
+
+    found = kube.find(kind, workflow)
+    nodes = step_nodes(found or {}, step)
+    token = os.environ.get("ARGO_TOKEN")
+    shown = 0
+    for node_name, node_id in nodes:
+        text = archived_log(server, token, kube.namespace, workflow, node_id)
+        if text is None:
+            continue
+        shown += 1
+        out.print(plain(f"==> {node_name} (archived by Argo) <==", "bold"), soft_wrap=True)
+        _print_log(text)
+    if not shown:
+        raise _fail(
+            f"neither pods nor archived logs for {'step ' + step + ' of ' if step else ''}Workflow {workflow}; "
+            "turn on archiveLogs in the artifact repository to keep logs after the pods are gone",
+            EXIT_PERMANENT,
+        )
+
+
+@app.command()
+def cancel(
+    job: JobName, namespace: NamespaceOption = None, context: ContextOption = None, kubeconfig: KubeconfigOption = None
+) -> None:
+    """Stop a job and keep its record: suspend it, stop its Workflow, cancel its IBM job at IBM.
+
+    Sets the job's spec.suspend (the controller then cancels a live IBM job through its cancel
+    Workflow) and stops the Workflow as `argo stop` does (spec.shutdown: Stop). The QiskitJob
+    stays, with its status; `kubectl delete qj` removes it.
+
+    Example: qiskit-argo cancel bell
+    """
+    from qiskit_argo.cluster.commands import FINAL_PHASES
+    from qiskit_argo.cluster.kube import JOBS, WORKFLOWS
+
+    with _cluster(namespace, context, kubeconfig) as kube:
+        try:
+            found = kube.get_job(job)
+            status = found.get("status") or {}
+            if status.get("phase") in FINAL_PHASES:
+                out.print(plain(f"qiskitjob.qiskit-argo.io/{job} already ended ({status['phase']}); nothing to cancel"))
+                return
+            kube.patch(JOBS, job, {"spec": {"suspend": True}})
+            workflow = status.get("workflowName")
+            stopped = False
+            if workflow:
+                # As `argo stop` does: a merge patch of spec.shutdown (argo-workflows v4.1.2
+                # workflow/util/util.go, StopWorkflow).
+                stopped = kube.find(WORKFLOWS, workflow) is not None
+                if stopped:
+                    kube.patch(WORKFLOWS, workflow, {"spec": {"shutdown": "Stop"}})
+        except QiskitArgoError as error:
+            raise _fail(str(error), error.exit_code) from None
+    line = f"qiskitjob.qiskit-argo.io/{job} cancelled: suspended (spec.suspend: true)"
+    line += f", Workflow {workflow} stopped (spec.shutdown: Stop)" if stopped else ", no Workflow to stop"
+    out.print(plain(line + f"; the record stays (qiskit-argo describe {job})", limit=None), soft_wrap=True)
+    ibm = (status.get("ibm") or {}).get("jobId")
+    if ibm:
+        out.print(plain(f"IBM job {ibm}: the controller cancels it at IBM (Event IbmCancelRequested)"), soft_wrap=True)
+
+
+@app.command()
+def results(
+    job: JobName,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Results directory (default: results/<job name>), as for qiskit-argo run.",
+        ),
+    ] = None,
+    argo_server: ArgoServerOption = None,
+    namespace: NamespaceOption = None,
+    context: ContextOption = None,
+    kubeconfig: KubeconfigOption = None,
+) -> None:
+    """Download a finished job's results: result.json, metrics.json, histogram.png, as a local run writes them.
+
+    From the Argo Server's artifact endpoint with --argo-server (token in ARGO_TOKEN), else straight
+    from the S3-compatible store of the job's artifact repository (credentials from AWS_ACCESS_KEY_ID
+    and AWS_SECRET_ACCESS_KEY, else from the Secret the repository names). result.json is checked
+    against the SHA-256 recorded in the job's status.
+
+    Example: qiskit-argo results bell --out results/bell
+    """
+    with _cluster(namespace, context, kubeconfig) as kube:
+        try:
+            found = kube.get_job(job)
+            status = found.get("status") or {}
+            location = status.get("resultLocation")
+            if not location:
+                phase = status.get("phase") or "Pending"
+                raise _fail(
+                    f"job {job} has no result ({phase}"
+                    + (f": {status.get('message')}" if status.get("message") else "")
+                    + f"); a job that succeeded has one (kubectl wait --for=condition=Succeeded qj/{job})",
+                    EXIT_PERMANENT if phase == "Failed" else EXIT_TRANSIENT,
+                )
+            files = _fetch_results(kube, location, argo_server)
+        except QiskitArgoError as error:
+            raise _fail(str(error), error.exit_code) from None
+    from qiskit_argo.artifacts import write_results_dir
+
+    target = out_dir or Path("results") / job
+    try:
+        write_results_dir(files, target)
+    except QiskitArgoError as error:
+        raise _fail(str(error), error.exit_code) from None
+    except OSError as error:
+        raise _fail(f"results directory {target}: cannot write ({error.strerror or error})", EXIT_TRANSIENT) from None
+    for name in sorted(files):
+        out.print(plain(f"{name}  {len(files[name])} bytes"), soft_wrap=True)
+    out.print(plain("results: ") + plain(target, limit=None), soft_wrap=True)
+
+
+def _fetch_results(kube: ClusterClient, location: dict[str, Any], argo_server: str | None) -> dict[str, bytes]:
+    """The job's result files, from the Argo Server or from its artifact repository's store (the
+    ConfigMap ``status.resultLocation.repository`` names; its Secret for the keys)."""
+    from qiskit_argo import artifacts
+    from qiskit_argo.api.job import ResultLocation
+
+    parsed = ResultLocation.model_validate(location, by_alias=True, by_name=False)
+    reference = parsed.repository
+    repository = credentials = None
+    try:
+        config_map = kube.config_map(
+            reference.config_map if reference else artifacts.CONFIG_MAP, reference.namespace if reference else None
+        )
+        repository = artifacts.ArtifactRepository.from_config_map(config_map, reference.key if reference else None)
+        credentials = _s3_credentials(kube, repository)
+    except QiskitArgoError:
+        if not argo_server:
+            raise
+        # The Argo Server serves the artifact itself; the store is only its fallback.
+    files: dict[str, bytes] = artifacts.fetch_results(
+        parsed,
+        namespace=kube.namespace,
+        repository=repository,
+        argo_server=argo_server,
+        token=os.environ.get("ARGO_TOKEN"),
+        s3_credentials=credentials,
+    )
+    return files
+
+
+def _s3_credentials(kube: ClusterClient, repository: Any) -> Any:
+    """AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY when both are set, else the keys in the Secrets the
+    repository names (read with your kubeconfig); None when it names none (anonymous or IAM)."""
+    import base64
+
+    from qiskit_argo import artifacts
+    from qiskit_argo.cluster.kube import Forbidden
+
+    access, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if access and secret:
+        return artifacts.S3Credentials(
+            access_key=access, secret_key=secret, session_token=os.environ.get("AWS_SESSION_TOKEN") or None
+        )
+
+    def read(ref: Any) -> bytes | None:
+        try:
+            data = kube.secret(ref.name).get("data") or {}
+        except Forbidden:
+            raise _fail(
+                f"you may not read Secret {ref.name} (the artifact store's keys) in namespace {kube.namespace}; "
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --argo-server",
+                EXIT_PERMANENT,
+            ) from None
+        return base64.b64decode(data[ref.key]) if ref.key in data else None
+
+    return artifacts.S3Credentials.from_secrets(repository, read)
+
+
 # --------------------------------------------------------------------------- presentation
 
 
@@ -337,7 +837,9 @@ class _Progress:
         "Omitted": ("skipped", "dim", "–"),
     }
 
-    def __init__(self, workflow: dict[str, Any]) -> None:
+    def __init__(self, steps: dict[str, Any] | list[str]) -> None:
+        """``steps``: a Workflow (one row per task of its entrypoint DAG) or the steps' names
+        (none: a row appears for each step when first seen)."""
         from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         class _StateColumn(SpinnerColumn):
@@ -353,8 +855,10 @@ class _Progress:
             def render(self, task: Any) -> Any:
                 return task.fields["state"]
 
-        entry = next(t for t in workflow["spec"]["templates"] if t["name"] == workflow["spec"]["entrypoint"])
-        self.names = [task["name"] for task in entry["dag"]["tasks"]]
+        if isinstance(steps, dict):
+            entry = next(t for t in steps["spec"]["templates"] if t["name"] == steps["spec"]["entrypoint"])
+            steps = [task["name"] for task in entry["dag"]["tasks"]]
+        self.names = list(steps)
         self.progress = Progress(
             _StateColumn(),
             TextColumn("{task.description:<14}", markup=False),
@@ -368,6 +872,8 @@ class _Progress:
             name: self.progress.add_task(clean(name, 60), total=1, start=False, **self._fields("Pending"))
             for name in self.names
         }
+        #: Steps not known up front get a row when first seen (a cluster job's status.steps).
+        self.grow = not self.names
 
     def _fields(self, phase: str) -> dict[str, Any]:
         label, style, mark = self.PHASES.get(phase, (phase, "", ""))
@@ -381,9 +887,15 @@ class _Progress:
         self.progress.stop()
 
     def update(self, task: Any) -> None:
+        """Show a step's phase (``task.name``, ``task.phase``); ``grow`` adds a row for a new step."""
         row = self.rows.get(task.name)
         if row is None:
-            return
+            if not self.grow:
+                return
+            self.names.append(task.name)
+            row = self.rows[task.name] = self.progress.add_task(
+                clean(task.name, 60), total=1, start=False, **self._fields("Pending")
+            )
         if task.phase == "Running":
             self.progress.start_task(row)
         done = task.phase in ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
@@ -411,8 +923,6 @@ def _publish_results(result: WorkflowRun, target: Path) -> None:
 
 
 def _print_summary(job: QiskitJob, result: WorkflowRun, target: Path, wall: float) -> None:
-    from rich.table import Table
-
     parameters: dict[str, str] = {}
     for task in result.tasks.values():
         parameters.update(task.parameters)
@@ -424,21 +934,56 @@ def _print_summary(job: QiskitJob, result: WorkflowRun, target: Path, wall: floa
             return {}
         return value if isinstance(value, dict) else {}
 
-    backend, summary, metrics = parsed("backend"), parsed("summary"), parsed("metrics")
-    colour = "green" if result.phase == "Succeeded" else "red"
-    table = Table(title=plain(f"QiskitJob {job.name}"), show_header=False, title_justify="left")
+    failed = result.failed_task
+    out.print(
+        _summary_table(
+            job.name,
+            result.phase,
+            backend=parsed("backend"),
+            summary=parsed("summary"),
+            metrics=parsed("metrics"),
+            estimate=parsed("estimate"),
+            ibm=parsed("ibm") or parsed("submission"),
+            steps=[(task.name, task.phase, task.seconds) for task in result.tasks.values()],
+            failed=None if failed is None else f"{failed.name}: {failed.message}",
+            wall=wall,
+        )
+    )
+    # On its own line, never cut by the table's width nor shortened: people copy this path.
+    out.print(plain("results: ") + plain(target, limit=None), soft_wrap=True)
+
+
+def _summary_table(
+    name: str,
+    phase: str,
+    *,
+    backend: dict[str, Any],
+    summary: dict[str, Any],
+    metrics: dict[str, Any],
+    estimate: dict[str, Any],
+    ibm: dict[str, Any],
+    steps: list[tuple[str, str, float | None]],
+    failed: str | None,
+    wall: float,
+) -> Any:
+    """The table that ends a run, local (from the steps' outputs) or on a cluster (from the
+    job's status): phase, backend and why, estimate, IBM job, circuit, shots, counts or values,
+    each step's phase and time, what failed, wall time."""
+    from rich.table import Table
+
+    colour = "green" if phase == "Succeeded" else "red"
+    table = Table(title=plain(f"QiskitJob {name}"), show_header=False, title_justify="left")
     row = table.add_row
-    row("phase", plain(result.phase, colour))
+    row("phase", plain(phase, colour))
     if backend:
         device = backend.get("device")
         detail = backend.get("method") or (device if device != backend.get("name") else None)
         row("backend", plain(f"{backend.get('name', '?')}" + (f" ({detail})" if detail else "")))
         if backend.get("reason"):
             row("why", plain(backend["reason"]))
-    estimate = _estimate_line(parsed("estimate"), str(backend.get("device") or ""))
-    if estimate:
-        row("estimate", plain(estimate))
-    ibm = parsed("ibm") or parsed("submission")
+    estimate_line = _estimate_line(estimate, str(backend.get("device") or ""))
+    if estimate_line:
+        row("estimate", plain(estimate_line))
     if ibm.get("jobId"):
         words = [str(ibm["jobId"]), str(ibm.get("state") or ibm.get("action") or "")]
         if ibm.get("sessionId"):
@@ -463,16 +1008,13 @@ def _print_summary(job: QiskitJob, result: WorkflowRun, target: Path, wall: floa
     if values and isinstance(values, list):
         stds = summary.get("standardErrors") or []
         row("expectation values", plain("  ".join(_value_with_error(v, stds, i) for i, v in enumerate(values))))
-    for task in result.tasks.values():
-        seconds = f"{task.seconds:.2f} s" if task.seconds is not None else "-"
-        row(plain(f"step {task.name}"), plain(f"{task.phase}  {seconds}"))
-    failed = result.failed_task
+    for step, step_phase, seconds in steps:
+        took = f"{seconds:.2f} s" if seconds is not None else "-"
+        row(plain(f"step {step}"), plain(f"{step_phase}  {took}"))
     if failed is not None:
-        row(plain("failed", "red"), plain(f"{failed.name}: {failed.message}"))
+        row(plain("failed", "red"), plain(failed))
     row("wall time", f"{wall:.2f} s")
-    out.print(table)
-    # On its own line, never cut by the table's width nor shortened: people copy this path.
-    out.print(plain("results: ") + plain(target, limit=None), soft_wrap=True)
+    return table
 
 
 def _estimate_line(estimate: dict[str, Any], device: str) -> str | None:

@@ -10,7 +10,9 @@
 * ``histogram.png`` — sampler: ``qiskit.visualization.plot_histogram`` of the counts of the first
   few bindings; estimator: expectation values with standard-error bars (per binding for a sweep).
 
-``summary.json`` beside it is the bounded ``ResultSummary`` the controller copies into the status.
+``summary.json`` beside it is the bounded ``ResultSummary`` the controller copies into the status;
+``checksum.json`` (``CHECKSUM_FILE``) is ``{"sha256": <hex>, "size": <bytes>}`` of ``result.json``
+as written, which the controller copies into ``status.resultLocation`` and a download verifies.
 Pure functions build the documents and figures; ``run_step`` does the file I/O. Only matplotlib
 (Agg) and, for the sampler histogram, ``qiskit.visualization`` are imported, on first use.
 """
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RESULTS_DIR",
+    "CHECKSUM_FILE",
+    "checksum_document",
     "HISTOGRAM_BINDINGS",
     "HISTOGRAM_KEYS",
     "binding_label",
@@ -50,6 +54,8 @@ __all__ = [
 ]
 
 RESULTS_DIR = "results"
+#: The store-results step's ``checksum`` output parameter: sha256 and size of ``results/result.json``.
+CHECKSUM_FILE = "checksum.json"
 #: A sweep's histogram shows this many bindings, the first ones.
 HISTOGRAM_BINDINGS = 4
 #: Above this many distinct bitstrings the histogram keeps the most frequent ones (and "rest").
@@ -161,6 +167,11 @@ def metrics_document(
         },
         "storedAt": stored_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def checksum_document(data: bytes) -> dict[str, Any]:
+    """``checksum.json``: ``{"sha256": <hex digest>, "size": <bytes>}`` of ``data``."""
+    return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
 # --------------------------------------------------------------------------- figures
@@ -288,6 +299,14 @@ def run_step(
     results = out_dir / RESULTS_DIR
     results.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(result_file, results / "result.json")
+    # The checksum of the copy as it lies in results/ (what Argo uploads), not of what was read.
+    checksum = checksum_document((results / "result.json").read_bytes())
+    if checksum["size"] != len(raw):
+        raise PermanentError(
+            f"results/result.json has {checksum['size']} bytes, the execute step's result {len(raw)}; "
+            "the copy was cut short (disk full?)",
+            reason=Reason.CORRUPT_RESULT,
+        )
     render_figure(document, results / "histogram.png")
     facts = metrics_document(
         request=request,
@@ -295,9 +314,10 @@ def run_step(
         backend=backend,
         summary=summary,
         result=document,
-        result_bytes=len(raw),
-        result_sha256=hashlib.sha256(raw).hexdigest(),
+        result_bytes=checksum["size"],
+        result_sha256=checksum["sha256"],
         stored_at=datetime.now(UTC),
     )
     (results / "metrics.json").write_text(json.dumps(facts, indent=2))
     (out_dir / "summary.json").write_text(json.dumps(summary.dump()))
+    (out_dir / CHECKSUM_FILE).write_text(json.dumps(checksum, sort_keys=True))

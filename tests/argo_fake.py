@@ -31,8 +31,12 @@ dag-exhausted-retries-xfail.yaml``)::
 * ``outputs.parameters``: the template's output parameter with ``value`` set to the file the step
   wrote, one trailing newline trimmed (``workflow/executor/executor.go`` ``SaveParameters``);
   the template's ``valueFrom`` stays.
-* ``outputs.artifacts``: the template's artifact with the artifact repository's location and the
-  key ``<keyFormat>/<file>`` (``saveArtifactFromFile``), ``keyFormat`` defaulting to
+* ``outputs.artifacts``: the template's artifact (its ``artifactGC`` included) with the artifact
+  repository's whole S3 location — ``bucket``, ``endpoint``, ``insecure``, the Secret references —
+  copied in by ``art.SetType(artLocation)`` and the key ``<keyFormat>/<file>`` set by
+  ``art.SetKey(path.Join(key, fileName))`` (argo-workflows v4.1.2 ``workflow/executor/executor.go``
+  ``saveArtifactFromFile``; the location is ``S3ArtifactRepository.IntoArtifactLocation`` in
+  ``pkg/apis/workflow/v1alpha1/artifact_repository_types.go``), ``keyFormat`` defaulting to
   ``{{workflow.name}}/{{pod.name}}``, the file the base name with ``archive: none``, else
   ``<name>.tgz`` (``stageArchiveFile``); pod names ``<wf>-<template>-<fnv32a(node name)>``
   (``workflow/util/pod_name.go`` ``GeneratePodName`` v2).
@@ -112,6 +116,9 @@ __all__ = [
     "IBM_JOB",
     "IBM_JSON",
     "ARTIFACT_REPOSITORY",
+    "ARTIFACT_REPOSITORY_REF",
+    "CHECKSUM",
+    "CHECKSUM_JSON",
     "ts",
     "fnv32a",
     "node_id",
@@ -177,6 +184,20 @@ ARTIFACT_REPOSITORY: dict[str, Any] = {
     "insecure": True,
     "secretKeySecret": {"key": "secretkey", "name": "my-minio-cred"},
 }
+#: ``status.artifactRepositoryRef`` as Argo writes it when it picks the Workflow up: the Workflow's
+#: ``spec.artifactRepositoryRef`` resolved in the Workflow's namespace, with the repository itself
+#: (argo-workflows v4.1.2 ``workflow/controller/operator.go`` ``operate`` →
+#: ``workflow/artifactrepositories/artifactrepositories.go`` ``Resolve``/``get``;
+#: ``ArtifactRepositoryRefStatus`` in ``pkg/apis/workflow/v1alpha1/workflow_types.go``). ``namespace``
+#: is filled in by ``ArgoFake.start``.
+ARTIFACT_REPOSITORY_REF: dict[str, Any] = {
+    "configMap": "artifact-repositories",
+    "key": "default-v1",
+    "artifactRepository": {"s3": {k: v for k, v in ARTIFACT_REPOSITORY.items()}},
+}
+#: The store-results step's ``checksum`` parameter for the Bell job's result.json (checksum.json).
+CHECKSUM: dict[str, Any] = {"sha256": "5f1c3a8e" * 8, "size": 1893}
+CHECKSUM_JSON = json.dumps(CHECKSUM, sort_keys=True)
 
 _EPOCH = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -363,6 +384,15 @@ class ArgoFake:
         now = self._tick()
         self._mark_workflow("Running")
         self.status.setdefault("progress", "0/0")
+        # Resolved once, before the first node (operator.go ``operate``); never changed after. Without
+        # a ``spec.artifactRepositoryRef`` Argo takes the namespace's ``artifact-repositories`` at its
+        # annotated default key (``Resolve`` → ``get``), which this fake's namespaces all have.
+        resolved = {
+            **copy.deepcopy(ARTIFACT_REPOSITORY_REF),
+            **((self.workflow.get("spec") or {}).get("artifactRepositoryRef") or {}),
+        }
+        resolved["namespace"] = self.workflow["metadata"].get("namespace", "default")
+        self.status.setdefault("artifactRepositoryRef", resolved)
         base: dict[str, Any] = {
             "templateName": "main",
             "templateScope": self._scope(),
@@ -565,7 +595,7 @@ class ArgoFake:
             "execute-aer": {"summary": SUMMARY_JSON},
             "ibm-submit": {"submission": SUBMISSION_JSON},
             "ibm-wait": {"summary": SUMMARY_JSON, "ibm": IBM_JSON},
-            "store-results": {"summary": SUMMARY_JSON},
+            "store-results": {"summary": SUMMARY_JSON, "checksum": CHECKSUM_JSON},
         }.get(step, {})
         given = dict(outputs if outputs is not None else defaults)
         if "executor" in STEPS[step].output_parameters and "executor" not in given and "backend" in given:

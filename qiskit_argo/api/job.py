@@ -64,6 +64,7 @@ __all__ = [
     "CircuitMetrics",
     "BackendStatus",
     "ResultSummary",
+    "ArtifactRepositoryReference",
     "ResultLocation",
     "QiskitJobStatus",
     "QiskitJob",
@@ -594,8 +595,7 @@ class BackendStatus(_Model):
         str,
         Field(
             description=(
-                "Where the circuit runs: the chosen QiskitBackend's name, or aer for the built-in Qiskit Aer "
-                "simulator."
+                "Where the circuit runs: the chosen QiskitBackend's name, or aer for the built-in Qiskit Aer simulator."
             )
         ),
     ]
@@ -667,15 +667,30 @@ class ResultSummary(_Model):
     ] = False
 
 
+class ArtifactRepositoryReference(_Model):
+    """The artifact repository a Workflow stored its artifacts in, as Argo resolved it
+    (``status.artifactRepositoryRef``: a key of a ConfigMap, in the Workflow's namespace or Argo's)."""
+
+    config_map: Annotated[
+        str, Field(description="The ConfigMap holding the repository (Argo's default name: artifact-repositories).")
+    ]
+    key: Annotated[str | None, Field(description="Its key in that ConfigMap (e.g. default-v1).")] = None
+    namespace: Annotated[
+        str | None,
+        Field(description="The ConfigMap's namespace: the Workflow's, or Argo's own when it was found there."),
+    ] = None
+
+
 class ResultLocation(_Model):
-    """Where the full result artifact lives (Argo artifact repository key, or a local path)."""
+    """Where the full result artifact lives (Argo artifact repository key, or a local path), and the
+    checksum of its result.json: enough for `qiskit-argo results` to fetch and verify it."""
 
     artifact: Annotated[
         str,
         Field(
             description=(
                 "The Workflow's output artifact holding results/ (result.json, metrics.json, histogram.png); "
-                "`argo cp <workflowName> <dir>` downloads it."
+                "`qiskit-argo results <job>` downloads it (or `argo cp <workflowName> <dir>`)."
             )
         ),
     ]
@@ -686,6 +701,37 @@ class ResultLocation(_Model):
     path: Annotated[
         str | None,
         Field(description="Where the step wrote it inside its container (not a path on your machine)."),
+    ] = None
+    bucket: Annotated[
+        str | None, Field(description="The S3-compatible bucket holding the key, as Argo recorded the artifact.")
+    ] = None
+    endpoint: Annotated[
+        str | None,
+        Field(description="The S3-compatible endpoint (host:port, no scheme; empty: AWS S3), as Argo recorded it."),
+    ] = None
+    insecure: Annotated[
+        Bool | None, Field(description="Whether the endpoint is plain HTTP (the repository's s3.insecure).")
+    ] = None
+    repository: Annotated[
+        ArtifactRepositoryReference | None,
+        Field(description="The artifact repository the Workflow used (its artifactRepositoryRef as Argo resolved it)."),
+    ] = None
+    workflow: Annotated[
+        str | None, Field(description="The Workflow whose node wrote the artifact (the Argo Server's artifact URL).")
+    ] = None
+    node_id: Annotated[
+        str | None, Field(description="The id of the Workflow node that wrote the artifact (its store-results step).")
+    ] = None
+    sha256: Annotated[
+        str | None,
+        Field(
+            description="The SHA-256 of result.json as the store-results step wrote it (hex); checked on download.",
+            pattern=r"^[0-9a-f]{64}$",
+        ),
+    ] = None
+    size: Annotated[
+        Int | None,
+        Field(description="The size of result.json in bytes.", ge=0),
     ] = None
 
 

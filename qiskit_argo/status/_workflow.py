@@ -9,11 +9,21 @@ that published it wins. The IBM job (``status.ibm``) is the ``submission`` param
 that submitted it: id, tag, how it got it, duplicates cancelled, session) overlaid with the
 ``ibm`` parameter (the step that waited for it: state, timestamps, usage); both are read
 leniently (a key this version does not know is dropped, not the whole output).
+
+``status.resultLocation`` is the ``results`` artifact as Argo recorded it in the node's outputs:
+the executor copies the repository's whole S3 location (bucket, endpoint, insecure, Secret
+references) into the artifact and sets its key to ``<keyFormat>/<file>`` (argo-workflows v4.1.2
+``workflow/executor/executor.go`` ``saveArtifactFromFile``: ``art.SetType(artLocation)``,
+``art.SetKey(path.Join(key, fileName))``; the location is ``S3ArtifactRepository.IntoArtifactLocation``
+in ``pkg/apis/workflow/v1alpha1/artifact_repository_types.go``), plus the same node's ``checksum``
+parameter (sha256 and size of result.json) and the repository the Workflow used, as Argo resolved
+it into ``status.artifactRepositoryRef`` (``workflow/controller/operator.go``, ``operate``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +42,7 @@ from qiskit_argo.api import (
     ResultSummary,
     StepProgress,
 )
+from qiskit_argo.api.job import ArtifactRepositoryReference
 from qiskit_argo.reasons import Reason
 from qiskit_argo.status._argo import (
     NODE_DONE,
@@ -51,6 +62,9 @@ __all__ = [
     "STEP_NAMES",
     "STEP_PHASE",
     "RESULTS_ARTIFACT",
+    "CHECKSUM_PARAMETER",
+    "StepNodes",
+    "artifact_repository",
     "phase_step",
     "FailureAt",
     "Outputs",
@@ -75,6 +89,8 @@ STEP_NAMES: tuple[str, ...] = tuple(STEPS)
 STEP_PHASE: Mapping[str, Phase] = MappingProxyType({spec.name: Phase(spec.phase) for spec in STEPS.values()})
 #: The output artifact that holds the full results directory (``status.resultLocation``).
 RESULTS_ARTIFACT = "results"
+#: The output parameter beside it: ``{"sha256", "size"}`` of its result.json (checksum.json).
+CHECKSUM_PARAMETER = "checksum"
 #: The output parameter of the step that submitted the IBM job (submission.json), and of the step
 #: that waited for it (ibm.json: an ``IbmJobStatus`` dump); together ``status.ibm``.
 SUBMISSION_PARAMETER = "submission"
@@ -97,9 +113,41 @@ class FailureAt(NamedTuple):
     step: str | None
 
 
-def step_nodes(nodes: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+class StepNodes(dict[str, dict[str, Any]]):
+    """The task node of each step, keyed by step name, and the artifact repository the Workflow
+    used (``repository``; None where unknown), which ``outputs`` puts into the result location."""
+
+    repository: ArtifactRepositoryReference | None = None
+
+
+def step_nodes(
+    nodes: Mapping[str, Mapping[str, Any]], repository: ArtifactRepositoryReference | None = None
+) -> StepNodes:
     """The task node of each DAG step, keyed by step name (see ``task_nodes``)."""
-    return task_nodes(nodes, STEP_NAMES)
+    found = StepNodes(task_nodes(nodes, STEP_NAMES))
+    found.repository = repository
+    return found
+
+
+def artifact_repository(workflow: Mapping[str, Any]) -> ArtifactRepositoryReference | None:
+    """The repository a Workflow stores its artifacts in: ``status.artifactRepositoryRef`` as Argo
+    resolved it (configMap, key, namespace), else the ``spec.artifactRepositoryRef`` it asked for;
+    None for the default repository of Argo's own configuration, or when neither is readable."""
+    for where in (("status", "artifactRepositoryRef"), ("spec", "artifactRepositoryRef")):
+        ref = get(workflow, *where)
+        if not isinstance(ref, Mapping) or ref.get("default") is True:
+            continue
+        config_map, key, namespace = ref.get("configMap"), ref.get("key"), ref.get("namespace")
+        fields = {
+            "config_map": config_map if isinstance(config_map, str) and config_map else "artifact-repositories",
+            "key": key if isinstance(key, str) and key else None,
+            "namespace": namespace if isinstance(namespace, str) and namespace else None,
+        }
+        try:
+            return ArtifactRepositoryReference(**fields)
+        except ValidationError:
+            continue
+    return None
 
 
 @dataclass(frozen=True)
@@ -116,7 +164,7 @@ class WorkflowView:
     @classmethod
     def of(cls, workflow: Mapping[str, Any], name: str) -> WorkflowView:
         nodes = workflow_nodes(workflow)
-        by_step = step_nodes(nodes)
+        by_step = step_nodes(nodes, artifact_repository(workflow))
         current = next((step for step in STEP_NAMES if (by_step.get(step) or {}).get("phase") not in NODE_DONE), None)
         return cls(name=name, phase=workflow_phase(workflow), nodes=nodes, by_step=by_step, current=current)
 
@@ -178,7 +226,34 @@ _ARTIFACT_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _result_location(node: Mapping[str, Any] | None) -> ResultLocation | None:
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _checksum(node: Mapping[str, Any] | None) -> tuple[str | None, int | None]:
+    """The node's ``checksum`` parameter (``{"sha256", "size"}``): both, or neither when either is
+    not well formed (a hex SHA-256 and a size in bytes)."""
+    value = _output_parameter(node, CHECKSUM_PARAMETER)
+    try:
+        data = json.loads(value) if value is not None else None
+    except ValueError:
+        data = None
+    if not isinstance(data, Mapping):
+        return None, None
+    sha256, size = data.get("sha256"), data.get("size")
+    if not (isinstance(sha256, str) and _SHA256.match(sha256)):
+        return None, None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return None, None
+    return sha256, size
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _result_location(
+    node: Mapping[str, Any] | None, repository: ArtifactRepositoryReference | None = None
+) -> ResultLocation | None:
     for artifact in get(node, "outputs", "artifacts") or []:
         if not isinstance(artifact, Mapping) or artifact.get("name") != RESULTS_ARTIFACT:
             continue
@@ -188,9 +263,34 @@ def _result_location(node: Mapping[str, Any] | None) -> ResultLocation | None:
             if isinstance(value, str) and value:
                 key = value
                 break
-        path = artifact.get("path") if isinstance(artifact.get("path"), str) else None
-        return ResultLocation(artifact=RESULTS_ARTIFACT, key=key, path=path)
+        found = artifact.get("s3")
+        s3: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+        insecure = s3.get("insecure")
+        sha256, size = _checksum(node)
+        return ResultLocation(
+            artifact=RESULTS_ARTIFACT,
+            key=key,
+            path=_text(artifact.get("path")),
+            bucket=_text(s3.get("bucket")),
+            endpoint=_text(s3.get("endpoint")),
+            insecure=insecure if isinstance(insecure, bool) else None,
+            repository=repository.model_copy() if repository is not None else None,
+            workflow=_workflow_of(node),
+            node_id=_text(get(node, "id")),
+            sha256=sha256,
+            size=size,
+        )
     return None
+
+
+def _workflow_of(node: Mapping[str, Any] | None) -> str | None:
+    """The Workflow a node belongs to: its id is ``<workflow>-<hash>`` (``Workflow.NodeID``) and its
+    name starts with ``<workflow>`` (then ``(``, ``.`` or nothing)."""
+    name, node_id = _text(get(node, "name")), _text(get(node, "id"))
+    if name is None or node_id is None:
+        return None
+    head = re.split(r"[.(]", name, maxsplit=1)[0]
+    return head if node_id == head or node_id.startswith(head + "-") else None
 
 
 def _lenient(model: type[_M], value: str | None) -> _M | None:
@@ -268,9 +368,11 @@ def latest_parameter(by_step: Mapping[str, Mapping[str, Any]], name: str, model:
     return None
 
 
-def _latest_results(by_step: Mapping[str, Mapping[str, Any]]) -> ResultLocation | None:
+def _latest_results(
+    by_step: Mapping[str, Mapping[str, Any]], repository: ArtifactRepositoryReference | None = None
+) -> ResultLocation | None:
     for spec in reversed(STEPS.producers(RESULTS_ARTIFACT, artifact=True)):
-        location = _result_location(by_step.get(spec.name))
+        location = _result_location(by_step.get(spec.name), repository)
         if location is not None:
             return location
     return None
@@ -286,15 +388,18 @@ class Outputs(NamedTuple):
     ibm: IbmJobStatus | None = None
 
 
-def outputs(by_step: Mapping[str, Mapping[str, Any]]) -> Outputs:
+def outputs(by_step: Mapping[str, Mapping[str, Any]], repository: ArtifactRepositoryReference | None = None) -> Outputs:
     """The circuit metrics (``metrics``), the chosen backend (``backend``), the result summary
     (``summary``: the final one, else the execute step's), where the full result is (the
-    ``results`` artifact) and the IBM job (``ibm_job``)."""
+    ``results`` artifact, its checksum and the artifact repository: ``repository``, else the one
+    ``by_step`` carries when it is a ``StepNodes``) and the IBM job (``ibm_job``)."""
+    if repository is None and isinstance(by_step, StepNodes):
+        repository = by_step.repository
     return Outputs(
         circuit=latest_parameter(by_step, "metrics", CircuitMetrics),
         backend=latest_parameter(by_step, "backend", BackendStatus),
         result=latest_parameter(by_step, "summary", ResultSummary),
-        result_location=_latest_results(by_step),
+        result_location=_latest_results(by_step, repository),
         ibm=ibm_job(by_step),
     )
 

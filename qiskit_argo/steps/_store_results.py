@@ -10,7 +10,8 @@ __all__ = ["store_results", "STEP"]
 
 
 def store_results(result: Path, request: Path, metrics: str, backend: str, summary: str, out: Path) -> None:
-    """Write the final ``results/`` directory (result, metrics, histogram) and the status summary."""
+    """Write the final ``results/`` directory (result, metrics, histogram), the status summary and
+    ``checksum.json`` (the sha256 and size of ``results/result.json``)."""
     from qiskit_argo import results
 
     results.run_step(
@@ -32,7 +33,9 @@ STEP = StepSpec(
     input_artifacts={"result": "result.json", "request": "request.json"},
     input_parameters=("metrics", "backend", "summary"),
     output_artifacts={"results": "results"},
-    output_parameters={"summary": "summary.json"},
+    # checksum.json: {"sha256", "size"} of results/result.json; the controller copies it into
+    # status.resultLocation and `qiskit-argo results` verifies the download against it.
+    output_parameters={"summary": "summary.json", "checksum": "checksum.json"},
     resources=Resources(requests={"cpu": "100m", "memory": "512Mi"}, limits={"cpu": "1", "memory": "2Gi"}),
     preload=("matplotlib.pyplot", "qiskit.visualization", "qiskit_argo.results"),
 )

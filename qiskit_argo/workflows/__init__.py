@@ -92,8 +92,6 @@ from qiskit_argo.workflows._wiring import (
 from qiskit_argo.workflows._workflow import (
     ENTRYPOINT,
     RETRY_EXPRESSION,
-    TTL_AFTER_FAILURE,
-    TTL_AFTER_SUCCESS,
     build,
     catalogue_json,
     escape_tags,
@@ -137,8 +135,6 @@ __all__ = [
     "JOB_ARTIFACT",
     "JOB_PARAMETER",
     "RETRY_EXPRESSION",
-    "TTL_AFTER_SUCCESS",
-    "TTL_AFTER_FAILURE",
     "SERVICE_ACCOUNT",
     "RUN_AS_USER",
     "LABEL_STEP",

@@ -55,10 +55,14 @@ __all__ = [
     "credentials_env",
     "semaphore_synchronization",
     "RETRY_EXPRESSION",
-    "TTL_AFTER_SUCCESS",
-    "TTL_AFTER_FAILURE",
     "retry_strategy",
     "workflow_settings",
+    "ARTIFACT_REPOSITORY_CONFIGMAP",
+    "ARTIFACT_REPOSITORY_KEY",
+    "KEPT_ARTIFACTS",
+    "ARTIFACT_GC_COMPONENT",
+    "artifact_gc",
+    "artifact_settings",
     "cluster_workflow_template",
     "STEP_DURATION_METRIC",
     "STEP_RESULTS_METRIC",
@@ -89,11 +93,26 @@ RESOURCES_PARAMETER = "resources"
 #: Argo retries a failed step only when this holds: a permanent failure (exit code 2, e.g. a bad
 #: circuit) is never retried; any other failure or error (exit 1, OOM kill, a lost node: "-1") is.
 RETRY_EXPRESSION = f"asInt(lastRetry.exitCode) != {EXIT_PERMANENT}"
-#: A finished Workflow (and its pods) is deleted after this long; a failed one is kept longer so
-#: a person can read the failed pod's logs (podGC deletes only pods that succeeded).
-TTL_AFTER_SUCCESS = 24 * 3600
-TTL_AFTER_FAILURE = 7 * 24 * 3600
+#: A job's Workflow has no ``ttlStrategy``: it lives as long as its QiskitJob (whose deletion
+#: deletes it through the ownerReference, and with it the results: ``artifact_gc``). Pods that
+#: succeeded go after ``_POD_GC_DELAY`` (podGC); a failed pod stays for its logs.
 _POD_GC_DELAY = "5m"
+
+#: Every job's Workflow stores its artifacts in the repository under this key of this ConfigMap,
+#: in the job's namespace (or, failing that, Argo's own namespace: argo-workflows v4.1.2
+#: workflow/artifactrepositories/artifactrepositories.go ``Resolve`` tries both, in that order).
+#: kustomize/overlays/dev ships one for its MinIO, kustomize/overlays/production a template for
+#: an S3-compatible bucket (docs/results.md).
+ARTIFACT_REPOSITORY_CONFIGMAP = "artifact-repositories"
+ARTIFACT_REPOSITORY_KEY = "default-v1"
+#: Output artifacts kept until the Workflow (and so its QiskitJob) is deleted: the final results
+#: directory, which ``status.resultLocation`` points at (``artifactGC: OnWorkflowDeletion`` on the
+#: artifact overrides the Workflow's ``OnWorkflowCompletion``: ``Workflow.GetArtifactGCStrategy`` in
+#: argo-workflows v4.1.2 pkg/apis/workflow/v1alpha1/workflow_types.go).
+KEPT_ARTIFACTS = frozenset({"results"})
+#: The component label of Argo's artifact-GC pods, so the job namespace's NetworkPolicies (which
+#: select on ``LABEL_EGRESS``) let them reach the artifact store and the API server.
+ARTIFACT_GC_COMPONENT = "artifact-gc"
 
 _RESOURCES_PATCH = '{"containers":[{"name":"main","resources":{{inputs.parameters.' + RESOURCES_PARAMETER + "}}}]}"
 
@@ -115,13 +134,45 @@ def pod_security_context() -> dict[str, Any]:
     return context
 
 
+def artifact_gc() -> m.WorkflowLevelArtifactGC:
+    """The Workflow's ``artifactGC``: its intermediate artifacts (circuit, request, the execute
+    steps' result, the IBM job records...) are deleted from the repository as soon as the Workflow
+    completes; ``KEPT_ARTIFACTS`` (the final results) say ``OnWorkflowDeletion`` for themselves, and
+    the Workflow lives exactly as long as its QiskitJob (no ``ttlStrategy``; the ownerReference
+    deletes it with the job), so the results stay until the QiskitJob is deleted and go with it.
+    Argo's GC pods run as the step ServiceAccount, labelled as an
+    egress-``none`` pod so the job namespace's NetworkPolicies let them reach the store.
+    ``forceFinalizerRemoval``: a GC that fails (the store unreachable, RBAC missing) leaves those
+    objects behind but never keeps the Workflow, and so the QiskitJob's deletion, hanging on
+    Argo's ``workflows.argoproj.io/artifact-gc`` finalizer."""
+    return m.WorkflowLevelArtifactGC(
+        strategy="OnWorkflowCompletion",
+        force_finalizer_removal=True,
+        service_account_name=SERVICE_ACCOUNT,
+        pod_metadata=m.Metadata(labels={LABEL_EGRESS: "none", LABEL_COMPONENT: ARTIFACT_GC_COMPONENT}),
+    )
+
+
+def artifact_settings() -> dict[str, Any]:
+    """How long a job's Workflow keeps its artifacts (Hera keyword arguments): ``artifact_gc``.
+    The job Workflow's and the ClusterWorkflowTemplate's; service Workflows (probe, cancel,
+    sessions) store no artifacts.
+
+    No ``artifactRepositoryRef``: without one Argo uses the job namespace's ConfigMap
+    ``artifact-repositories`` at the key its ``workflows.argoproj.io/default-artifact-repository``
+    annotation names, else the controller's default repository (argo-workflows v4.1.2
+    workflow/artifactrepositories/artifactrepositories.go ``Resolve``), and records what it used in
+    ``status.artifactRepositoryRef`` (which ``status.resultLocation.repository`` copies). A named
+    ref would fail every Workflow of a namespace that has no such ConfigMap."""
+    return {"artifact_gc": artifact_gc()}
+
+
 def workflow_settings() -> dict[str, Any]:
     """Workflow-level settings no job changes (Hera keyword arguments): the job Workflow's, and the
     ClusterWorkflowTemplate's for a Workflow submitted from it."""
     return {
         "service_account_name": SERVICE_ACCOUNT,
         "security_context": pod_security_model(),
-        "ttl_strategy": m.TTLStrategy(seconds_after_success=TTL_AFTER_SUCCESS, seconds_after_failure=TTL_AFTER_FAILURE),
         "pod_gc": m.PodGC(strategy="OnPodSuccess", delete_delay_duration=_POD_GC_DELAY),
     }
 
@@ -258,7 +309,10 @@ def _output_artifact(name: str, filename: str, global_name: str | None) -> Artif
     # a directory (no suffix, e.g. ``results``) keeps Argo's default tar.gz, which every
     # artifact repository supports.
     archive = m.ArchiveStrategy(none=m.NoneStrategy()) if "." in filename else None
-    return Artifact(name=name, path=f"{OUTPUTS_DIR}/{filename}", archive=archive, global_name=global_name)
+    kept = m.ArtifactGC(strategy="OnWorkflowDeletion") if name in KEPT_ARTIFACTS else None
+    return Artifact(
+        name=name, path=f"{OUTPUTS_DIR}/{filename}", archive=archive, global_name=global_name, artifact_gc=kept
+    )
 
 
 def _step_template(spec: StepSpec, steps: StepRegistry) -> Container:
@@ -360,6 +414,7 @@ def _rendered(steps: StepRegistry) -> str:
         # ConfigMap can be named here, so a configMapKeyRef circuit fails validation with its reason.
         volumes=[m.Volume(name=CIRCUIT_SOURCE_VOLUME, empty_dir=m.EmptyDirVolumeSource())],
         **workflow_settings(),
+        **artifact_settings(),
     ) as template:
         for spec in steps.values():
             _step_template(spec, steps)

@@ -19,8 +19,7 @@ from qiskit_argo.workflows._template import (
     CIRCUIT_SOURCE_VOLUME,
     RESOURCES_PARAMETER,
     RETRY_EXPRESSION,
-    TTL_AFTER_FAILURE,
-    TTL_AFTER_SUCCESS,
+    artifact_settings,
     retry_strategy,
     workflow_settings,
 )
@@ -40,8 +39,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTRYPOINT",
     "RETRY_EXPRESSION",
-    "TTL_AFTER_SUCCESS",
-    "TTL_AFTER_FAILURE",
     "job_document",
     "job_json",
     "catalogue_json",
@@ -73,7 +70,7 @@ _JOB = for_kind(QISKIT_JOB)
 @cache
 def _skeleton(steps: StepRegistry) -> str:
     """Everything that does not depend on the job, rendered once by Hera (JSON, copied per build)."""
-    with Workflow(name="placeholder", entrypoint=ENTRYPOINT, **workflow_settings()) as workflow:
+    with Workflow(name="placeholder", entrypoint=ENTRYPOINT, **workflow_settings(), **artifact_settings()) as workflow:
         entrypoint_dag(cluster_template=_JOB.template_name, steps=steps)
     return json.dumps(workflow.to_dict())
 

@@ -29,8 +29,9 @@ KUSTOMIZE = REPO / "kustomize"
 #: Every directory a person or Argo CD builds with kustomize.
 OVERLAYS = ("overlays/dev", "overlays/production")
 PLATFORM_BUILDS = ("base", *OVERLAYS)
-#: What a namespace that runs QiskitJobs applies (``kubectl apply -n NS -k``): Aer only, or with IBM Quantum.
-JOB_NAMESPACE_BUILDS = ("job-namespace", "job-namespace-ibm")
+#: What a namespace that runs QiskitJobs applies (``kubectl apply -n NS -k``): Aer only, or with IBM
+#: Quantum, or production's (IBM Quantum and the artifact repository ConfigMap).
+JOB_NAMESPACE_BUILDS = ("job-namespace", "job-namespace-ibm", "overlays/production/job-namespace")
 ALL_BUILDS = (*PLATFORM_BUILDS, *JOB_NAMESPACE_BUILDS, "argocd", "argocd/apps")
 
 #: Directories written by other parts of the project that the platform builds include, and who.

@@ -244,7 +244,7 @@ def _step_labels(step: str) -> dict[str, str]:
 #: Every step, job and service, with its egress class.
 EVERY_STEP = {**{name: spec.egress for name, spec in STEPS.items()}, **{n: s.egress for n, s in SERVICE_STEPS.items()}}
 #: Where the Internet is open to pods of class ibm-quantum (HTTPS only): the namespaces with IBM Quantum.
-IBM_BUILDS = ("overlays/production", "job-namespace-ibm")
+IBM_BUILDS = ("overlays/production", "job-namespace-ibm", "overlays/production/job-namespace")
 #: Every build that prepares a namespace for QiskitJobs.
 NAMESPACE_BUILDS = (*PLATFORM_BUILDS, *JOB_NAMESPACE_BUILDS)
 
@@ -456,7 +456,11 @@ def test_overlays_only_add_to_the_base(overlay: str) -> None:
 def test_every_kustomization_is_built_by_a_test() -> None:
     built = {KUSTOMIZE / d for d in ALL_BUILDS}
     components = {KUSTOMIZE / "components" / d for d in ("ibm", "sync-waves", "monitoring")}
-    nested = {KUSTOMIZE / "overlays" / "dev" / "minio", KUSTOMIZE / "base" / "namespaced"}
+    nested = {
+        KUSTOMIZE / "overlays" / "dev" / "minio",
+        KUSTOMIZE / "overlays" / "production" / "artifact-repository",
+        KUSTOMIZE / "base" / "namespaced",
+    }
     for kustomization in KUSTOMIZE.rglob("kustomization.yaml"):
         assert kustomization.parent in built | components | nested, f"{kustomization} is never built by a test"
 

@@ -55,7 +55,15 @@ ALLOWED: set[Grant] = _grants(
         ("argoproj.io", "workflows"): "get list watch create patch",
         ("", "events"): "create",
     },
-) | _grants(WORKFLOW, NAMESPACE, {("argoproj.io", "workflowtaskresults"): "create patch"})
+) | _grants(
+    WORKFLOW,
+    NAMESPACE,
+    {
+        ("argoproj.io", "workflowtaskresults"): "create patch",
+        ("argoproj.io", "workflowartifactgctasks"): "list watch",
+        ("argoproj.io", "workflowartifactgctasks/status"): "patch",
+    },
+)
 
 FORBIDDEN_VERBS = {"*", "escalate", "bind", "impersonate"}
 FORBIDDEN_RESOURCES = {"*", "pods/exec", "pods/attach", "roles", "clusterroles", "rolebindings", "clusterrolebindings"}
@@ -124,4 +132,7 @@ def test_the_step_pods_executor_may_do_exactly_what_argo_needs() -> None:
     assert grants == {
         (WORKFLOW, NAMESPACE, "argoproj.io", "workflowtaskresults", "create"),
         (WORKFLOW, NAMESPACE, "argoproj.io", "workflowtaskresults", "patch"),
+        (WORKFLOW, NAMESPACE, "argoproj.io", "workflowartifactgctasks", "list"),
+        (WORKFLOW, NAMESPACE, "argoproj.io", "workflowartifactgctasks", "watch"),
+        (WORKFLOW, NAMESPACE, "argoproj.io", "workflowartifactgctasks/status", "patch"),
     }

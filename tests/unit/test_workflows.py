@@ -401,7 +401,8 @@ def test_circuit_source_volume(circuit: dict[str, Any], volume: dict[str, Any]) 
 def test_cleanup_keeps_failed_pods_for_a_while() -> None:
     spec = workflows.build(make_job())["spec"]
     assert spec["podGC"]["strategy"] == "OnPodSuccess"
-    assert spec["ttlStrategy"]["secondsAfterFailure"] > spec["ttlStrategy"]["secondsAfterSuccess"] > 0
+    # The Workflow lives as long as its QiskitJob (the ownerReference deletes it, and with it the results).
+    assert "ttlStrategy" not in spec and spec["artifactGC"]["strategy"] == "OnWorkflowCompletion"
 
 
 def test_pods_run_as_the_workflow_service_account_with_a_restricted_context() -> None:
@@ -659,7 +660,7 @@ def test_template_entrypoint_has_the_workflows_tasks(example: Path) -> None:
 def test_template_workflow_settings_are_the_workflows() -> None:
     spec = workflows.cluster_workflow_template()["spec"]
     own = workflows.build(make_job())["spec"]
-    shared = ("serviceAccountName", "securityContext", "ttlStrategy", "podGC", "retryStrategy", "activeDeadlineSeconds")
+    shared = ("serviceAccountName", "securityContext", "podGC", "retryStrategy", "activeDeadlineSeconds")
     for key in shared:
         assert spec[key] == own[key], key
     # The job Workflow brings its own circuit-source volume; this one serves only `argo submit --from`.
