@@ -58,7 +58,8 @@ def bare(device: str, shots: int, seed: int, level: int) -> dict[str, int]:
     from qiskit_ibm_runtime import fake_provider
     from qiskit_ibm_runtime.executor_sampler import Sampler
 
-    backend = getattr(fake_provider, "".join(part.capitalize() for part in device.split("_")))()
+    stem = "".join(part.capitalize() for part in device.split("_"))  # fake_sherbrooke -> FakeSherbrooke
+    backend = (getattr(fake_provider, stem, None) or getattr(fake_provider, stem + "V2"))()
     circuit = qasm2.loads(bell_qasm())
     isa = generate_preset_pass_manager(optimization_level=level, backend=backend, seed_transpiler=seed).run(circuit)
     sampler = Sampler(mode=backend)
@@ -91,7 +92,7 @@ def step_inputs(root: Path, device: str, shots: int, seed: int, level: int) -> t
     def argv(step: str, out: Path, submit_out: Path | None = None) -> list[str]:
         if step == "ibm-submit":
             return ["ibm-submit", "--circuit", str(root / "circuit.qpy"), "--request", str(root / "request.json"),
-                    *common, "--out", str(out)]  # fmt: skip
+                    *common, "--max-execution-time", "0", "--out", str(out)]  # fmt: skip
         assert submit_out is not None
         submission = (submit_out / "submission.json").read_text()
         return ["ibm-wait", "--request", str(root / "request.json"), "--ibm-jobs", str(submit_out / "ibm-jobs.json"),
@@ -127,8 +128,9 @@ def run_process(argv: list[str]) -> None:
         raise SystemExit(f"{' '.join(argv[:3])} failed: {done.stderr.strip().splitlines()[-1:]}")
 
 
-def cli_job(root: Path, shots: int, seed: int, level: int) -> Path:
-    """examples/ibm-by-ref.yaml with the bench's shots, optimization level and seed."""
+def cli_job(root: Path, shots: int, seed: int, level: int, device: str) -> tuple[Path, Path]:
+    """examples/ibm-by-ref.yaml with the bench's shots, optimization level and seed, and a catalogue
+    whose entry of the name it refers to runs on the bench's ``device``."""
     import yaml
 
     job = yaml.safe_load(EXAMPLE.read_text())
@@ -137,7 +139,12 @@ def cli_job(root: Path, shots: int, seed: int, level: int) -> Path:
     job["spec"]["backend"]["aer"] = {"seed": seed}
     path = root / "job.yaml"
     path.write_text(yaml.safe_dump(job))
-    return path
+    catalogue = root / "catalogue"
+    catalogue.mkdir(exist_ok=True)
+    entry = yaml.safe_load((CATALOGUE / "fake-sherbrooke.yaml").read_text())
+    entry["spec"]["fakeBackend"] = device
+    (catalogue / "backend.yaml").write_text(yaml.safe_dump(entry))
+    return path, catalogue
 
 
 def main() -> None:
@@ -185,8 +192,8 @@ def main() -> None:
         print(f"{'steps, cold':<18} {steps_cold:7.2f} s vs bare {bare_cold:7.2f} s  "
               f"ratio {steps_cold / bare_cold:5.2f}  (2 processes vs 1)")  # fmt: skip
 
-        job = cli_job(root, args.shots, args.seed, args.level)
-        cli = [str(BIN / "qiskit-argo"), "run", str(job), "--catalogue", str(CATALOGUE), "--out", str(root / "cli")]
+        job, catalogue = cli_job(root, args.shots, args.seed, args.level, args.device)
+        cli = [str(BIN / "qiskit-argo"), "run", str(job), "--catalogue", str(catalogue), "--out", str(root / "cli")]
         env_before = os.environ.get("COLUMNS")
         os.environ["COLUMNS"] = "100"
         try:

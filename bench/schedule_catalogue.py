@@ -121,7 +121,8 @@ def main() -> None:
         print(f"schedule step (in-process: files in, choice, files out), median of {args.repeats}: {step * 1e3:.3f} ms")
         if args.processes:
             argv = [str(STEP), "schedule", "--request", str(work / "request.json")]
-            argv += ["--catalogue", str(work / "catalogue.json"), "--metrics", metrics_json, "--out", str(work / "p")]
+            argv += ["--catalogue", str(work / "catalogue.json"), "--metrics", metrics_json, "--reserved", "{}"]
+            argv += ["--out", str(work / "p")]
             process = median(lambda: subprocess.run(argv, check=True), args.processes)
             print(f"schedule step (new qiskit-argo-step process), median of {args.processes}: {process:.3f} s")
 
