@@ -48,7 +48,6 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, cast
 
 from qiskit_argo import budget, catalogue, workflows
@@ -78,6 +77,7 @@ from qiskit_argo.status import (
     needs_finalizer,
     next_status,
     parse_status,
+    parse_time,
     session_gate,
     suspend_patch,
     transition_event,
@@ -124,15 +124,6 @@ def read_job(raw: Mapping[str, Any]) -> QiskitJob:
         raise ValueError(str(error)) from None
     job.status = parse_status(raw.get("status"))
     return job
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _has(raw: Mapping[str, Any], finalizer: str) -> bool:
@@ -483,7 +474,7 @@ class JobReconciler(Reconciler):
             self._cancel_failed(run, f"Workflow {cancel_name} could not cancel the IBM job ({said}){still}")
             await self._release(run)
             return
-        deleted_at = _parse_time(meta(run.raw).get("deletionTimestamp")) or self.clock()
+        deleted_at = parse_time(meta(run.raw).get("deletionTimestamp")) or self.clock()
         waited = (self.clock() - deleted_at).total_seconds()
         bound = self.options.cancel_timeout_seconds
         if waited >= bound:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,7 +28,7 @@ from pydantic import ValidationError
 from qiskit_argo import workflows
 from qiskit_argo.api import QISKIT_BACKEND, QISKIT_SESSION, QiskitBackend, QiskitSession, QiskitSessionStatus
 from qiskit_argo.api.session import SessionPhase
-from qiskit_argo.status import TransitionEvent, session_status, workflow_completed, workflow_phase
+from qiskit_argo.status import TransitionEvent, parse_time, session_status, workflow_completed, workflow_phase
 from qiskit_argo_controller import snapshot
 from qiskit_argo_controller.kube import AlreadyExists, Conflict, Invalid, NotFound, Transient
 from qiskit_argo_controller.reconcile import Pass, Reconciler, Retry, Status, meta, resource_version
@@ -61,15 +60,6 @@ class SessionStatusView:
 
     def dump(self) -> dict[str, Any]:
         return self.model.dump()
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 class SessionReconciler(Reconciler):
@@ -216,7 +206,7 @@ class SessionReconciler(Reconciler):
                 self._warn(run, "SessionCloseFailed", new.message or "closing the session at IBM failed")
             await self._release(run)
             return
-        deleted_at = _parse_time(meta(run.raw).get("deletionTimestamp")) or now
+        deleted_at = parse_time(meta(run.raw).get("deletionTimestamp")) or now
         waited = (now - deleted_at).total_seconds()
         bound = self.options.session_close_timeout_seconds
         if waited >= bound:

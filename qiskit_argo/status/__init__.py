@@ -93,13 +93,14 @@ from qiskit_argo.status._service import (
     service_output,
     session_status,
 )
-from qiskit_argo.status._workflow import STEP_NAMES, FailureAt, failure_reason, ibm_job, step_nodes
+from qiskit_argo.status._workflow import STEP_NAMES, FailureAt, failure_reason, ibm_job, parse_time, step_nodes
 
 __all__ = [
     # the status
     "next_status",
     "invalid_spec_status",
     "parse_status",
+    "parse_time",
     "is_terminal",
     "spec_fixed",
     "Failure",
