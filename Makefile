@@ -36,6 +36,8 @@ bench: install
 	$(PY) bench/controller_latency.py
 	$(PY) bench/ibm_fake.py
 	$(PY) bench/schedule_catalogue.py
+	$(PY) bench/shards.py
+	$(PY) bench/gpu.py
 
 # Refresh the pinned versions after changing pyproject.toml's dependencies.
 lock: install

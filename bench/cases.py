@@ -50,13 +50,12 @@ def _ansatz(num_qubits: int, layers: int) -> tuple[str, int]:
         body += [f"ry(t{layer}_{q}) q[{q}];" for q in range(num_qubits)]
         body += [f"cx q[{q}], q[{q + 1}];" for q in range(num_qubits - 1)]
     body.append("c = measure q;")
-    return "OPENQASM 3.0;\ninclude \"stdgates.inc\";\n" + "\n".join(body), len(names)
+    return 'OPENQASM 3.0;\ninclude "stdgates.inc";\n' + "\n".join(body), len(names)
 
 
 def _sweep(num_bindings: int, num_parameters: int) -> list[list[float]]:
     return [
-        [round(math.sin(0.37 * b + 0.11 * p) * math.pi, 12) for p in range(num_parameters)]
-        for b in range(num_bindings)
+        [round(math.sin(0.37 * b + 0.11 * p) * math.pi, 12) for p in range(num_parameters)] for b in range(num_bindings)
     ]
 
 
@@ -69,7 +68,7 @@ def _wide(num_qubits: int, layers: int) -> str:
         body += [f"cx q[{q}], q[{(q + 1) % num_qubits}];" for q in range(layer % 2, num_qubits - 1, 2)]
         body += [f"t q[{q}];" for q in range(0, num_qubits, 3)]
     body.append("c = measure q;")
-    return "OPENQASM 3.0;\ninclude \"stdgates.inc\";\n" + "\n".join(body)
+    return 'OPENQASM 3.0;\ninclude "stdgates.inc";\n' + "\n".join(body)
 
 
 _ANSATZ, _NPARAMS = _ansatz(8, 2)

@@ -10,7 +10,7 @@ one run, one measurement each (no assertion on time: the machine decides):
 
 1. ``steps, warm``: the ibm-submit and ibm-wait step functions (``qiskit_argo.steps.main``) in this
    process, imports done — what the steps add to the same work (QPY in and out, the job store, the
-   identity tag, the result document); the median of ``--repeats`` runs of each (the simulation's
+   identity tag, the part document); the median of ``--repeats`` runs of each (the simulation's
    own time varies by tens of percent from run to run);
 2. ``steps, cold``: ``qiskit-argo-step ibm-submit`` then ``ibm-wait``, each a new process sharing only
    files, as two pods run them, against the bare script in a new process;
@@ -72,18 +72,21 @@ def bare(device: str, shots: int, seed: int, level: int) -> dict[str, int]:
 
 
 def step_inputs(root: Path, device: str, shots: int, seed: int, level: int) -> tuple[list[str], Any]:
-    """The validate/schedule outputs the IBM steps read (circuit.qpy, request.json, backend, target)."""
+    """The validate/schedule outputs the IBM steps read (circuit.qpy, request.json, bindings/, backend, target)."""
     from qiskit import qasm2
 
     from qiskit_argo.api import AerOptions
-    from qiskit_argo.circuits import circuit_to_qpy
-    from qiskit_argo.request import ExecutionRequest
+    from qiskit_argo.circuits import circuits_to_qpy
+    from qiskit_argo.request import ExecutionRequest, PubRequest
+    from qiskit_argo.sweeps import write_bindings
 
     root.mkdir(parents=True, exist_ok=True)
-    request = ExecutionRequest(job_name="bell-sherbrooke", namespace="bench", primitive="sampler", shots=shots,  # type: ignore[arg-type]
-                               aer=AerOptions(seed=seed), optimization_level=level, generation=1)  # fmt: skip
-    (root / "circuit.qpy").write_bytes(circuit_to_qpy(qasm2.loads(bell_qasm())))
+    request = ExecutionRequest(job_name="bell-sherbrooke", namespace="bench", primitive="sampler",  # type: ignore[arg-type]
+                               pubs=[PubRequest(circuit=0, shots=shots)], aer=AerOptions(seed=seed),
+                               optimization_level=level, generation=1)  # fmt: skip
+    (root / "circuit.qpy").write_bytes(circuits_to_qpy([qasm2.loads(bell_qasm())]))  # one circuit per PUB
     (root / "request.json").write_text(json.dumps(request.dump()))
+    write_bindings(root / "bindings", [None])  # the Bell circuit is unparameterized
     backend = json.dumps({"name": "fake-sherbrooke", "type": "ibm", "device": device})
     target = json.dumps({"name": "fake-sherbrooke", "device": device, "fake": True})
     common = ["--backend", backend, "--target", target, "--credentials-secret", "qiskit-argo-no-credentials",
@@ -92,7 +95,8 @@ def step_inputs(root: Path, device: str, shots: int, seed: int, level: int) -> t
     def argv(step: str, out: Path, submit_out: Path | None = None) -> list[str]:
         if step == "ibm-submit":
             return ["ibm-submit", "--circuit", str(root / "circuit.qpy"), "--request", str(root / "request.json"),
-                    *common, "--max-execution-time", "0", "--out", str(out)]  # fmt: skip
+                    "--bindings", str(root / "bindings"), *common, "--max-execution-time", "0",
+                    "--out", str(out)]  # fmt: skip
         assert submit_out is not None
         submission = (submit_out / "submission.json").read_text()
         return ["ibm-wait", "--request", str(root / "request.json"), "--ibm-jobs", str(submit_out / "ibm-jobs.json"),
@@ -102,7 +106,8 @@ def step_inputs(root: Path, device: str, shots: int, seed: int, level: int) -> t
 
 
 def counts_of(wait_out: Path) -> dict[str, int]:
-    document = json.loads((wait_out / "result.json").read_text())
+    """The first binding's counts of the run's one part (ibm-wait's ``part.json``, shard ``0-of-1``)."""
+    document = json.loads((wait_out / "part.json").read_text())
     return dict(document["pub_results"][0]["data"]["c"]["counts"][0])
 
 

@@ -103,8 +103,9 @@ def _prepare_execute(case: Case, work: Path) -> list[str]:
     backend = (work / "s" / "backend.json").read_text()
     return [
         "execute-aer", "--circuit", str(work / "v" / "circuit.qpy"), "--request", str(request),
+        "--bindings", str(work / "v" / "bindings"),
         "--backend", backend, "--target", (work / "s" / "target.json").read_text(),
-        "--semaphore", "_builtin", "--out", str(work / "e"),
+        "--semaphore", "_builtin", "--shard", "0-of-1", "--out", str(work / "e"),
     ]  # fmt: skip
 
 
@@ -168,8 +169,7 @@ def bench_render(count: int) -> list[Row]:
 
     job, _ = load_job(HERE.parent / "examples" / "bell.yaml")
     jobs = [
-        job.model_copy(update={"metadata": job.metadata.model_copy(update={"name": f"bell-{i}"})})
-        for i in range(count)
+        job.model_copy(update={"metadata": job.metadata.model_copy(update={"name": f"bell-{i}"})}) for i in range(count)
     ]
     workflows.build(jobs[0])
     start = time.perf_counter()

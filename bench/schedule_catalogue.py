@@ -10,7 +10,7 @@ figures, each the median of many runs, printed (no assertion on time: the machin
 1. ``choose``: the pure decision for a selector that has to look at every entry (type, width,
    minQubits, maxPrice by estimated cost, preference), in-process;
 2. the step in-process (``scheduling.run_step``: read request.json and catalogue.json, parse the
-   metrics, choose, write the six output files);
+   metrics, choose, write the output files: backend, executor, target, shards, cache key, estimate...);
 3. the step as a pod runs it: a new ``qiskit-argo-step schedule`` process, imports cold.
 """
 
@@ -29,7 +29,7 @@ from pathlib import Path
 from qiskit_argo import scheduling
 from qiskit_argo.api import BackendSelector, CircuitMetrics, QiskitBackend
 from qiskit_argo.catalogue import Catalogue, snapshot
-from qiskit_argo.request import ExecutionRequest
+from qiskit_argo.request import ExecutionRequest, PubRequest
 
 STEP = Path(sys.executable).parent / "qiskit-argo-step"
 
@@ -94,7 +94,7 @@ def main() -> None:
         job_name="bench",
         namespace="team",
         primitive="sampler",
-        shots=4000,
+        pubs=[PubRequest(circuit=0, shots=4000)],
         selector=BackendSelector(
             type="ibm", min_qubits=60, max_price="50", preference=["backend-047", "backend-031", "backend-missing"]
         ),

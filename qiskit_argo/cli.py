@@ -66,6 +66,86 @@ def _load(path: Path) -> tuple[QiskitJob, dict[str, dict[str, bytes]]]:
         raise _fail(_crashed(f"{path}: the file could not be read", error), EXIT_PERMANENT) from None
 
 
+#: How much of a job file ``_spare_executors`` reads, and how many YAML events it looks at.
+_PEEK_BYTES = 256 * 1024
+_PEEK_EVENTS = 20_000
+
+
+def _peek_shards(path: Path) -> str | None:
+    """``spec.execution.shards`` of the first document of ``path`` that has one, as written (a
+    plain scalar), from a bounded look at the file; None when it has none or cannot say cheaply.
+    Only a hint for planning workers: the job itself is read (and checked) by ``_load``."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(_PEEK_BYTES)
+        if b"shards" not in data:  # most jobs (Bell): decided without YAML
+            return None
+        import yaml
+        from yaml.events import (
+            AliasEvent,
+            CollectionEndEvent,
+            CollectionStartEvent,
+            DocumentStartEvent,
+            MappingStartEvent,
+            ScalarEvent,
+        )
+
+        loader: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+        want = ["spec", "execution", "shards"]
+        # Per open collection: is it a mapping, the key whose value comes (None: a key comes next,
+        # or a list).
+        stack: list[tuple[bool, list[str | None]]] = []
+        for count, event in enumerate(yaml.parse(data, Loader=loader)):
+            if count >= _PEEK_EVENTS:
+                return None
+            if isinstance(event, DocumentStartEvent):
+                stack = []
+            elif isinstance(event, ScalarEvent | AliasEvent):
+                if not stack or not stack[-1][0]:
+                    continue  # the document itself, or an item of a list
+                key = stack[-1][1]
+                if key[0] is None:
+                    if not isinstance(event, ScalarEvent):
+                        return None  # an alias as a key: not a job's
+                    key[0] = event.value
+                    continue
+                where = [frame[1][0] for frame in stack]
+                if where == want and isinstance(event, ScalarEvent) and event.implicit[0]:
+                    return str(event.value)
+                key[0] = None
+            elif isinstance(event, CollectionStartEvent):
+                if stack and stack[-1][0] and stack[-1][1][0] is None:
+                    return None  # a collection as a key: not a job's
+                stack.append((isinstance(event, MappingStartEvent), [None]))
+            elif isinstance(event, CollectionEndEvent):
+                stack.pop()
+                if stack:
+                    stack[-1][1][0] = None
+    except Exception:  # noqa: BLE001 - a hint only: any doubt is "none"
+        return None
+    return None
+
+
+def _spare_executors(path: Path, parallel: int | None) -> int:
+    """The executor workers a run of ``path`` will want beside the first, to plan from the start
+    (forked with the others, not started later as fresh interpreters): for the shards that run at
+    once (at most ``parallel``, by default the CPU count). 0 for a job that is not sharded, and
+    whenever the file cannot say cheaply."""
+    shards = _peek_shards(path)
+    if shards is None:
+        return 0
+    from qiskit_argo.sharding import AUTO_MAX_SHARDS, MAX_SHARDS
+
+    at_once = max(1, parallel or os.cpu_count() or 1)
+    if shards == "auto":  # one shard per 1000 bindings (not known yet), at most AUTO_MAX_SHARDS
+        return min(at_once, AUTO_MAX_SHARDS) - 1
+    try:
+        count = int(shards)
+    except ValueError:
+        return 0
+    return max(0, min(at_once, count, MAX_SHARDS) - 1)
+
+
 def _crashed(what: str, error: BaseException) -> str:
     """The line for an error qiskit-argo did not expect (a bug, or a library's panic on odd input)."""
     return f"{what} ({type(error).__name__}: {error}); check the file, and please report this to qiskit-argo"
@@ -97,8 +177,33 @@ def _load_catalogue(paths: list[Path] | None) -> tuple[list[Any], list[Any]]:
         raise _fail(_crashed("--catalogue: the catalogue could not be read", error), EXIT_PERMANENT) from None
 
 
+ArtifactsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--artifacts",
+        help="Where the files the job names by artifact key (spec...artifact.key: circuits, parameter "
+        "values) are, as in the cluster's artifact repository: DIR/<key> (default: the job file's directory).",
+    ),
+]
+
+
+def _copy_sources(job: QiskitJob, root: Path, sources_dir: Path) -> None:
+    """The job's artifact keys (``api.job.artifact_keys``) from ``root`` to ``sources_dir/<index>``,
+    as the validate step receives them; a key with no file is left out (the step says so)."""
+    from qiskit_argo.api.job import artifact_keys
+    from qiskit_argo.local import LocalRunError, key_path
+
+    for index, key in enumerate(artifact_keys(job.spec)):
+        try:
+            source = key_path(root, key, f"artifact key {key!r}")
+        except LocalRunError as error:
+            raise _fail(f"--artifacts {root}: {error}", EXIT_PERMANENT) from None
+        if source.is_file():
+            shutil.copyfile(source, sources_dir / str(index))
+
+
 @app.command()
-def validate(job_file: JobFile) -> None:
+def validate(job_file: JobFile, artifacts: ArtifactsOption = None) -> None:
     """Check a QiskitJob and its circuit without running it; print the circuit's metrics.
 
     Example: qiskit-argo validate examples/bell.yaml
@@ -110,21 +215,27 @@ def validate(job_file: JobFile) -> None:
     with tempfile.TemporaryDirectory(prefix="qiskit-argo-validate-") as tmp:
         work = Path(tmp)
         (work / "job.json").write_text(json.dumps(job.dump()))
-        circuit_dir = work / "circuit"
-        ref = job.spec.circuit.config_map_key_ref
-        if ref is not None:
-            circuit_dir.mkdir()
-            for key, content in config_maps.get(ref.name, {}).items():
-                try:
-                    join_key(circuit_dir, key, f"ConfigMap {ref.name!r} key").write_bytes(content)
-                except QiskitArgoError as error:
-                    raise _fail(f"{job_file}: {error}", EXIT_PERMANENT) from None
+        # As the validate step's pod sees them: each ConfigMap's keys at <name>/<key> (the projected
+        # volume), each artifact key the job names at sources/<index>.
+        circuit_dir, sources_dir = work / "circuit", work / "sources"
+        circuit_dir.mkdir()
+        sources_dir.mkdir()
+        try:
+            for name, files in config_maps.items():
+                folder = join_key(circuit_dir, name, "ConfigMap name")
+                folder.mkdir(exist_ok=True)
+                for key, content in files.items():
+                    join_key(folder, key, f"ConfigMap {name!r} key").write_bytes(content)
+            _copy_sources(job, artifacts or job_file.parent, sources_dir)
+        except QiskitArgoError as error:
+            raise _fail(f"{job_file}: {error}", EXIT_PERMANENT) from None
         try:
             validation.run_step(
                 job_file=work / "job.json",
                 limits_json="{}",
-                circuit_dir=circuit_dir if ref is not None else None,
+                circuit_dir=circuit_dir,
                 out_dir=work / "out",
+                sources_dir=sources_dir,
             )
         except QiskitArgoError as error:
             raise _fail(f"{job_file}: {error}", EXIT_PERMANENT) from None
@@ -208,6 +319,19 @@ def run(
         ),
     ] = None,
     catalogue: CatalogueOption = None,
+    artifacts: ArtifactsOption = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="The local artifact repository and simulator cache (default: $XDG_CACHE_HOME/qiskit-argo, "
+            "else ~/.cache/qiskit-argo). A seeded Aer job run again unchanged reuses its result from here.",
+        ),
+    ] = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option("--parallel", min=1, help="Shards run at once, each in its own process (default: the CPU count)."),
+    ] = None,
 ) -> None:
     """Run a QiskitJob on this machine, no cluster: the same Workflow DAG and steps as in Argo.
 
@@ -220,18 +344,33 @@ def run(
     environment, which only the steps that talk to IBM receive), and the QiskitSession the job names is
     opened before the run and closed after it, each by its own service Workflow (under steps/services/).
 
+    The shards of a sharded job (spec.execution.shards) run in parallel processes (--parallel). A
+    seeded Aer job with spec.execution.cache (the default) is remembered in --cache-dir: the same
+    job run again (same circuits, bindings, shots, seed, method, noise model and library versions)
+    reuses that result instead of simulating again, as Argo's memoize does in a cluster.
+
     Example: qiskit-argo run examples/bell.yaml --out results/bell
 
     Example: qiskit-argo run examples/ibm-by-ref.yaml --catalogue examples/catalogue
     """
-    from qiskit_argo.local import LocalRunError, LocalServices, Renderer, RenderError, StepWorkers, run_workflow
+    from qiskit_argo.local import (
+        LocalRunError,
+        LocalServices,
+        LocalStore,
+        Renderer,
+        RenderError,
+        StepWorkers,
+        default_cache_dir,
+        run_workflow,
+    )
 
     # Helper processes start first, so that the heavy imports overlap with reading the job: the
     # step workers import Qiskit, Aer and matplotlib (the longest chain, so they start first), one
     # process renders the Workflows (Hera). They all end with this block, also on bad input, an
     # error or Ctrl-C. The runner enforces spec.activeDeadlineSeconds: a step still running then
-    # is killed and fails.
-    with StepWorkers.for_steps() as workers, Renderer() as renderer:
+    # is killed and fails. A sharded job's shards that run at once get their executor workers
+    # planned now (forked with the others) rather than started as fresh interpreters later.
+    with StepWorkers.for_steps(spares=_spare_executors(job_file, parallel)) as workers, Renderer() as renderer:
         job, config_maps = _load(job_file)
         backends, sessions = _load_catalogue(catalogue)
         from qiskit_argo.safeio import prepare_results_dir
@@ -281,6 +420,9 @@ def run(
                         config_maps=config_maps,
                         listener=progress.update,
                         workers=workers,
+                        store=LocalStore(cache_dir or default_cache_dir()),
+                        sources=artifacts or job_file.parent,
+                        parallel=parallel,
                     )
                 except LocalRunError as error:
                     raise _fail(f"{job_file}: {error}", EXIT_PERMANENT) from None
@@ -444,7 +586,11 @@ def _follow(kube: ClusterClient, name: str, generation: int, timeout: float | No
                 status = job.get("status") or {}
                 for step in status.get("steps") or []:
                     if isinstance(step, dict) and step.get("name"):
-                        progress.update(SimpleNamespace(name=str(step["name"]), phase=str(step.get("phase"))))
+                        progress.update(
+                            SimpleNamespace(
+                                name=str(step["name"]), phase=str(step.get("phase")), progress=step.get("progress")
+                            )
+                        )
                 current = int(status.get("observedGeneration") or 0) >= generation
                 if current and status.get("phase") in FINAL_PHASES:
                     break
@@ -500,6 +646,7 @@ def _print_job_summary(job: dict[str, Any], wall: float) -> None:
             ],
             failed=failed,
             wall=wall,
+            execution=status.get("cache") or {},
         )
     )
     if status.get("resultLocation"):
@@ -841,6 +988,7 @@ class _Progress:
         """``steps``: a Workflow (one row per task of its entrypoint DAG) or the steps' names
         (none: a row appears for each step when first seen)."""
         from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.table import Column
 
         class _StateColumn(SpinnerColumn):
             """A spinner while a step runs, then a mark that says how it ended."""
@@ -850,7 +998,10 @@ class _Progress:
                 return mark if mark is not None else super().render(task)
 
         class _FieldColumn(ProgressColumn):
-            """A task field that already is a ``Text`` (so never read as markup)."""
+            """A task field that already is a ``Text`` (so never read as markup), on one line."""
+
+            def __init__(self) -> None:
+                super().__init__(table_column=Column(no_wrap=True, overflow="ellipsis"))
 
             def render(self, task: Any) -> Any:
                 return task.fields["state"]
@@ -875,9 +1026,10 @@ class _Progress:
         #: Steps not known up front get a row when first seen (a cluster job's status.steps).
         self.grow = not self.names
 
-    def _fields(self, phase: str) -> dict[str, Any]:
+    def _fields(self, phase: str, detail: str = "") -> dict[str, Any]:
         label, style, mark = self.PHASES.get(phase, (phase, "", ""))
-        return {"state": plain(label, style, 40), "mark": plain(mark, style) if mark else None}
+        state = f"{label}  {detail}" if detail else label
+        return {"state": plain(state, style, 60), "mark": plain(mark, style) if mark else None}
 
     def __enter__(self) -> _Progress:
         self.progress.start()
@@ -896,12 +1048,51 @@ class _Progress:
             row = self.rows[task.name] = self.progress.add_task(
                 clean(task.name, 60), total=1, start=False, **self._fields("Pending")
             )
-        if task.phase == "Running":
+        phase, detail, fraction = _step_display(task)
+        if phase == "Running":
             self.progress.start_task(row)
-        done = task.phase in ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
-        self.progress.update(row, completed=1 if task.phase == "Succeeded" else 0, **self._fields(task.phase))
+        done = phase in ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
+        completed = 1.0 if phase == "Succeeded" else fraction
+        self.progress.update(row, completed=completed, **self._fields(phase, detail))
         if done:
             self.progress.stop_task(row)
+
+
+def _step_display(task: Any) -> tuple[str, str, float]:
+    """How a step's row reads: its phase, a detail and how far it is (0..1). A fanned-out step
+    (``children``: its shards) says ``N/M shards · n/m bindings`` (bindings from the steps'
+    progress, Argo's ``N/M``) and ``cached`` when its result came from the cache; one whose every
+    shard was skipped (the branch not taken) is skipped."""
+    phase = str(task.phase)
+    children = list(getattr(task, "children", None) or [])
+    progress = _fraction(getattr(task, "progress", None))
+    memo = getattr(task, "memoization", None) or {}
+    if children and all(child.phase == "Skipped" for child in children):
+        return "Skipped", "", 0.0
+    words: list[str] = []
+    fraction = 0.0
+    if children:
+        ran = [child for child in children if child.phase != "Skipped"]
+        done = sum(1 for child in ran if child.phase == "Succeeded")
+        words.append(f"{done}/{len(ran)} shards")
+        fraction = done / len(ran) if ran else 0.0
+        hits = sum(1 for child in ran if (getattr(child, "memoization", None) or {}).get("hit"))
+        if hits and hits == len(ran):
+            return phase, "cached", 1.0
+        if hits:
+            words.append(f"{hits} cached")
+    elif memo.get("hit"):
+        return phase, "cached", 1.0
+    if progress is not None:
+        words.append(f"{progress[0]}/{progress[1]} bindings")
+        fraction = progress[0] / progress[1] if progress[1] else fraction
+    return phase, " · ".join(words), fraction
+
+
+def _fraction(text: Any) -> tuple[int, int] | None:
+    """Argo's progress ``"N/M"`` as two numbers, or None."""
+    done, slash, total = str(text or "").partition("/")
+    return (int(done), int(total)) if slash and done.isdigit() and total.isdigit() else None
 
 
 def _publish_results(result: WorkflowRun, target: Path) -> None:
@@ -944,13 +1135,70 @@ def _print_summary(job: QiskitJob, result: WorkflowRun, target: Path, wall: floa
             metrics=parsed("metrics"),
             estimate=parsed("estimate"),
             ibm=parsed("ibm") or parsed("submission"),
-            steps=[(task.name, task.phase, task.seconds) for task in result.tasks.values()],
+            steps=[_step_row(task) for task in result.tasks.values()],
             failed=None if failed is None else f"{failed.name}: {failed.message}",
             wall=wall,
+            execution=_local_execution(result, parameters.get("executor", "")),
         )
     )
     # On its own line, never cut by the table's width nor shortened: people copy this path.
     out.print(plain("results: ") + plain(target, limit=None), soft_wrap=True)
+
+
+def _step_row(task: Any) -> tuple[str, str, float | None]:
+    """A local step's summary row: its name, phase as shown (a fan-out of skipped shards: Skipped)
+    and seconds (none for a step that did not run)."""
+    phase = _step_display(task)[0]
+    return task.name, phase, None if phase in ("Skipped", "Omitted") else task.seconds
+
+
+def _local_execution(result: WorkflowRun, executor: str) -> dict[str, Any]:
+    """What ran the job locally, for the summary: the shards that ran, how many came from the
+    cache (Argo's memoization status), and the device an Aer run used."""
+    shards = hits = 0
+    for task in result.tasks.values():
+        ran = [child for child in task.children if child.phase != "Skipped"]
+        shards += len(ran)
+        hits += sum(1 for child in ran if (child.memoization or {}).get("hit"))
+    facts: dict[str, Any] = {}
+    if shards:
+        facts.update(
+            shards=shards, shardsHit=hits, hit=hits == shards, cached=any(t.memoization for t in result.tasks.values())
+        )
+    if executor.startswith("aer"):
+        facts["device"] = "GPU" if "_gpu" in executor else "CPU"
+    return facts
+
+
+def _execution_rows(execution: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = []
+    if execution.get("device"):
+        rows.append(("device", "GPU (Qiskit Aer on this machine's GPU)" if execution["device"] == "GPU" else "CPU"))
+    shards, hits = execution.get("shards"), execution.get("shardsHit") or 0
+    if shards:
+        rows.append(("shards", f"{shards}" + (" (in parallel processes)" if shards > 1 else "")))
+    if execution.get("hit"):
+        rows.append(("cache", "hit: the result of an identical earlier run, not simulated again"))
+    elif hits:
+        rows.append(("cache", f"{hits} of {shards} shards from the cache"))
+    elif execution.get("cached"):
+        rows.append(("cache", "miss: simulated, and kept for an identical run"))
+    return rows
+
+
+def _pub_line(pub: dict[str, Any]) -> str:
+    """One PUB of the result summary as one line: bindings, shots, top counts or values."""
+    words = [f"{pub.get('numBindings', 1)} binding(s)"]
+    if pub.get("shots"):
+        words.append(f"{pub['shots']} shots")
+    top = pub.get("topCounts")
+    if top and isinstance(top, dict):
+        words.append("  ".join(f"{k}: {v}" for k, v in top.items()))
+    values = pub.get("expectationValues")
+    if values and isinstance(values, list):
+        stds = pub.get("standardErrors") or []
+        words.append("  ".join(_value_with_error(v, stds, i) for i, v in enumerate(values)))
+    return " · ".join(words)
 
 
 def _summary_table(
@@ -965,10 +1213,12 @@ def _summary_table(
     steps: list[tuple[str, str, float | None]],
     failed: str | None,
     wall: float,
+    execution: dict[str, Any] | None = None,
 ) -> Any:
     """The table that ends a run, local (from the steps' outputs) or on a cluster (from the
-    job's status): phase, backend and why, estimate, IBM job, circuit, shots, counts or values,
-    each step's phase and time, what failed, wall time."""
+    job's status): phase, backend and why, estimate, IBM job, circuit, shots, counts or values
+    (one line per PUB of a job of several), device, shards and the cache, each step's phase and
+    time, what failed, wall time."""
     from rich.table import Table
 
     colour = "green" if phase == "Succeeded" else "red"
@@ -999,15 +1249,24 @@ def _summary_table(
                 f"{metrics.get('numBindings', 1)} binding(s)"
             ),
         )
-    if summary.get("shots"):
-        row("shots", plain(summary["shots"]))
-    top = summary.get("topCounts")
-    if top and isinstance(top, dict):
-        row("top counts", plain("  ".join(f"{k}: {v}" for k, v in top.items())))
-    values = summary.get("expectationValues")
-    if values and isinstance(values, list):
-        stds = summary.get("standardErrors") or []
-        row("expectation values", plain("  ".join(_value_with_error(v, stds, i) for i, v in enumerate(values))))
+    pubs = [pub for pub in summary.get("pubs") or [] if isinstance(pub, dict)]
+    if len(pubs) > 1:
+        for index, pub in enumerate(pubs):
+            row(plain(f"pub {pub.get('index', index)}"), plain(_pub_line(pub)))
+        if summary.get("truncated") or (summary.get("numPubs") or 0) > len(pubs):
+            row("", plain(f"… {summary.get('numPubs', len(pubs))} PUBs in all: see result.json"))
+    else:
+        if summary.get("shots"):
+            row("shots", plain(summary["shots"]))
+        top = summary.get("topCounts")
+        if top and isinstance(top, dict):
+            row("top counts", plain("  ".join(f"{k}: {v}" for k, v in top.items())))
+        values = summary.get("expectationValues")
+        if values and isinstance(values, list):
+            stds = summary.get("standardErrors") or []
+            row("expectation values", plain("  ".join(_value_with_error(v, stds, i) for i, v in enumerate(values))))
+    for label, value in _execution_rows(execution or {}):
+        row(label, plain(value))
     for step, step_phase, seconds in steps:
         took = f"{seconds:.2f} s" if seconds is not None else "-"
         row(plain(f"step {step}"), plain(f"{step_phase}  {took}"))

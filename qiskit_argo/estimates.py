@@ -11,19 +11,24 @@ one IBM documents for how a QPU spends a primitive job's quantum time:
   shot of every circuit is one execution, and each execution is followed by ``rep_delay``, whose
   default on current IBM QPUs (``backend.default_rep_delay``) is ``REP_DELAY_SECONDS``.
 
-So ``seconds ≈ overhead + (rep_delay + circuit duration) × executions`` with executions = shots ×
-bindings. The circuit duration is unknown before transpilation, so it is bounded from above by
-the written depth times ``LAYER_SECONDS`` (a layer as long as the slowest two-qubit gate, an ECR
-on an Eagle QPU at about 660 ns, rounded up to 1 µs, since ISA transpilation makes circuits
-deeper) plus one readout of ``MEASURE_SECONDS``. The estimate is meant to be conservative: a
-price limit is not exceeded because the estimate was optimistic. The simulator costs no quantum
-time.
+So ``seconds ≈ overhead + (rep_delay + circuit duration) × executions`` with executions = Σ over
+the job's PUBs of bindings × shots (all PUBs run in one IBM job, so the overhead is paid once).
+The circuit duration is unknown before transpilation, so it is bounded from above by the written
+depth times ``LAYER_SECONDS`` (a layer as long as the slowest two-qubit gate, an ECR on an
+Eagle QPU at about 660 ns, rounded up to 1 µs, since ISA transpilation makes circuits deeper) plus
+one readout of ``MEASURE_SECONDS``. The estimate is meant to be conservative: a price limit is not
+exceeded because the estimate was optimistic. The simulator costs no quantum time.
 
 ``upper_bound_quantum_seconds`` is the bound a QiskitBudget reserves before the Workflow exists,
 when the controller knows the spec but not the circuit: the same model with a worst-case circuit
 of ``WORST_CASE_CIRCUIT_SECONDS`` per execution, and executions from the spec alone
-(``upper_bound_executions``: shots × bindings, for the estimator its precision's shots × the
-resilience factor × every Pauli term of every observable, a bound on its measurement bases). A
+(``upper_bound_executions``: Σ over PUBs of shots × bindings, for the estimator its precision's
+shots × the resilience factor × every Pauli term of the PUB's observables, a bound on its
+measurement bases). A PUB whose values come from a ConfigMap or an artifact
+(``parameterValuesFrom``) has a number of bindings nobody knows before the validate step reads
+them; it counts ``UNKNOWN_BINDINGS`` (the default ``Limits.max_bindings``, the most the validate
+step accepts for a whole job), so its reservation is IBM's longest job unless
+``spec.backend.ibm.maxExecutionTime`` says less. A
 circuit longer than that is caught by the schedule step (its estimate exceeds the reservation:
 ``BudgetExceeded``) and, failing that, stopped by IBM at ``max_execution_time``, so the budget
 holds either way.
@@ -35,8 +40,9 @@ import math
 from decimal import Decimal
 
 from qiskit_argo.api import CircuitMetrics, Primitive, QiskitJobSpec
+from qiskit_argo.api.job import PubSpec
 from qiskit_argo.catalogue import CatalogueEntry
-from qiskit_argo.request import ExecutionRequest
+from qiskit_argo.request import ExecutionRequest, Limits, PubRequest
 
 __all__ = [
     "JOB_OVERHEAD_SECONDS",
@@ -48,8 +54,15 @@ __all__ = [
     "DEFAULT_SHOTS",
     "WORST_CASE_CIRCUIT_SECONDS",
     "MAX_EXECUTION_TIME",
+    "UNKNOWN_BINDINGS",
+    "pub_shots",
     "shots_of",
+    "total_shots",
+    "executions_of",
+    "spec_pub_shots",
     "spec_shots",
+    "spec_bindings",
+    "spec_total_shots",
     "upper_bound_executions",
     "upper_bound_quantum_seconds",
     "estimate_quantum_seconds",
@@ -83,33 +96,85 @@ WORST_CASE_CIRCUIT_SECONDS = 1e-3
 MAX_EXECUTION_TIME = 10_800
 
 
+#: The bindings a PUB whose values come from a ConfigMap or an artifact counts before they are
+#: read: the most the validate step accepts for a whole job by default (``Limits.max_bindings``).
+UNKNOWN_BINDINGS = Limits().max_bindings
+
+
+def _shots(primitive: str, shots: int | None, precision: float | None) -> int:
+    if primitive == Primitive.SAMPLER.value:
+        return shots or DEFAULT_SHOTS
+    return max(1, math.ceil(1 / (precision or ESTIMATOR_DEFAULT_PRECISION) ** 2))
+
+
+def pub_shots(request: ExecutionRequest, pub: PubRequest) -> int:
+    """Shots per binding of one PUB: the sampler's ``shots``; the estimator's from its precision (1/precision²)."""
+    return _shots(request.primitive, pub.shots, pub.precision)
+
+
 def shots_of(request: ExecutionRequest) -> int:
-    """Shots per binding: the sampler's ``shots``; the estimator's from its precision (1/precision²)."""
-    if request.primitive == Primitive.SAMPLER.value:
-        return request.shots or DEFAULT_SHOTS
-    precision = request.precision or ESTIMATOR_DEFAULT_PRECISION
-    return max(1, math.ceil(1 / precision**2))
+    """Shots per binding of the request's first PUB (``pub_shots``); the most of any PUB with several."""
+    return max((pub_shots(request, pub) for pub in request.pubs), default=_shots(request.primitive, None, None))
+
+
+def total_shots(request: ExecutionRequest) -> int:
+    """Shots of every binding of every PUB: Σ bindings × shots (what a per-shot price counts)."""
+    return sum(max(1, pub.num_bindings) * pub_shots(request, pub) for pub in request.pubs) or shots_of(request)
+
+
+def executions_of(request: ExecutionRequest) -> int:
+    """Executions one IBM job of the request runs: ``total_shots``, for the estimator × its
+    resilience factor (the circuits its error mitigation adds)."""
+    executions = total_shots(request)
+    if request.primitive == Primitive.ESTIMATOR.value:
+        level = request.ibm.resilience_level
+        executions *= RESILIENCE_FACTOR[1 if level is None else level]
+    return executions
+
+
+def spec_pub_shots(spec: QiskitJobSpec, pub: PubSpec) -> int:
+    """Shots per binding of one of ``spec.pub_specs()`` (``pub_shots`` without the request)."""
+    return _shots(spec.primitive, pub.shots, pub.precision)
 
 
 def spec_shots(spec: QiskitJobSpec) -> int:
-    """Shots per binding from the spec alone: ``shots_of`` without the request."""
-    if spec.primitive == Primitive.SAMPLER.value:
-        return spec.shots or DEFAULT_SHOTS
-    precision = spec.precision or ESTIMATOR_DEFAULT_PRECISION
-    return max(1, math.ceil(1 / precision**2))
+    """Shots per binding from the spec alone: the most of any PUB (``spec_pub_shots``)."""
+    return max((spec_pub_shots(spec, pub) for pub in spec.pub_specs()), default=_shots(spec.primitive, None, None))
+
+
+def spec_bindings(pub: PubSpec) -> int | None:
+    """The bindings of one PUB from the spec alone: its inline rows (1 when it has none), ``None``
+    when they come from a ConfigMap or an artifact (unknown until the validate step reads them)."""
+    if pub.parameter_values_from is not None:
+        return None
+    return max(1, len(pub.parameter_values or ()))
+
+
+def spec_total_shots(spec: QiskitJobSpec) -> int:
+    """Σ over PUBs of bindings × shots from the spec alone (a PUB of unknown bindings counts
+    ``UNKNOWN_BINDINGS``): an upper bound of ``total_shots``."""
+    total = 0
+    for pub in spec.pub_specs():
+        bindings = spec_bindings(pub)
+        total += (UNKNOWN_BINDINGS if bindings is None else bindings) * spec_pub_shots(spec, pub)
+    return max(1, total)
 
 
 def upper_bound_executions(spec: QiskitJobSpec) -> int:
-    """Executions (shots of circuits) a job may run, from its spec: shots × bindings, and for the
-    estimator × its resilience factor × the distinct Pauli terms of its observables (every term
-    measured in a basis of its own, the most it can take)."""
-    bindings = max(1, len(spec.parameter_values or ()))
-    executions = spec_shots(spec) * bindings
-    if spec.primitive == Primitive.ESTIMATOR.value:
-        level = spec.backend.ibm.resilience_level
-        terms = {label for observable in spec.observables or () for label in observable if set(label) != {"I"}}
-        executions *= RESILIENCE_FACTOR[1 if level is None else level] * max(1, len(terms))
-    return executions
+    """Executions (shots of circuits) a job may run, from its spec: Σ over PUBs of shots × bindings
+    (``UNKNOWN_BINDINGS`` when they come from a ConfigMap or an artifact), and for the estimator ×
+    its resilience factor × the distinct Pauli terms of the PUB's observables (every term measured
+    in a basis of its own, the most it can take)."""
+    level = spec.backend.ibm.resilience_level
+    executions = 0
+    for pub in spec.pub_specs():
+        bindings = spec_bindings(pub)
+        pub_executions = spec_pub_shots(spec, pub) * (UNKNOWN_BINDINGS if bindings is None else bindings)
+        if spec.primitive == Primitive.ESTIMATOR.value:
+            terms = {label for observable in pub.observables or () for label in observable if set(label) != {"I"}}
+            pub_executions *= RESILIENCE_FACTOR[1 if level is None else level] * max(1, len(terms))
+        executions += pub_executions
+    return max(1, executions)
 
 
 def upper_bound_quantum_seconds(
@@ -143,15 +208,12 @@ def estimate_quantum_seconds(
 
 
 def quantum_seconds_of(entry: CatalogueEntry, request: ExecutionRequest, metrics: CircuitMetrics) -> float:
-    """The estimate for this job on ``entry``: 0 on a simulator (aer). A local-testing fake is
-    estimated as the device it stands in for, so prices compare the same offline."""
+    """The estimate for this job on ``entry``: 0 on a simulator (aer). Every PUB runs in one IBM job
+    (one overhead) of ``executions_of`` executions, each as deep as ``metrics`` says. A
+    local-testing fake is estimated as the device it stands in for, so prices compare the same offline."""
     if entry.type != "ibm":
         return 0.0
-    circuits = 1
-    if request.primitive == Primitive.ESTIMATOR.value:
-        level = request.ibm.resilience_level
-        circuits = RESILIENCE_FACTOR[1 if level is None else level]
-    return estimate_quantum_seconds(max(1, metrics.num_bindings), shots_of(request), metrics.depth, circuits=circuits)
+    return estimate_quantum_seconds(executions_of(request), 1, metrics.depth)
 
 
 def estimated_cost(entry: CatalogueEntry, request: ExecutionRequest, metrics: CircuitMetrics) -> Decimal:
@@ -160,6 +222,6 @@ def estimated_cost(entry: CatalogueEntry, request: ExecutionRequest, metrics: Ci
         return Decimal(0)
     return entry.cost.cost(
         quantum_seconds=quantum_seconds_of(entry, request, metrics),
-        shots=shots_of(request) * max(1, metrics.num_bindings),
+        shots=total_shots(request),
         jobs=1,
     )

@@ -1,8 +1,15 @@
-"""The execute-aer step: run the job's one PUB on Qiskit Aer primitives and write the result.
+"""The execute-aer step: run one shard of the job's PUBs on Qiskit Aer primitives and write its part.
 
-One PUB holds the whole parameter sweep as a bindings array, so Aer runs every binding in one
-call. The Aer ``SamplerV2`` / ``EstimatorV2`` are seeded with ``spec.backend.aer.seed`` and use the
-method the schedule step chose. Circuit preparation:
+The request holds the job's PUBs (``request.pubs``: a circuit of ``circuit.qpy`` each, its bindings
+in ``bindings/pub-<i>.npy``, shots or precision and observables). ``spec.execution.shards`` cuts the
+bindings of all PUBs, in order, into contiguous ranges (``qiskit_argo.sharding.plan``); a shard
+task (``shard`` parameter ``"1-of-4"``) runs ALL its slices in ONE primitive call, one PUB per slice,
+reading only its rows of each bindings file (memory-mapped). Its seed is
+``sharding.shard_seed(spec.backend.aer.seed, index)``: shard 0 uses the job's seed itself (an
+unsharded run is exactly the run of one bare Aer call), so a shard's counts equal bare Aer's
+``SamplerV2(seed=shard_seed).run(pubs of that shard)``; the Aer ``EstimatorV2`` gets it as
+``seed_simulator``. ``spec.backend.aer.device: GPU`` runs on ``AerSimulator(device="GPU")`` and
+fails permanently (``GpuUnavailable``) where Aer has no GPU. Circuit preparation, per PUB:
 
 * ideal simulation: the circuit runs as written (Aer fuses gates itself); custom gates (e.g. an
   OpenQASM ``gate`` definition) are replaced by their definitions (``circuits.flatten``, memoised,
@@ -11,40 +18,39 @@ method the schedule step chose. Circuit preparation:
   transpiled for the simulator at ``optimizationLevel``;
 * ``noiseModel: FakeXxx``: the simulator is ``AerSimulator.from_backend(FakeXxx())`` and the
   circuit is transpiled for that device with the preset pass manager at ``optimizationLevel``
-  and ``seed_transpiler`` = the Aer seed (level 0 if optimization removed a swept parameter);
-  estimator observables follow the layout. qiskit-ibm-runtime is imported only then.
+  and ``seed_transpiler`` = the job's Aer seed (the same in every shard; level 0 if optimization
+  removed a swept parameter); estimator observables follow the layout. qiskit-ibm-runtime is
+  imported only then.
 
-``result.json`` (never truncated) mirrors ``PrimitiveResult``::
+The part (``out/part.json``, ``PART_VERSION`` 3) is what store-results merges
+(``qiskit_argo.results.merge_parts``)::
 
     {
+      "version": 3, "shard": "1-of-4", "seed": int | null,          # the shard's seed
       "primitive": "sampler" | "estimator",
       "job": {"name": str, "namespace": str},
-      "backend": {"name": "aer", "method": str, "noise_model": str | null, "seed": int | null},
-      "pubs": [{                       # what ran, parallel to pub_results
-        "parameter_names": [str],      # the circuit's parameter order
-        "parameter_values": [[float]], # one row per binding; [] when unparameterized
-        "num_bindings": int,           # rows, or 1 when unparameterized
-        "shots": int,                  # sampler
-        "precision": float,            # estimator
-        "observables": [{pauli: coeff}]  # estimator
-      }],
-      "pub_results": [{
-        "data": {                      # sampler: one entry per classical register
+      "backend": {"name": str, "method": str, "noise_model": str | null,
+                  "seed": int | null,                                # the job's seed
+                  "device": "CPU" | "GPU"},
+      "pub_results": [{                  # one per slice, in PUB order
+        "pub": int, "start": int, "stop": int,      # rows start..stop-1 of PUB pub
+        "data": {                        # sampler: one entry per classical register
           "<creg>": {"num_bits": int, "num_shots": int,
-                     "counts": [{"<bitstring>": int}, ...]}   # one dict per binding, in order
+                     "counts": [{"<bitstring>": int}, ...]}   # one dict per row, in order
         }
-        | {                            # estimator: [binding][observable]
-          "evs": [[float]], "stds": [[float]]
-        },
-        "metadata": {...}              # Aer's pub metadata (shots / target_precision, simulator)
+        | {"evs": [[float]], "stds": [[float]]},               # estimator: [row][observable]
+        "metadata": {...},               # Aer's pub metadata (shots / target_precision, simulator)
+        "joined_counts": {"<bits>": int} # the first row's counts of all registers joined (slice
+                                         # starting at row 0 of a PUB of several registers)
       }],
-      "metadata": {"version": 2, "transpiled": bool, "optimization_level": int | null,
-                   "qiskit_version": str, "qiskit_aer_version": str}
+      "metadata": {"transpiled": bool, "optimization_level": int | null, "transpiled_pubs": [int],
+                   "qiskit_version": str, "qiskit_aer_version": str, ...},
+      "ibm": {...}                       # ibm-wait's part only
     }
 
-Bitstrings are Qiskit's: clbit 0 rightmost. ``summary.json`` is the bounded ``ResultSummary``: the
-top 8 counts of the first binding (all registers joined, as ``SamplerPubResult.join_data``) or the
-first 16 expectation values and standard errors, with ``truncated`` set when anything was cut.
+Bitstrings are Qiskit's: clbit 0 rightmost. ``part_header``, ``pub_result_entry`` and
+``write_part`` build and write a part for any executor (ibm-wait writes the one part, ``0-of-1``,
+of an IBM run).
 
 Failures: whatever Aer refuses because of the circuit or the request (unknown instructions, an
 instruction the chosen method cannot simulate, a condition it cannot evaluate, its own memory
@@ -53,7 +59,7 @@ here, naming the field to change; Aer's own text is never passed on. Only failur
 on a retry (memory allocation failing at run time, an interrupted or failed system call) are
 transient.
 
-Pure logic (``prepare_circuit``, ``run_pub``, ``result_document``, ``summarize``,
+Pure logic (``prepare_circuit``, ``run_pubs``, ``pub_result_entry``, ``execute_shard``,
 ``counts_per_binding``) is separate from the file wrapper ``run_step``.
 """
 
@@ -63,15 +69,17 @@ import contextlib
 import json
 import logging
 import math
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qiskit_argo.api import AerOptions, BackendStatus, Primitive, ResultSummary
+from qiskit_argo import sharding, sweeps
+from qiskit_argo.api import AerOptions, BackendStatus, Observable, Primitive
 from qiskit_argo.errors import (
     ExecutionError,
     InvalidCircuitError,
@@ -81,8 +89,10 @@ from qiskit_argo.errors import (
     QiskitArgoError,
     one_line,
 )
+from qiskit_argo.progress import ProgressFile
 from qiskit_argo.reasons import Reason
-from qiskit_argo.request import ExecutionRequest
+from qiskit_argo.request import ExecutionRequest, PubRequest
+from qiskit_argo.results import MAX_SUMMARY_VALUES, TOP_COUNTS
 from qiskit_argo.stepio import load_request, parse_parameter, read_artifact
 
 if TYPE_CHECKING:
@@ -93,30 +103,39 @@ if TYPE_CHECKING:
 __all__ = [
     "TOP_COUNTS",
     "MAX_SUMMARY_VALUES",
+    "PART_VERSION",
+    "DEFAULT_SHOTS",
     "Prepared",
     "fake_backend",
+    "gpu_available",
+    "aer_threads",
     "simulator",
     "prepare_circuit",
     "observables_for",
-    "run_pub",
+    "load_circuits",
+    "shard_slices",
+    "run_pubs",
     "counts_per_binding",
-    "result_document",
-    "summarize",
-    "execute",
-    "write_outputs",
+    "joined_counts",
+    "pub_result_entry",
+    "part_header",
+    "versions",
+    "execute_shard",
+    "write_part",
     "run_step",
 ]
 
-#: The summary keeps this many of the most frequent bitstrings of the first binding.
-TOP_COUNTS = 8
-#: The summary keeps at most this many expectation values (and standard errors).
-MAX_SUMMARY_VALUES = 16
+#: ``part.json``'s (and the merged ``result.json``'s ``metadata``) format version.
+PART_VERSION = 3
+#: Shots of a sampler PUB that names none (validate always fills them in).
+DEFAULT_SHOTS = 1024
 
 _ALWAYS_SUPPORTED = frozenset({"measure", "barrier", "reset", "delay", "store"})
 _MAX_UNROLL_ROUNDS = 8
 # Counting by histogram needs bindings * 2^bits cells; above these sizes sort instead.
 _BINCOUNT_BITS = 16
 _BINCOUNT_CELLS = 1 << 22
+_GPU = "GPU"
 
 
 # --------------------------------------------------------------------------- simulator
@@ -145,14 +164,77 @@ def fake_backend(name: str) -> Any:
     return backend
 
 
-def simulator(method: str, noise_model: str | None) -> Any:
-    """The ``AerSimulator`` for a method, mimicking a fake backend's noise when one is named."""
+def _available_devices() -> tuple[str, ...]:
+    from qiskit_aer import AerSimulator
+
+    with contextlib.suppress(Exception):  # an Aer build that cannot even probe: CPU only
+        return tuple(str(device) for device in AerSimulator().available_devices())
+    return ("CPU",)
+
+
+def gpu_available() -> bool:
+    """Whether this Qiskit Aer can simulate on a GPU (the qiskit-aer-gpu build on a node with one)."""
+    return _GPU in _available_devices()
+
+
+def _require_gpu() -> None:
+    devices = _available_devices()
+    if _GPU not in devices:
+        raise PermanentError(
+            f"spec.backend.aer.device=GPU: this executor has no GPU Qiskit Aer can use (available: "
+            f"{', '.join(devices) or 'CPU'}); run on a node with an NVIDIA GPU and the executor-gpu image, "
+            "or set device: CPU",
+            reason=Reason.GPU_UNAVAILABLE,
+        )
+
+
+def _cgroup_cpus(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """The CPU limit of this container from its cgroup (v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``),
+    rounded up; None without one."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        if quota != "max":
+            return max(1, math.ceil(int(quota) / int(period)))
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return max(1, math.ceil(quota_us / period_us)) if quota_us > 0 and period_us > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def aer_threads(environ: Mapping[str, str] | None = None, cgroup: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """How many threads Aer may start: ``CPUS_ENV`` when the runner sets it (shards side by side),
+    else the container's CPU limit, else None (Aer's own choice: every core it sees). Aer counts the
+    node's cores, not the pod's limit, and its OpenMP threads spin while they wait, so more threads
+    than CPUs are slower than fewer."""
+    from qiskit_argo.steps._contract import CPUS_ENV
+
+    value = (os.environ if environ is None else environ).get(CPUS_ENV, "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return _cgroup_cpus(cgroup)
+
+
+def simulator(method: str, noise_model: str | None, device: str = "CPU") -> Any:
+    """The ``AerSimulator`` for a method on ``device`` (``CPU``/``GPU``), mimicking a fake
+    backend's noise when one is named, with at most ``aer_threads()`` threads."""
     from qiskit_aer import AerError, AerSimulator
 
+    options: dict[str, Any] = {"method": method}
+    threads = aer_threads()
+    if threads is not None:
+        options["max_parallel_threads"] = threads
+    if device == _GPU:
+        _require_gpu()
+        options["device"] = _GPU
     try:
         if noise_model:
-            return AerSimulator.from_backend(fake_backend(noise_model), method=method)
-        return AerSimulator(method=method)
+            return AerSimulator.from_backend(fake_backend(noise_model), **options)
+        return AerSimulator(**options)
     except AerError:
         available = ", ".join(AerSimulator().available_methods())
         raise InvalidJobError(
@@ -185,7 +267,9 @@ def _unsupported(circuit: QuantumCircuit, supported: frozenset[str]) -> set[str]
     return names
 
 
-def _transpile(circuit: QuantumCircuit, backend: Any, level: int, seed: int | None) -> QuantumCircuit:
+def _transpile(
+    circuit: QuantumCircuit, backend: Any, level: int, seed: int | None, field: str = "spec.circuit"
+) -> QuantumCircuit:
     from qiskit.transpiler import generate_preset_pass_manager
 
     try:
@@ -194,7 +278,7 @@ def _transpile(circuit: QuantumCircuit, backend: Any, level: int, seed: int | No
     except Exception as error:  # noqa: BLE001 - TranspilerError and friends: the circuit does not fit
         raise InvalidCircuitError(
             one_line(
-                f"spec.circuit: cannot compile the circuit for {one_line(backend.name, 40)} "
+                f"{field}: cannot compile the circuit for {one_line(backend.name, 40)} "
                 f"({one_line(str(error) or type(error).__name__, 120)}); "
                 "use gates with definitions, or another backend/method"
             )
@@ -208,24 +292,25 @@ def prepare_circuit(
     noisy: bool,
     optimization_level: int,
     seed: int | None,
+    field: str = "spec.circuit",
 ) -> Prepared:
-    """The circuit as Aer will run it (see the module docstring for the rules)."""
+    """The circuit as Aer will run it (see the module docstring for the rules); errors name ``field``."""
     from qiskit_argo import circuits
 
-    circuits.check_circuit(circuit, None)  # what Aer cannot run, in our words (validate checked it too)
+    circuits.check_circuit(circuit, None, field=field)  # what Aer cannot run, in our words (validate checked it too)
     circuit = circuits.flatten(circuit)
     if noisy:
         device_qubits = backend.num_qubits
         if circuit.num_qubits > device_qubits:
             raise InvalidCircuitError(
-                f"spec.backend.aer.noiseModel: the device has {device_qubits} qubits but the circuit has "
+                f"spec.backend.aer.noiseModel: the device has {device_qubits} qubits but the circuit ({field}) has "
                 f"{circuit.num_qubits}; pick a larger fake backend or drop the noise model"
             )
-        isa = _transpile(circuit, backend, optimization_level, seed)
+        isa = _transpile(circuit, backend, optimization_level, seed, field)
         level = optimization_level
         if len(isa.parameters) != len(circuit.parameters) and optimization_level > 0:
             # Optimization removed a parameter; every binding must still bind, so do not optimize.
-            isa, level = _transpile(circuit, backend, 0, seed), 0
+            isa, level = _transpile(circuit, backend, 0, seed, field), 0
         return Prepared(isa, layout=isa.layout, transpiled=True, optimization_level=level)
 
     supported = frozenset(backend.configuration().basis_gates) | _ALWAYS_SUPPORTED
@@ -241,23 +326,11 @@ def prepare_circuit(
         missing = _unsupported(unrolled, supported)
         if not missing:
             return Prepared(unrolled)
-    isa = _transpile(circuit, backend, optimization_level, seed)
+    isa = _transpile(circuit, backend, optimization_level, seed, field)
     return Prepared(isa, layout=isa.layout, transpiled=True, optimization_level=optimization_level)
 
 
-# --------------------------------------------------------------------------- running
-
-
-def _values_for(prepared: QuantumCircuit, request: ExecutionRequest) -> np.ndarray | None:
-    """The request's binding rows with columns in the prepared circuit's parameter order."""
-    if not request.parameter_values or prepared.num_parameters == 0:
-        return None
-    values = np.asarray(request.parameter_values, dtype=float)
-    order = [p.name for p in prepared.parameters]
-    if order == list(request.parameter_names):
-        return values
-    index = {name: i for i, name in enumerate(request.parameter_names)}
-    return values[:, [index[name] for name in order]]
+# --------------------------------------------------------------------------- what Aer refuses
 
 
 @contextlib.contextmanager
@@ -295,12 +368,12 @@ def _names(listed: str) -> str:
     return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
 
 
-def _classify(error: BaseException, method: str) -> QiskitArgoError:
+def _classify(error: BaseException, method: str, spec: str = "spec") -> QiskitArgoError:
     """What a failure of an Aer run means for the job, in our words (never Aer's text).
 
     Permanent unless the failure may pass on a retry (``_TRANSIENT_MARKERS``, ``MemoryError``,
     ``OSError``): whatever Aer refuses because of the circuit or the request fails the same way
-    every time.
+    every time. ``spec`` prefixes the fields named (``spec.pubs[*]`` when several PUBs ran at once).
     """
     text = " ".join(str(error)[:4096].split())
     lowered = text.lower()
@@ -314,7 +387,7 @@ def _classify(error: BaseException, method: str) -> QiskitArgoError:
         )
         return LimitExceededError(
             one_line(
-                f"spec.circuit: simulating it with method {method}{need}; raise spec.resources.limits.memory, "
+                f"{spec}.circuit: simulating it with method {method}{need}; raise spec.resources.limits.memory, "
                 "use fewer qubits, or set spec.backend.aer.method=matrix_product_state"
             )
         )
@@ -338,22 +411,22 @@ def _classify(error: BaseException, method: str) -> QiskitArgoError:
     if unknown:
         return InvalidCircuitError(
             one_line(
-                f"spec.circuit: Qiskit Aer has no instruction {_names(unknown.group(1))} and it has no definition to "
+                f"{spec}.circuit: Qiskit Aer has no instruction {_names(unknown.group(1))} and it has no definition to "
                 "expand; define it as a gate of standard gates, or remove it"
             )
         )
     if "unknown op" in lowered or "unsupported expression" in lowered or "invalid value type" in lowered:
         return InvalidCircuitError(
-            f"spec.circuit: a condition uses an operation Qiskit Aer cannot evaluate; {_CONDITION_TODO}"
+            f"{spec}.circuit: a condition uses an operation Qiskit Aer cannot evaluate; {_CONDITION_TODO}"
         )
     if "observable" in lowered or "hermitian" in lowered:
         return InvalidCircuitError(
-            "spec.observables: Qiskit Aer cannot use the observables; give every one a finite coefficient per "
+            f"{spec}.observables: Qiskit Aer cannot use the observables; give every one a finite coefficient per "
             "Pauli string and one letter per circuit qubit"
         )
     if "number of values" in lowered or "parameter" in lowered or "shape" in lowered or "broadcast" in lowered:
         return InvalidCircuitError(
-            "spec.parameterValues: Qiskit Aer cannot bind the parameter values to the circuit; give one finite "
+            f"{spec}.parameterValues: Qiskit Aer cannot bind the parameter values to the circuit; give one finite "
             "value per circuit parameter in every binding"
         )
     return InvalidCircuitError(
@@ -362,59 +435,168 @@ def _classify(error: BaseException, method: str) -> QiskitArgoError:
     )
 
 
-def run_pub(
-    prepared: Prepared,
-    request: ExecutionRequest,
-    backend: Any,
-) -> PrimitiveResult:
-    """Run the job's single PUB (every binding at once) on the Aer primitive it asks for."""
-    values = _values_for(prepared.circuit, request)
-    observables = observables_for(prepared, request)
-    with _quiet_aer():
-        return _run(prepared.circuit, values, observables, request, backend, backend.options.method)
+# --------------------------------------------------------------------------- running
 
 
-def observables_for(prepared: Prepared, request: ExecutionRequest) -> list[Any]:
-    """The request's observables as ``SparsePauliOp``, following the transpiled layout."""
+def _spec_prefix(request: ExecutionRequest, index: int | None = None) -> str:
+    """Where a PUB's fields live in the QiskitJob: ``spec`` for a job of one PUB, else ``spec.pubs[i]``."""
+    if len(request.pubs) <= 1:
+        return "spec"
+    return f"spec.pubs[{index}]" if index is not None else "spec.pubs[*]"
+
+
+def _shots(pub: PubRequest) -> int:
+    return pub.shots if pub.shots is not None else DEFAULT_SHOTS
+
+
+def _precision(pub: PubRequest) -> float:
+    return pub.precision or 0.0
+
+
+def load_circuits(data: bytes, field: str = "circuit artifact") -> list[QuantumCircuit]:
+    """Every circuit of the ``circuit`` artifact (validate writes one per PUB, in PUB order)."""
+    from qiskit_argo.circuits import circuits_from_qpy
+
+    return circuits_from_qpy(data, field=field)
+
+
+def _circuit_of(circuits: Sequence[QuantumCircuit], pub: PubRequest, index: int) -> QuantumCircuit:
+    if not 0 <= pub.circuit < len(circuits):
+        raise InvalidJobError(
+            f"request artifact: PUB {index} names circuit {pub.circuit} but circuit.qpy holds {len(circuits)}; "
+            "the validate step writes both, rerun the job"
+        )
+    return circuits[pub.circuit]
+
+
+def _ordered(
+    values: np.ndarray | None, prepared: QuantumCircuit, pub: PubRequest, field: str = "spec.parameterValues"
+) -> np.ndarray | None:
+    """A PUB's binding rows (columns in ``pub.parameter_names`` order) in the prepared circuit's
+    parameter order; None when the circuit has no parameters."""
+    if values is None or prepared.num_parameters == 0:
+        return None
+    values = np.asarray(values, dtype=float).reshape(values.shape[0], -1)
+    order = [p.name for p in prepared.parameters]
+    if order == list(pub.parameter_names):
+        return values
+    index = {name: i for i, name in enumerate(pub.parameter_names)}
+    missing = [name for name in order if name not in index]
+    if missing:
+        raise InvalidCircuitError(
+            f"{field}: no value for parameter {one_line(missing[0], 40)} of the circuit; give one value per "
+            "circuit parameter in every binding"
+        )
+    return values[:, [index[name] for name in order]]
+
+
+def observables_for(
+    prepared: Prepared, observables: Sequence[Observable] | None, field: str = "spec.observables"
+) -> list[Any]:
+    """The observables as ``SparsePauliOp``, following the transpiled layout."""
     from qiskit_argo import circuits
 
-    for i, observable in enumerate(request.observables or []):
+    for i, observable in enumerate(observables or []):
         if not all(math.isfinite(coefficient) for coefficient in observable.paulis.values()):
-            raise InvalidJobError(f"spec.observables[{i}]: a coefficient is not a finite number; use finite numbers")
-    observables = [circuits.sparse_pauli_op(o.paulis) for o in request.observables or []]
+            raise InvalidJobError(f"{field}[{i}]: a coefficient is not a finite number; use finite numbers")
+    operators = [circuits.sparse_pauli_op(o.paulis) for o in observables or []]
     if prepared.layout is not None:
-        observables = [o.apply_layout(prepared.layout) for o in observables]
-    return observables
+        operators = [o.apply_layout(prepared.layout) for o in operators]
+    return operators
 
 
-def _run(
-    circuit: QuantumCircuit,
-    values: np.ndarray | None,
-    observables: list[Any],
+@dataclass(frozen=True)
+class _Slice:
+    """One slice of a shard, ready to run: the PUB, its rows, and what Aer gets."""
+
+    pub: int
+    start: int
+    stop: int
+    prepared: Prepared
+    primitive_pub: Any
+
+
+def shard_slices(request: ExecutionRequest, shard_id: str) -> tuple[int, list[sharding.Slice]]:
+    """The shard's index and its slices (``sharding.plan`` of the request's PUBs)."""
+    index, count = sharding.parse_shard_id(shard_id)
+    if count != request.shards:
+        raise InvalidJobError(
+            f"shard parameter: {one_line(shard_id, 20)} is a shard of {count}, but the request has {request.shards} "
+            "shards; the schedule step writes the shard ids from the request"
+        )
+    plan = sharding.plan([pub.num_bindings for pub in request.pubs], count)
+    return index, list(plan[index])
+
+
+def _prepare_slices(
+    circuits: Sequence[QuantumCircuit],
     request: ExecutionRequest,
+    bindings_dir: Path | None,
+    slices: Sequence[sharding.Slice],
     backend: Any,
-    method: str,
-) -> PrimitiveResult:
-    from qiskit_argo import circuits
+) -> list[_Slice]:
+    from qiskit_argo import circuits as circuit_tools
 
-    seed = request.aer.seed
-    try:
+    prepared_by_pub: dict[int, Prepared] = {}
+    observables_by_pub: dict[int, list[Any]] = {}
+    out: list[_Slice] = []
+    for piece in slices:
+        pub = request.pubs[piece.pub]
+        prefix = _spec_prefix(request, piece.pub)
+        prepared = prepared_by_pub.get(piece.pub)
+        if prepared is None:
+            prepared = prepare_circuit(
+                _circuit_of(circuits, pub, piece.pub),
+                backend,
+                noisy=bool(request.aer.noise_model),
+                optimization_level=request.optimization_level,
+                seed=request.aer.seed,  # the job's seed: every shard compiles the same circuit
+                field=f"{prefix}.circuit",
+            )
+            prepared_by_pub[piece.pub] = prepared
+        rows = None
+        if pub.values is not None and bindings_dir is not None:
+            rows = sweeps.load_values(bindings_dir, piece.pub, piece.start, piece.stop)
+        values = _ordered(rows, prepared.circuit, pub, f"{prefix}.parameterValues")
         if request.primitive == Primitive.ESTIMATOR.value:
-            from qiskit_aer.primitives import EstimatorV2
+            if piece.pub not in observables_by_pub:
+                observables_by_pub[piece.pub] = observables_for(prepared, pub.observables, f"{prefix}.observables")
+            primitive_pub = circuit_tools.estimator_pub(
+                prepared.circuit, observables_by_pub[piece.pub], values, _precision(pub)
+            )
+        else:
+            primitive_pub = circuit_tools.sampler_pub(prepared.circuit, values, _shots(pub))
+        out.append(_Slice(piece.pub, piece.start, piece.stop, prepared, primitive_pub))
+    return out
 
-            options: dict[str, Any] = {"run_options": {"seed_simulator": seed} if seed is not None else {}}
-            estimator = EstimatorV2.from_backend(backend, options=options)
-            pub = circuits.estimator_pub(circuit, observables, values, request.precision or 0.0)
-            return estimator.run([pub]).result()
-        from qiskit_aer.primitives import SamplerV2
 
-        sampler = SamplerV2.from_backend(backend, seed=seed)
-        pub = circuits.sampler_pub(circuit, values, request.shots or 1024)
-        return sampler.run([pub]).result()
+def run_pubs(
+    pubs: Sequence[Any],
+    primitive: str,
+    backend: Any,
+    seed: int | None,
+    *,
+    spec: str = "spec",
+) -> PrimitiveResult:
+    """Run ``pubs`` (coerced sampler or estimator PUBs) in ONE call of the Aer primitive on
+    ``backend``, seeded with ``seed`` (the sampler's ``seed``, the estimator's ``seed_simulator``)."""
+    method = str(backend.options.method)
+    try:
+        with _quiet_aer():
+            if primitive == Primitive.ESTIMATOR.value:
+                from qiskit_aer.primitives import EstimatorV2
+
+                options: dict[str, Any] = {"run_options": {"seed_simulator": seed} if seed is not None else {}}
+                estimator = EstimatorV2.from_backend(backend, options=options)
+                return estimator.run(list(pubs)).result()
+            from qiskit_aer.primitives import SamplerV2
+
+            sampler = SamplerV2.from_backend(backend, seed=seed)
+            return sampler.run(list(pubs)).result()
     except QiskitArgoError:
         raise
     except Exception as error:  # noqa: BLE001 - Aer raises AerError, QiskitError, RuntimeError, ...
-        raise _classify(error, method) from None
+        raise _classify(error, method, spec) from None
 
 
 # --------------------------------------------------------------------------- counting
@@ -495,9 +677,6 @@ def counts_per_binding(bits: BitArray) -> list[dict[str, int]]:
     return _packed_counts(array.reshape(-1, bits.num_shots, array.shape[-1]), bits.num_bits)
 
 
-# --------------------------------------------------------------------------- documents
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
@@ -516,47 +695,69 @@ def _finite(values: np.ndarray) -> list[Any]:
     return [v if math.isfinite(v) else None for v in values.tolist()]
 
 
-def _versions() -> dict[str, str]:
+# --------------------------------------------------------------------------- documents
+
+
+def versions() -> dict[str, str]:
+    """``qiskit_version`` and ``qiskit_aer_version`` for a part's ``metadata``."""
     import qiskit
     import qiskit_aer
 
     return {"qiskit_version": qiskit.__version__, "qiskit_aer_version": qiskit_aer.__version__}
 
 
-def result_document(
-    result: PrimitiveResult,
+def joined_counts(pub_result: Any) -> dict[str, int] | None:
+    """The first binding's counts of a sampler PUB result with every register joined
+    (``SamplerPubResult.join_data``); None for fewer than two registers."""
+    registers = list(pub_result.data.values())
+    if len(registers) < 2:
+        return None
+    bits = pub_result.join_data()
+    array = np.asarray(bits.array).reshape(-1, bits.num_shots, bits.array.shape[-1])
+    return _packed_counts(array[:1], bits.num_bits)[0] if array.shape[0] else {}
+
+
+def pub_result_entry(pub: int, start: int, stop: int, pub_result: Any, primitive: str) -> dict[str, Any]:
+    """A part's ``pub_results`` entry: rows ``start..stop-1`` of PUB ``pub`` from a Qiskit PUB result
+    (Aer's or IBM's), with the joined counts of the PUB's first binding when it has several registers."""
+    size = stop - start
+    data: dict[str, Any] = {}
+    if primitive == Primitive.ESTIMATOR.value:
+        evs = np.asarray(pub_result.data.evs, dtype=float).reshape(size, -1)
+        stds = np.asarray(pub_result.data.stds, dtype=float).reshape(size, -1)
+        data = {"evs": [_finite(row) for row in evs], "stds": [_finite(row) for row in stds]}
+    else:
+        for name, bits in pub_result.data.items():
+            data[name] = {"num_bits": bits.num_bits, "num_shots": bits.num_shots, "counts": counts_per_binding(bits)}
+    entry: dict[str, Any] = {
+        "pub": pub,
+        "start": start,
+        "stop": stop,
+        "data": data,
+        "metadata": _jsonable(dict(pub_result.metadata)),
+    }
+    if primitive != Primitive.ESTIMATOR.value and start == 0:
+        joined = joined_counts(pub_result)
+        if joined is not None:
+            entry["joined_counts"] = joined
+    return entry
+
+
+def part_header(
     request: ExecutionRequest,
     backend_status: BackendStatus,
-    prepared: Prepared,
+    *,
+    shard: str,
+    seed: int | None,
+    device: str = "CPU",
 ) -> dict[str, Any]:
-    """The full, untruncated ``result.json`` document (shape in the module docstring)."""
-    num_bindings = max(len(request.parameter_values), 1)
-    pub: dict[str, Any] = {
-        "parameter_names": list(request.parameter_names),
-        "parameter_values": request.parameter_values,
-        "num_bindings": num_bindings,
-    }
-    pub_results = []
-    for pub_result in result:
-        data: dict[str, Any] = {}
-        if request.primitive == Primitive.ESTIMATOR.value:
-            evs = np.asarray(pub_result.data.evs, dtype=float).reshape(num_bindings, -1)
-            stds = np.asarray(pub_result.data.stds, dtype=float).reshape(num_bindings, -1)
-            data = {"evs": [_finite(row) for row in evs], "stds": [_finite(row) for row in stds]}
-        else:
-            for name, bits in pub_result.data.items():
-                data[name] = {
-                    "num_bits": bits.num_bits,
-                    "num_shots": bits.num_shots,
-                    "counts": counts_per_binding(bits),
-                }
-        pub_results.append({"data": data, "metadata": _jsonable(dict(pub_result.metadata))})
-    if request.primitive == Primitive.ESTIMATOR.value:
-        pub["precision"] = request.precision or 0.0
-        pub["observables"] = [dict(o.paulis) for o in request.observables or []]
-    else:
-        pub["shots"] = request.shots
+    """The fields every part starts with: version, shard and its seed, primitive, job, backend
+    (``seed`` there is the job's; ``device`` where it ran). The caller adds ``pub_results``,
+    ``metadata`` (and ibm-wait its ``ibm`` block)."""
     return {
+        "version": PART_VERSION,
+        "shard": shard,
+        "seed": seed,
         "primitive": request.primitive,
         "job": {"name": request.job_name, "namespace": request.namespace},
         "backend": {
@@ -564,84 +765,56 @@ def result_document(
             "method": backend_status.method or request.aer.method,
             "noise_model": request.aer.noise_model,
             "seed": request.aer.seed,
-        },
-        "pubs": [pub],
-        "pub_results": pub_results,
-        "metadata": {
-            **_jsonable(dict(result.metadata)),
-            "transpiled": prepared.transpiled,
-            "optimization_level": prepared.optimization_level,
-            **_versions(),
+            "device": device,
         },
     }
 
 
-def _top(counts: dict[str, int], keep: int) -> dict[str, int]:
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return dict(ranked[:keep])
-
-
-def _joined_first_binding(result: PrimitiveResult) -> dict[str, int]:
-    pub_result = result[0]
-    registers = list(pub_result.data.values())
-    if not registers:
-        return {}
-    bits = registers[0] if len(registers) == 1 else pub_result.join_data()
-    array = np.asarray(bits.array).reshape(-1, bits.num_shots, bits.array.shape[-1])
-    return _packed_counts(array[:1], bits.num_bits)[0] if array.shape[0] else {}
-
-
-def summarize(
-    result: PrimitiveResult,
+def execute_shard(
+    circuits: Sequence[QuantumCircuit],
     request: ExecutionRequest,
-    document: dict[str, Any] | None = None,
-) -> ResultSummary:
-    """The bounded digest that goes into the job's status."""
-    num_bindings = max(len(request.parameter_values), 1)
-    if request.primitive == Primitive.ESTIMATOR.value:
-        evs = np.asarray(result[0].data.evs, dtype=float).ravel()
-        stds = np.asarray(result[0].data.stds, dtype=float).ravel()
-        return ResultSummary(
-            primitive=request.primitive,
-            num_pubs=len(result),
-            num_bindings=num_bindings,
-            expectation_values=[float(v) for v in evs[:MAX_SUMMARY_VALUES]],
-            standard_errors=[float(v) for v in stds[:MAX_SUMMARY_VALUES]],
-            truncated=bool(evs.size > MAX_SUMMARY_VALUES),
-        )
-    registers = document["pub_results"][0]["data"] if document else None
-    if registers is not None and len(registers) == 1:
-        first = next(iter(registers.values()))["counts"][0]
-    else:
-        first = _joined_first_binding(result)
-    return ResultSummary(
-        primitive=request.primitive,
-        num_pubs=len(result),
-        num_bindings=num_bindings,
-        shots=request.shots,
-        top_counts=_top(first, TOP_COUNTS),
-        truncated=len(first) > TOP_COUNTS or num_bindings > 1,
-    )
-
-
-def execute(
-    circuit: QuantumCircuit,
-    request: ExecutionRequest,
+    bindings_dir: Path | None,
+    shard_id: str,
     backend_status: BackendStatus,
-) -> tuple[dict[str, Any], ResultSummary]:
-    """Prepare, run and digest: the ``result.json`` document and the summary."""
+    *,
+    progress: ProgressFile | None = None,
+) -> dict[str, Any]:
+    """Run shard ``shard_id`` of the request (all its slices in one primitive call) and return its part."""
+    index, slices = shard_slices(request, shard_id)
+    seed = sharding.shard_seed(request.aer.seed, index)
+    device = request.aer.device
     method = backend_status.method or request.aer.method
-    backend = simulator(method, request.aer.noise_model)
-    prepared = prepare_circuit(
-        circuit,
-        backend,
-        noisy=bool(request.aer.noise_model),
-        optimization_level=request.optimization_level,
-        seed=request.aer.seed,
-    )
-    result = run_pub(prepared, request, backend)
-    document = result_document(result, request, backend_status, prepared)
-    return document, summarize(result, request, document)
+    total = sum(piece.stop - piece.start for piece in slices)
+    progress = progress if progress is not None else ProgressFile(total)
+    progress.start()
+    backend = simulator(method, request.aer.noise_model, device)
+    ready = _prepare_slices(circuits, request, bindings_dir, slices, backend)
+    pub_results: list[dict[str, Any]] = []
+    result_metadata: dict[str, Any] = {}
+    if ready:
+        result = run_pubs(
+            [piece.primitive_pub for piece in ready],
+            request.primitive,
+            backend,
+            seed,
+            spec=_spec_prefix(request),
+        )
+        result_metadata = _jsonable(dict(result.metadata))
+        for piece, pub_result in zip(ready, result, strict=True):
+            pub_results.append(pub_result_entry(piece.pub, piece.start, piece.stop, pub_result, request.primitive))
+    transpiled = sorted({piece.pub for piece in ready if piece.prepared.transpiled})
+    levels = [piece.prepared.optimization_level for piece in ready if piece.prepared.transpiled]
+    document = part_header(request, backend_status, shard=shard_id, seed=seed, device=device)
+    document["pub_results"] = pub_results
+    document["metadata"] = {
+        **result_metadata,
+        "transpiled": bool(transpiled),
+        "optimization_level": levels[0] if levels else None,
+        "transpiled_pubs": transpiled,
+        **versions(),
+    }
+    progress.finish()
+    return document
 
 
 # --------------------------------------------------------------------------- the step
@@ -669,24 +842,32 @@ def _aer_target(request: ExecutionRequest, target_json: str | None) -> Execution
     return request.model_copy(update={"aer": options})
 
 
-def run_step(
-    circuit_file: Path, request_file: Path, backend_json: str, out_dir: Path, target_json: str | None = None
-) -> None:
-    """The execute-aer step: write ``result.json`` (full) and ``summary.json`` (bounded)."""
-    from qiskit_argo.circuits import circuit_from_qpy
+def write_part(out_dir: Path, document: Mapping[str, Any]) -> Path:
+    """Write ``out_dir/part.json`` (compact, strict JSON) atomically; returns its path."""
+    from qiskit_argo.steps._contract import PART_FILE
 
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / PART_FILE
+    temporary = out_dir / f".{PART_FILE}.tmp"
+    # json.dumps (not json.dump) so the C encoder does the work: 10x faster on big sweeps.
+    temporary.write_text(json.dumps(document, separators=(",", ":"), allow_nan=False))
+    os.replace(temporary, path)
+    return path
+
+
+def run_step(
+    circuit_file: Path,
+    request_file: Path,
+    bindings_dir: Path | None,
+    backend_json: str,
+    shard: str,
+    out_dir: Path,
+    target_json: str | None = None,
+) -> Path:
+    """The execute-aer step (every variant): run shard ``shard`` and write ``out_dir/part.json``."""
     request = _aer_target(load_request(request_file), target_json)
     status = parse_parameter(BackendStatus, backend_json, "backend")
     _check_backend(status)
-    circuit = circuit_from_qpy(read_artifact(circuit_file, "circuit"), field="circuit artifact")
-    document, summary = execute(circuit, request, status)
-    write_outputs(out_dir, document, summary)
-
-
-def write_outputs(out_dir: Path, document: dict[str, Any], summary: ResultSummary) -> None:
-    """Write an execute step's ``result.json`` (full) and ``summary.json`` (bounded): execute-aer's
-    and ibm-wait's, the same files for store-results."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # json.dumps (not json.dump) so the C encoder does the work: 10x faster on big sweeps.
-    (out_dir / "result.json").write_text(json.dumps(document, separators=(",", ":"), allow_nan=False))
-    (out_dir / "summary.json").write_text(json.dumps(summary.dump()))
+    circuits = load_circuits(read_artifact(circuit_file, "circuit"))
+    document = execute_shard(circuits, request, bindings_dir, shard, status)
+    return write_part(out_dir, document)

@@ -14,13 +14,36 @@ reference or artifact name fails here exactly as it would in Argo. The DAG may b
 ``depends`` (``&&``, ``||``, ``!``, ``.Succeeded``...; false: Omitted) and ``when`` (``A == B``;
 false: Skipped) follow Argo's semantics (``qiskit_argo.expressions``), and an output with a
 ``globalName`` becomes ``{{workflow.outputs.parameters|artifacts.NAME}}`` for later tasks, as in
-Argo (the last task that wrote it wins). A step ends as a container
+Argo (the last task that wrote it wins).
+
+The features a sharded, cached job uses follow Argo too. A ``withParam`` task fans out into one
+child per item of its JSON list (workflow/controller/dag.go, ``expandTask``): children named
+``task(i:item)``, each with ``{{item}}`` and its own ``when``, run at once in parallel workers (at
+most ``parallel``), in ``steps/<task>/<item>``; the task (a TaskGroup) Succeeds unless a child
+Failed or Errored, and is Skipped for an empty list. Key-only ``s3`` artifacts
+(docs/key-only-artifacts.md) live in a local repository (``LocalStore``): an output is copied to
+``repository/<key>`` (``archive`` makes no difference here: files stay files), an input is copied
+from there, a prefix as a folder of every object under it, ``optional`` ones may be absent; a
+task argument's key-only artifact (the job's own files) comes from the ``sources`` directory.
+When the run ends, what it uploaded with an artifactGC strategy other than Never is deleted, as
+Argo's artifact GC does when the Workflow goes. A ``memoize`` template consults a cache file per
+ConfigMap (entries shaped as Argo's ``cache.Entry``; workflow/controller/cache/configmap_cache.go):
+an entry younger than ``maxAge`` (and whose artifacts are still in the repository) is a hit, and
+the step does not run; its outputs are the entry's, and ``TaskRun.memoization`` records Argo's
+``memoizationStatus``; a miss is saved when the step succeeds (operator.go). ``projected``
+volumes of ``configMap`` sources (with ``items``) are materialised; ``{{workflow.uid}}`` is a
+fresh uuid per run; each step gets ``ARGO_PROGRESS_FILE`` (``steps/<task>/progress``), whose
+``N/M`` becomes ``TaskRun.progress`` (of a fan-out, the sum over its children, as Argo sums nodes).
+
+A step ends as a container
 does: its exit code, its stderr in ``steps/<task>/stderr.log``, the last line of which is the
 step's message (its termination message); a step that crashes or is killed fails with
 ``Error (exit code N)``, N as a container runtime reports it (128 + the signal).
 
-Whatever a Workflow says, the runner writes only under its work directory: step and volume
-names and ConfigMap keys must be single file names (``qiskit_argo.safeio.join_key``); container
+Whatever a Workflow says, the runner writes only under its work directory and its store's
+repository and memoization folders, and reads artifacts only from those and the sources
+directory: step and volume names, ConfigMap keys and every segment of an artifact key must be
+single file names (``qiskit_argo.safeio.join_key``); container
 paths (artifacts, output parameters, volume mounts, absolute arguments and environment values,
 the working directory) are normalised as the container would see them and must land on a volume,
 inside that step's directory, links resolved; only qiskit-argo's own step commands run.
@@ -40,6 +63,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import importlib
+import itertools
 import json
 import os
 import posixpath
@@ -50,9 +74,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
+import uuid
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -67,6 +94,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LocalRunError",
+    "LocalStore",
+    "default_cache_dir",
+    "key_path",
+    "child_node_name",
+    "parse_duration",
     "TaskRun",
     "WorkflowRun",
     "run_workflow",
@@ -87,6 +119,11 @@ __all__ = [
     "step_component",
     "step_preloads",
 ]
+
+#: Argo's progress file: the variable that names it in a step's environment, and its name in the step's
+#: directory here (a step writes "N/M" there; the runner reads it).
+PROGRESS_ENV = "ARGO_PROGRESS_FILE"
+PROGRESS_FILE = "progress"
 
 #: ``{{ name }}``; the name is stripped in Python. (No lazy ``+?`` beside ``\s*``: that backtracks
 #: quadratically on a long run of spaces after ``{{`` -- in a circuit, minutes.)
@@ -111,6 +148,14 @@ class TaskRun:
     parameters: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, Path] = field(default_factory=dict)
     log: Path | None = None
+    #: A fanned-out task (``withParam``; Argo's TaskGroup): one run per item, named as Argo names
+    #: them (``execute-aer(0:0-of-4)``); its phase comes from theirs.
+    children: list[TaskRun] = field(default_factory=list)
+    #: Argo's ``memoizationStatus`` (``hit``, ``key``, ``cacheName``) of a memoized step.
+    memoization: dict[str, Any] | None = None
+    #: Argo's ``progress`` ("N/M") from the step's ``ARGO_PROGRESS_FILE``; of a fanned-out task,
+    #: the sum over its children.
+    progress: str | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -128,14 +173,41 @@ class WorkflowRun:
     tasks: dict[str, TaskRun]
     phase: str = "Running"
     message: str = ""
+    #: ``{{workflow.uid}}``: a fresh one per run.
+    uid: str = ""
 
     @property
     def failed_task(self) -> TaskRun | None:
         return next((task for task in self.tasks.values() if task.phase in ("Failed", "Error")), None)
 
 
-#: Called with each task whenever its phase changes (the CLI draws progress from this).
+#: Called with each task whenever its phase changes (the CLI draws progress from this); a
+#: fanned-out task also whenever one of its children changes, or their progress does.
 Listener = Callable[[TaskRun], None]
+
+
+@dataclass(frozen=True)
+class LocalStore:
+    """What lasts between local runs, under one directory (``qiskit-argo run --cache-dir``): the
+    artifact repository that key-only ``s3`` artifacts are uploaded to and downloaded from
+    (``repository/<key>``), and the memoization caches (``memo/<ConfigMap name>.json``: key ->
+    an entry shaped as Argo's ``cache.Entry``)."""
+
+    root: Path
+
+    @property
+    def repository(self) -> Path:
+        return self.root / "repository"
+
+    @property
+    def memo(self) -> Path:
+        return self.root / "memo"
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/qiskit-argo``, else ``~/.cache/qiskit-argo``."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base and os.path.isabs(base) else Path.home() / ".cache") / "qiskit-argo"
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -373,6 +445,113 @@ def _last_line(text: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
+def key_path(root: Path, key: Any, where: str) -> Path:
+    """Where an artifact repository key (``a/b/c.json``; a trailing ``/`` names a prefix) lives
+    under ``root``: each segment one safe file name (``safeio.join_key``), never a link out."""
+    if not isinstance(key, str) or not key.rstrip("/"):
+        raise LocalRunError(f"{where}: s3 key {key!r} is empty")
+    if key.startswith("/"):
+        raise LocalRunError(f"{where}: s3 key {key!r} is absolute; a key is relative to the repository")
+    path = root
+    for segment in key.rstrip("/").split("/"):
+        path = _safe_join(path, segment, f"{where}: s3 key {key!r} segment")
+    return path
+
+
+#: Go's ``time.ParseDuration`` units (Argo's ``memoize.maxAge``).
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go duration (``168h``, ``1h30m``, ``90s``), as ``time.ParseDuration`` reads it."""
+    body = text.strip()
+    sign = -1.0 if body.startswith("-") else 1.0
+    body = body.lstrip("+-")
+    if body == "0":
+        return 0.0
+    total, at = 0.0, 0
+    for match in _DURATION.finditer(body):
+        if match.start() != at:
+            break
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        at = match.end()
+    if not body or at != len(body):
+        raise ValueError(f"invalid duration {text!r}")
+    return sign * total
+
+
+def _read_progress(path: Path) -> tuple[int, int] | None:
+    """``N/M`` from a step's progress file (Argo's ``ARGO_PROGRESS_FILE``), or None."""
+    try:
+        return _parse_progress(path.read_text()[:64].strip())
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _parse_progress(text: str | None) -> tuple[int, int] | None:
+    done, slash, total = (text or "").partition("/")
+    return (int(done), int(total)) if slash and done.isdigit() and total.isdigit() else None
+
+
+def _item_value(item: Any) -> str:
+    """``{{item}}`` as Argo substitutes it: a string as is, a number or bool as written, a list or
+    map as JSON (``processItem``, workflow/controller/operator.go)."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, int | float):
+        return json.dumps(item)
+    return json.dumps(item, separators=(",", ":"))
+
+
+def _item_scope(item: Any) -> dict[str, str]:
+    scope = {"item": _item_value(item)}
+    if isinstance(item, dict):
+        scope.update({f"item.{key}": _item_value(value) for key, value in item.items()})
+    return scope
+
+
+def child_node_name(task: str, index: int, item: Any) -> str:
+    """The node name Argo gives the ``index``-th expansion of ``task`` (``generateNodeName``):
+    ``task(index:item)``, parentheses dropped from the item, a map as its sorted ``key:value``s."""
+    if isinstance(item, dict):
+        described = ",".join(sorted(f"{key}:{_item_value(value)}" for key, value in item.items()))
+    elif isinstance(item, list):
+        described = "[" + " ".join(_item_value(value) for value in item) + "]"
+    else:
+        described = _item_value(item)
+    return f"{task}({index}:{described.replace('(', '').replace(')', '')})"
+
+
+def _child_dirs(items: Sequence[Any]) -> list[str]:
+    """The step directory name of each child: its item when that is a safe, distinct file name
+    (a shard id, ``0-of-4``), else its index."""
+    from qiskit_argo.objectmeta import config_map_key_problem
+
+    names = [item if isinstance(item, str) and not config_map_key_problem(item) else None for item in items]
+    if None in names or len(set(names)) != len(names):
+        return [str(index) for index in range(len(items))]
+    return [str(name) for name in names]
+
+
+def _now_rfc3339() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _age_seconds(stamp: Any) -> float | None:
+    from datetime import datetime
+
+    try:
+        then = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return time.time() - then.timestamp()
+
+
 # --------------------------------------------------------------------------- the runner
 
 
@@ -385,6 +564,10 @@ class _Runner:
         workdir: Path,
         listener: Listener | None,
         workers: StepWorkers,
+        *,
+        store: LocalStore,
+        sources: Path | None = None,
+        parallel: int | None = None,
     ) -> None:
         self.workflow = workflow
         self.workers = workers
@@ -395,11 +578,24 @@ class _Runner:
         self.config_maps = config_maps
         self.workdir = workdir
         self.listener = listener or (lambda task: None)
+        self.store = store
+        #: Where a task argument's key-only artifact (the job's own files) is read; else the repository.
+        self.sources = sources
+        self.parallel = max(1, parallel or os.cpu_count() or 1)
+        #: The CPUs each child of the fan-out under way may use (``CPUS_ENV``); None: not set.
+        self.child_cpus: int | None = None
+        #: Guards what the children of a fan-out share: the scope's exported outputs, the
+        #: memoization caches, the artifacts to collect.
+        self.lock = threading.RLock()
+        #: Repository paths this run uploaded whose artifactGC strategy is not Never: deleted at its end.
+        self.collect: list[Path] = []
         metadata = workflow["metadata"]
         self.name = metadata.get("name") or metadata.get("generateName", "workflow-") + "local"
+        self.uid = str(uuid.uuid4())
         self.scope: dict[str, str] = {
             "workflow.name": self.name,
             "workflow.namespace": metadata.get("namespace", "default"),
+            "workflow.uid": self.uid,
         }
         for parameter in self.spec.get("arguments", {}).get("parameters", []):
             name = parameter["name"]
@@ -420,6 +616,39 @@ class _Runner:
             return _find_template(ref["template"], owner["spec"]["templates"], where)
         return _find_template(task["template"], self.spec["templates"], where)
 
+    # ------------------------------------------------------------------ volumes
+
+    def _config_map_files(self, source: dict[str, Any], local: Path, where: str) -> None:
+        """A ``configMap`` volume or projected source: every key at the top, or its ``items``
+        (``key`` -> relative ``path``, folders allowed). A missing ConfigMap, or a missing key of
+        its items, fails the step as the pod would not start, unless ``optional``."""
+        name = source.get("name")
+        data = self.config_maps.get(name) if isinstance(name, str) else None
+        if data is None:
+            if source.get("optional"):
+                return
+            raise LocalRunError(
+                f"{where}: ConfigMap {name!r} not found; put it in the job's YAML file "
+                "(as a second document) or create it in the cluster"
+            )
+        items = source.get("items")
+        if not items:
+            for key, content in data.items():
+                _safe_join(local, key, f"{where}: ConfigMap {name!r} key").write_bytes(content)
+            return
+        for item in items:
+            key, path = item.get("key"), item.get("path")
+            if key not in data:
+                if source.get("optional"):
+                    continue
+                raise LocalRunError(
+                    f"{where}: ConfigMap {name!r} has no key {key!r}; add it to the ConfigMap "
+                    "(in the job's YAML file or the cluster)"
+                )
+            target = key_path(local, path, f"{where}: ConfigMap {name!r} item path")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data[key])
+
     def _volume(self, name: str, template: dict[str, Any], step_dir: Path, where: str) -> Path:
         volumes = {v["name"]: v for v in (*self.spec.get("volumes", []), *template.get("volumes", []))}
         if name not in volumes:
@@ -428,47 +657,205 @@ class _Runner:
         local = _safe_join(step_dir / "volumes", name, f"{where}: volume")
         local.mkdir(parents=True, exist_ok=True)
         if "configMap" in volume:
-            source = volume["configMap"]
-            data = self.config_maps.get(source["name"])
-            if data is None:
-                if source.get("optional"):
-                    return local
-                raise LocalRunError(
-                    f"{where}: ConfigMap {source['name']!r} not found; put it in the job's YAML file "
-                    "(as a second document) or create it in the cluster"
-                )
-            for key, content in data.items():
-                _safe_join(local, key, f"{where}: ConfigMap {source['name']!r} key").write_bytes(content)
+            self._config_map_files(volume["configMap"], local, where)
+        elif "projected" in volume:
+            for source in (volume["projected"] or {}).get("sources") or []:
+                if set(source) != {"configMap"}:
+                    kinds = ", ".join(sorted(source)) or "none"
+                    raise LocalRunError(
+                        f"{where}: volume {name!r}: projected {kinds} is not supported locally (configMap)"
+                    )
+                self._config_map_files(source["configMap"], local, where)
         elif "emptyDir" not in volume:
-            raise LocalRunError(f"{where}: volume {name!r} kind is not supported locally (emptyDir, configMap)")
+            raise LocalRunError(
+                f"{where}: volume {name!r} kind is not supported locally (emptyDir, configMap, projected)"
+            )
         return local
 
-    def run_task(self, task: dict[str, Any], run: TaskRun) -> None:
-        where = f"task {task['name']}"
+    # ------------------------------------------------------------------ artifacts
+
+    def _download(self, root: Path, key: str, target: Path, optional: bool, where: str, what: str) -> bool:
+        """Copy object ``key`` (a file) or every object under prefix ``key`` (a folder) from ``root``
+        to ``target``; False when there is none and ``optional``."""
+        source = key_path(root, key, where)
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True, symlinks=True)
+        elif source.is_file():
+            shutil.copyfile(source, target)
+        elif optional:
+            return False
+        else:
+            raise LocalRunError(f"{where}: key {key!r} is not in {what} ({root}); put the file there")
+        return True
+
+    def _upload(self, path: Path, key: str, where: str) -> Path:
+        """Copy an output (a file, or a folder as objects under ``key/``) to the repository."""
+        target = key_path(self.store.repository, key, where)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif os.path.lexists(target):
+            target.unlink()
+        if path.is_dir():
+            shutil.copytree(path, target, symlinks=True)
+        else:
+            shutil.copyfile(path, target)
+        return target
+
+    def _gc_strategy(self, artifact: dict[str, Any]) -> str:
+        """Argo's ``GetArtifactGCStrategy``: the artifact's, else the Workflow's, else Never."""
+        own = (artifact.get("artifactGC") or {}).get("strategy") or ""
+        return own or (self.spec.get("artifactGC") or {}).get("strategy") or "Never"
+
+    def collect_garbage(self) -> None:
+        """Delete what this run uploaded with an artifactGC strategy other than Never (the
+        Workflow, run here, is deleted when it ends), and the folders that leaves empty."""
+        root = self.store.repository
+        for path in self.collect:
+            with contextlib.suppress(OSError):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            folder = path.parent
+            while folder != root and root in folder.parents:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+                folder = folder.parent
+        self.collect.clear()
+
+    # ------------------------------------------------------------------ memoization
+
+    def _memo_file(self, template: dict[str, Any], scope: dict[str, str], where: str) -> tuple[Path, str, float | None]:
+        """The memoization cache file, the key and the max age (seconds; None: none) of a
+        ``memoize`` template, substituted; Argo's rules for the key (workflow/controller/cache/cache.go)."""
+        memoize = template["memoize"]
+        key = substitute(str(memoize.get("key", "")), scope, f"{where} memoize key")
+        if not re.fullmatch(r"[a-zA-Z0-9][-a-zA-Z0-9]*", key):
+            raise LocalRunError(f"{where}: invalid cache key: {key}")
+        cache = substitute(
+            str(((memoize.get("cache") or {}).get("configMap") or {}).get("name", "")), scope, f"{where} memoize cache"
+        )
+        max_age = None
+        if memoize.get("maxAge"):
+            try:
+                max_age = parse_duration(substitute(str(memoize["maxAge"]), scope, f"{where} memoize maxAge"))
+            except ValueError as error:
+                raise LocalRunError(f"{where}: invalid maxAge: {error}") from None
+        return _safe_join(self.store.memo, f"{cache}.json", f"{where}: memoize cache name"), key, max_age
+
+    @staticmethod
+    def _read_memo(path: Path) -> dict[str, Any]:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _write_memo(self, path: Path, data: dict[str, Any]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        temporary.write_text(json.dumps(data, indent=1, sort_keys=True))
+        os.replace(temporary, path)
+
+    def memo_hit(self, template: dict[str, Any], memo: tuple[Path, str, float | None], run: TaskRun) -> bool:
+        """Argo's cache check before a memoized step runs (operator.go, executeTemplate): an entry
+        younger than ``maxAge`` is a hit, its outputs become the step's, its last hit is recorded.
+        Here an entry whose artifacts are no longer in the repository is a miss too."""
+        path, key, max_age = memo
+        with self.lock:
+            data = self._read_memo(path)
+            found = data.get(key)
+            entry: dict[str, Any] = found if isinstance(found, dict) else {}
+            hit = bool(entry.get("nodeID"))
+            if hit and max_age is not None:
+                age = _age_seconds(entry.get("creationTimestamp"))
+                hit = age is not None and age <= max_age
+            outputs = (entry.get("outputs") or {}) if hit else {}
+            if not isinstance(outputs, dict):
+                outputs = {}
+            artifacts: dict[str, Path] = {}
+            for artifact in outputs.get("artifacts") or []:
+                key_only = (artifact.get("s3") or {}).get("key") if isinstance(artifact, dict) else None
+                located = key_path(self.store.repository, key_only, "memoize") if key_only else None
+                if located is not None and os.path.lexists(located):
+                    artifacts[str(artifact.get("name"))] = located
+            declared = template.get("outputs", {})
+            needed = [a["name"] for a in declared.get("artifacts", []) if not a.get("optional")]
+            hit = hit and all(name in artifacts for name in needed)
+            run.memoization = {"hit": hit, "key": key, "cacheName": path.name.removesuffix(".json")}
+            if not hit:
+                return False
+            parameters = {str(p.get("name")): str(p.get("value", "")) for p in outputs.get("parameters") or []}
+            if any(p["name"] not in parameters for p in declared.get("parameters", [])):
+                run.memoization["hit"] = False
+                return False
+            entry["lastHitTimestamp"] = _now_rfc3339()
+            self._write_memo(path, data)
+        run.parameters.update(parameters)
+        run.artifacts.update(artifacts)
+        self.export(template, run)
+        return True
+
+    def memo_save(self, memo: tuple[Path, str, float | None], run: TaskRun, keys: dict[str, str]) -> None:
+        """Argo saves a memoized step's outputs when it succeeds: parameters, and artifacts by key."""
+        path, key, _ = memo
+        stamp = _now_rfc3339()
+        entry = {
+            "nodeID": f"{self.name}-{zlib.crc32(run.name.encode()):010d}",
+            "outputs": {
+                "parameters": [{"name": name, "value": value} for name, value in run.parameters.items()],
+                "artifacts": [{"name": name, "s3": {"key": value}} for name, value in keys.items()],
+            },
+            "creationTimestamp": stamp,
+            "lastHitTimestamp": stamp,
+        }
+        with self.lock:
+            data = self._read_memo(path)
+            data[key] = entry
+            self._write_memo(path, data)
+
+    # ------------------------------------------------------------------ one step
+
+    def export(self, template: dict[str, Any], run: TaskRun) -> None:
+        """Workflow-level outputs (``globalName``), as Argo exports them when the node completes."""
+        outputs = template.get("outputs", {})
+        with self.lock:
+            for parameter in outputs.get("parameters", []):
+                if parameter.get("globalName") and parameter["name"] in run.parameters:
+                    self.scope[f"workflow.outputs.parameters.{parameter['globalName']}"] = run.parameters[
+                        parameter["name"]
+                    ]
+            for artifact in outputs.get("artifacts", []):
+                path = run.artifacts.get(artifact["name"])
+                if artifact.get("globalName") and path is not None and path.exists():
+                    self.artifacts[f"workflow.outputs.artifacts.{artifact['globalName']}"] = path
+
+    def run_task(
+        self, task: dict[str, Any], run: TaskRun, step_dir: Path | None = None, outer: dict[str, str] | None = None
+    ) -> None:
+        """Run one task (or one child of a fanned-out task: its own ``step_dir``, and ``outer``,
+        the scope its arguments are substituted in, with ``item``)."""
+        where = f"task {run.name}"
+        outer = outer if outer is not None else dict(self.scope)
         template = self.resolve_template(task)
         container = template.get("container")
         if container is None:
             raise LocalRunError(f"{where}: template {template['name']!r} has no container; not supported locally")
-        step_dir = _safe_join(self.workdir / "steps", task["name"], "task name")  # never a link
+        if step_dir is None:
+            step_dir = _safe_join(self.workdir / "steps", task["name"], "task name")  # never a link
         if step_dir.exists():
             shutil.rmtree(step_dir)
-        step_dir.mkdir(parents=True)
-
-        mounts = [
-            _Mount(
-                _container_path(m.get("mountPath"), f"{where} volumeMount {m.get('name')!r}"),
-                self._volume(m["name"], template, step_dir, where),
-            )
-            for m in container.get("volumeMounts", [])
-        ]
 
         # Inputs: arguments on the task, defaults on the template.
-        scope = dict(self.scope)
+        scope = dict(outer)
         given_params = {p["name"]: p for p in task.get("arguments", {}).get("parameters", [])}
         for parameter in template.get("inputs", {}).get("parameters", []):
             name = parameter["name"]
             if name in given_params:
-                value = substitute(str(given_params[name].get("value", "")), self.scope, f"{where} parameter {name}")
+                value = substitute(str(given_params[name].get("value", "")), outer, f"{where} parameter {name}")
             elif "default" in parameter:
                 value = str(parameter["default"])
             elif "value" in parameter:
@@ -476,14 +863,31 @@ class _Runner:
             else:
                 raise LocalRunError(f"{where}: input parameter {name!r} has no value")
             scope[f"inputs.parameters.{name}"] = value
+
+        # A memoized step that hits its cache does not run (Argo checks before it makes the pod).
+        memo = self._memo_file(template, scope, where) if template.get("memoize") else None
+        if memo is not None and self.memo_hit(template, memo, run):
+            run.phase = "Succeeded"
+            return
+
+        step_dir.mkdir(parents=True)
+        mounts = [
+            _Mount(
+                _container_path(m.get("mountPath"), f"{where} volumeMount {m.get('name')!r}"),
+                self._volume(m["name"], template, step_dir, where),
+            )
+            for m in container.get("volumeMounts", [])
+        ]
         given_artifacts = {a["name"]: a for a in task.get("arguments", {}).get("artifacts", [])}
         for artifact in template.get("inputs", {}).get("artifacts", []):
             name = artifact["name"]
             target = _reroot(artifact["path"], mounts, f"{where} input artifact {name}")
             target.parent.mkdir(parents=True, exist_ok=True)
             given = given_artifacts.get(name, {})
+            optional = bool(artifact.get("optional") or given.get("optional"))
+            what = f"{where} input artifact {name}"
             if "raw" in given:
-                target.write_text(substitute_known(given["raw"]["data"], self.scope))
+                target.write_text(substitute_known(given["raw"]["data"], outer))
             elif "raw" in artifact:
                 target.write_text(artifact["raw"]["data"])
             elif "from" in given:
@@ -495,7 +899,14 @@ class _Runner:
                     shutil.copytree(source, target)
                 else:
                     shutil.copyfile(source, target)
-            elif not artifact.get("optional"):
+            elif (given.get("s3") or {}).get("key"):  # the job's own files: the --artifacts directory
+                s3_key = substitute(str(given["s3"]["key"]), outer, f"{what} s3 key")
+                root = self.sources or self.store.repository
+                self._download(root, s3_key, target, optional, what, "the artifacts directory")
+            elif (artifact.get("s3") or {}).get("key"):
+                s3_key = substitute(str(artifact["s3"]["key"]), scope, f"{what} s3 key")
+                self._download(self.store.repository, s3_key, target, optional, what, "the local artifact repository")
+            elif not optional:
                 raise LocalRunError(f"{where}: input artifact {name!r} has no source")
             scope[f"inputs.artifacts.{name}.path"] = artifact["path"]
 
@@ -505,10 +916,18 @@ class _Runner:
         if not command:
             raise LocalRunError(f"{where}: the container has no command")
         working_dir = container.get("workingDir")
+        env = _environment(container, scope, mounts, where)
+        env.setdefault(PROGRESS_ENV, str(step_dir / PROGRESS_FILE))
+        if outer is not None and self.child_cpus:
+            from qiskit_argo.steps._contract import CPUS_ENV
+
+            # Shards side by side share the cores: each told its share, so that Aer's threads
+            # (OpenMP, which spins while it waits) do not outnumber the cores.
+            env.setdefault(CPUS_ENV, str(self.child_cpus))
         call = StepCall(
             entry=_entry_point(command[0], where),
             argv=(*command, *_reroot_args(args, mounts, where)),
-            env=_environment(container, scope, mounts, where),
+            env=env,
             cwd=_reroot(working_dir, mounts, f"{where} workingDir") if working_dir else step_dir,
             stdout=step_dir / "stdout.log",
             stderr=run.log,
@@ -518,6 +937,7 @@ class _Runner:
         with contextlib.suppress(OSError):
             if call.stdout.stat().st_size == 0:  # a step's stdout is kept only when it printed something
                 call.stdout.unlink()
+        self.read_progress(run, step_dir)
         run.exit_code = ended.code
         if ended.how is StepEnd.DEADLINE:
             run.phase, run.message = "Failed", self.deadline_message()
@@ -531,30 +951,40 @@ class _Runner:
             return
 
         outputs = template.get("outputs", {})
-        exported: dict[str, Any] = {}
         for parameter in outputs.get("parameters", []):
             path = _reroot(parameter["valueFrom"]["path"], mounts, f"{where} output parameter {parameter['name']}")
             if not path.is_file():  # a regular file only: a FIFO or a device would never end
                 run.phase, run.message = "Failed", f"output parameter {parameter['name']!r}: {path} was not written"
                 return
             run.parameters[parameter["name"]] = path.read_text().strip()
-            if parameter.get("globalName"):
-                exported[f"workflow.outputs.parameters.{parameter['globalName']}"] = run.parameters[parameter["name"]]
+        keys: dict[str, str] = {}
         for artifact in outputs.get("artifacts", []):
-            path = _reroot(artifact["path"], mounts, f"{where} output artifact {artifact['name']}")
-            if not path.exists() and not artifact.get("optional"):
-                run.phase, run.message = "Failed", f"output artifact {artifact['name']!r}: {path} was not written"
-                return
+            what = f"{where} output artifact {artifact['name']}"
+            path = _reroot(artifact["path"], mounts, what)
+            if not path.exists():
+                if not artifact.get("optional"):
+                    run.phase, run.message = "Failed", f"output artifact {artifact['name']!r}: {path} was not written"
+                    return
+                continue
             run.artifacts[artifact["name"]] = path
-            if artifact.get("globalName") and path.exists():
-                exported[f"workflow.outputs.artifacts.{artifact['globalName']}"] = path
-        # Workflow-level outputs (``globalName``), as Argo exports them when the node completes.
-        for reference, value in exported.items():
-            if isinstance(value, Path):
-                self.artifacts[reference] = value
-            else:
-                self.scope[reference] = value
+            if (artifact.get("s3") or {}).get("key"):  # key-only: into the repository (archive or not: as is)
+                keys[artifact["name"]] = substitute(str(artifact["s3"]["key"]), scope, f"{what} s3 key")
+                uploaded = self._upload(path, keys[artifact["name"]], what)
+                if self._gc_strategy(artifact) != "Never":
+                    with self.lock:
+                        self.collect.append(uploaded)
+        self.export(template, run)
+        if memo is not None:
+            self.memo_save(memo, run, keys)
         run.phase = "Succeeded"
+
+    @staticmethod
+    def read_progress(run: TaskRun, step_dir: Path) -> bool:
+        """The step's progress file into ``run.progress``; whether it changed."""
+        found = _read_progress(step_dir / PROGRESS_FILE)
+        progress = f"{found[0]}/{found[1]}" if found else run.progress
+        changed, run.progress = progress != run.progress, progress
+        return changed
 
     def deadline_message(self) -> str:
         seconds = self.spec.get("activeDeadlineSeconds")
@@ -566,6 +996,12 @@ class _Runner:
             self.scope[f"{prefix}.parameters.{name}"] = value
         for name, path in run.artifacts.items():
             self.artifacts[f"{prefix}.artifacts.{name}"] = path
+        if run.children:  # Argo's aggregate of a TaskGroup's outputs (processAggregateNodeOutputs)
+            ran = [child for child in run.children if child.phase == "Succeeded"]
+            self.scope[f"{prefix}.parameters"] = json.dumps([child.parameters for child in ran])
+            for name in dict.fromkeys(name for child in ran for name in child.parameters):
+                values = [child.parameters[name] for child in ran if name in child.parameters]
+                self.scope[f"{prefix}.parameters.{name}"] = json.dumps(values)
         self.scope[f"tasks.{run.name}.status"] = run.phase
 
     def left_out(self, run: TaskRun, phase: str, message: str) -> None:
@@ -574,12 +1010,16 @@ class _Runner:
         self.publish(run)
         self.listener(run)
 
-    def should_run(self, task: dict[str, Any], run: TaskRun, tasks: dict[str, TaskRun]) -> bool:
-        """Argo's two checks before a DAG task runs: its ``depends`` (else Omitted), then its
-        substituted ``when`` (else Skipped). An expression that cannot be evaluated is an Error."""
-        from qiskit_argo.expressions import ExpressionError, evaluate_depends, when_holds
+    def _error(self, run: TaskRun, where: str, error: Exception) -> None:
+        from qiskit_argo.expressions import ExpressionError
 
-        where = f"task {task['name']}"
+        run.phase, run.message = "Error", f"{where}: {error}" if isinstance(error, ExpressionError) else str(error)
+
+    def depends_hold(self, task: dict[str, Any], run: TaskRun, tasks: dict[str, TaskRun]) -> bool:
+        """Argo's first check before a DAG task runs: its ``depends`` (else Omitted). An expression
+        that cannot be evaluated is an Error."""
+        from qiskit_argo.expressions import ExpressionError, evaluate_depends
+
         try:
             logic = _depends_logic(task)
             if logic is not None:
@@ -588,17 +1028,144 @@ class _Runner:
                 if not evaluate_depends(logic, phases, continue_on):
                     self.left_out(run, "Omitted", "omitted: depends condition not met")
                     return False
-            if task.get("when"):
-                when = substitute(str(task["when"]), self.scope, f"{where} when")
-                if not when_holds(when):
-                    self.left_out(run, "Skipped", f"when '{when}' evaluated false")
-                    return False
         except (ExpressionError, LocalRunError) as error:
-            run.phase, run.message = "Error", f"{where}: {error}" if isinstance(error, ExpressionError) else str(error)
+            self._error(run, f"task {task['name']}", error)
             self.publish(run)
             self.listener(run)
             return False
         return True
+
+    def when_holds(self, task: dict[str, Any], run: TaskRun, scope: dict[str, str]) -> bool | None:
+        """Argo's second check: the substituted ``when`` (False: Skipped; None: it cannot be
+        evaluated, an Error). ``run`` is marked, not published."""
+        from qiskit_argo.expressions import ExpressionError, when_holds
+
+        if not task.get("when"):
+            return True
+        try:
+            when = substitute(str(task["when"]), scope, f"task {run.name} when")
+            if when_holds(when):
+                return True
+        except (ExpressionError, LocalRunError) as error:
+            self._error(run, f"task {run.name}", error)
+            return None
+        run.phase, run.message = "Skipped", f"when '{when}' evaluated false"
+        return False
+
+    def should_run(self, task: dict[str, Any], run: TaskRun, tasks: dict[str, TaskRun]) -> bool:
+        """Argo's two checks before a DAG task runs: its ``depends`` (else Omitted), then its
+        substituted ``when`` (else Skipped). An expression that cannot be evaluated is an Error."""
+        if not self.depends_hold(task, run, tasks):
+            return False
+        if self.when_holds(task, run, self.scope):
+            return True
+        self.publish(run)
+        self.listener(run)
+        return False
+
+    def execute(
+        self, task: dict[str, Any], run: TaskRun, step_dir: Path | None = None, outer: dict[str, str] | None = None
+    ) -> None:
+        """``run_task`` with the deadline checked first and the runner's errors as the step's Error."""
+        try:
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                run.phase, run.message = "Failed", self.deadline_message()
+            else:
+                self.run_task(task, run, step_dir, outer)
+        except LocalRunError as error:
+            run.phase, run.message = "Error", str(error)
+        except OSError as error:  # the work directory: unwritable, full, a name too long
+            run.phase, run.message = "Error", f"{error.filename or self.workdir}: {error.strerror or error}"
+        run.finished_at = time.perf_counter()
+
+    # ------------------------------------------------------------------ fan-out
+
+    def fan_out(self, task: dict[str, Any], run: TaskRun) -> None:
+        """A ``withParam`` task as Argo expands it (dag.go, expandTask): one child per item of the
+        JSON list, named ``task(i:item)``, each with ``{{item}}`` and its own ``when`` (false:
+        that child is Skipped); the children run at once, at most ``parallel`` together. The task
+        (a TaskGroup) is Skipped for an empty list, else Succeeded unless a child Failed or Errored
+        (the last such child's phase)."""
+        where = f"task {task['name']}"
+        text = substitute(str(task["withParam"]), self.scope, f"{where} withParam")
+        try:
+            items = json.loads(text)
+            if not isinstance(items, list):
+                raise ValueError("not a list")
+        except ValueError as error:
+            if self.when_holds(task, TaskRun(run.name, run.template), self.scope) is not False:
+                raise LocalRunError(
+                    f"{where}: withParam value could not be parsed as a JSON list: {text.strip()[:200]}: {error}"
+                ) from None
+            items = []
+        if not items:
+            run.phase, run.message = "Skipped", "Skipped, empty params"
+            return
+        group = _safe_join(self.workdir / "steps", task["name"], "task name")
+        if group.exists():
+            shutil.rmtree(group)
+        body = {key: value for key, value in task.items() if key != "withParam"}
+        pending: list[tuple[TaskRun, dict[str, str], Path]] = []
+        for index, (item, folder) in enumerate(zip(items, _child_dirs(items), strict=True)):
+            child = TaskRun(name=child_node_name(task["name"], index, item), template=run.template)
+            run.children.append(child)
+            outer = {**self.scope, **_item_scope(item)}
+            if self.when_holds(body, child, outer):
+                pending.append((child, outer, _safe_join(group, folder, "item")))
+        self.listener(run)
+        # A child that needs a worker while the others are busy gets a new one then (not ahead:
+        # a child whose result is in the cache needs none).
+        ended: queue.SimpleQueue[TaskRun] = queue.SimpleQueue()
+        running: dict[str, tuple[TaskRun, Path]] = {}
+
+        def drive(child: TaskRun, outer: dict[str, str], step_dir: Path) -> None:
+            try:
+                self.execute(body, child, step_dir, outer)
+            finally:
+                ended.put(child)
+
+        waiting = list(pending)
+        together = max(1, min(self.parallel, len(pending)))
+        self.child_cpus = max(1, (os.cpu_count() or 1) // together)
+        while waiting or running:
+            while waiting and len(running) < self.parallel:
+                child, outer, step_dir = waiting.pop(0)
+                child.phase, child.started_at = "Running", time.perf_counter()
+                running[child.name] = (child, step_dir)
+                threading.Thread(
+                    target=drive, args=(child, outer, step_dir), name=f"qiskit-argo {child.name}", daemon=True
+                ).start()
+            self.listener(run)
+            try:
+                done = ended.get(timeout=0.25)
+            except queue.Empty:
+                if any(self.read_progress(child, folder) for child, folder in running.values()):
+                    self._sum_progress(run)
+                    self.listener(run)
+                continue
+            running.pop(done.name, None)
+            self._sum_progress(run)
+        self._sum_progress(run)
+        failed = [child for child in run.children if child.phase in ("Failed", "Error")]
+        run.phase = failed[-1].phase if failed else "Succeeded"
+        if failed:
+            run.message = f"{failed[0].name}: {failed[0].message}"
+            run.exit_code = failed[0].exit_code
+        hits = [child.memoization for child in run.children if child.memoization]
+        if hits:
+            run.memoization = {**hits[0], "hit": all(hit.get("hit") for hit in hits)}
+
+    @staticmethod
+    def _sum_progress(run: TaskRun) -> None:
+        """A TaskGroup's progress: the sum of its children's (Argo sums nodes' ``N/M``)."""
+        done = total = 0
+        for child in run.children:
+            found = _parse_progress(child.progress)
+            if found:
+                done, total = done + found[0], total + found[1]
+        run.progress = f"{done}/{total}" if total else run.progress
+
+    # ------------------------------------------------------------------ the DAG
 
     def run(self) -> WorkflowRun:
         entry = _find_template(self.spec["entrypoint"], self.spec["templates"], "workflow")
@@ -610,30 +1177,39 @@ class _Runner:
             task["name"]: TaskRun(name=task["name"], template=task.get("templateRef", task).get("template", ""))
             for task in ordered
         }
-        result = WorkflowRun(name=self.name, workdir=self.workdir, tasks=tasks)
-        self.deadline = deadline = _deadline(self.spec.get("activeDeadlineSeconds"))
-        for task in ordered:
-            run = tasks[task["name"]]
-            if not self.should_run(task, run, tasks):
-                if run.phase == "Error" and not result.message:
-                    result.message = f"step {run.name} failed: {run.message}"
-                continue
-            run.phase, run.started_at = "Running", time.perf_counter()
-            self.listener(run)
-            try:
-                if deadline is not None and time.monotonic() > deadline:
-                    run.phase, run.message = "Failed", self.deadline_message()
+        result = WorkflowRun(name=self.name, workdir=self.workdir, tasks=tasks, uid=self.uid)
+        self.deadline = _deadline(self.spec.get("activeDeadlineSeconds"))
+        try:
+            for task in ordered:
+                run = tasks[task["name"]]
+                if "withParam" in task:
+                    if not self.depends_hold(task, run, tasks):
+                        if run.phase == "Error" and not result.message:
+                            result.message = f"step {run.name} failed: {run.message}"
+                        continue
+                    run.phase, run.started_at = "Running", time.perf_counter()
+                    self.listener(run)
+                    try:
+                        self.fan_out(task, run)
+                    except LocalRunError as error:
+                        run.phase, run.message = "Error", str(error)
+                    except OSError as error:
+                        run.phase, run.message = "Error", f"{error.filename or self.workdir}: {error.strerror or error}"
+                    run.finished_at = time.perf_counter()
                 else:
-                    self.run_task(task, run)
-            except LocalRunError as error:
-                run.phase, run.message = "Error", str(error)
-            except OSError as error:  # the work directory: unwritable, full, a name too long
-                run.phase, run.message = "Error", f"{error.filename or self.workdir}: {error.strerror or error}"
-            run.finished_at = time.perf_counter()
-            self.publish(run)
-            self.listener(run)
-            if run.phase != "Succeeded" and not result.message:
-                result.message = f"step {run.name} failed: {run.message}"
+                    if not self.should_run(task, run, tasks):
+                        if run.phase == "Error" and not result.message:
+                            result.message = f"step {run.name} failed: {run.message}"
+                        continue
+                    run.phase, run.started_at = "Running", time.perf_counter()
+                    self.listener(run)
+                    self.execute(task, run)
+                self.publish(run)
+                self.listener(run)
+                if run.phase in ("Failed", "Error") and not result.message:
+                    result.message = f"step {run.name} failed: {run.message}"
+        finally:
+            self.collect_garbage()
         result.phase = _dag_phase(ordered, tasks)
         return result
 
@@ -817,10 +1393,12 @@ class _DeadlinePassed(Exception):
 class _Zygote:
     """The process the planned workers are forked from, once it has imported what they share.
 
-    It reports on its stdout, a JSON object a line, ``{"forked": key, "pid": N}`` and
-    ``{"exited": key, "code": N}``; it reads ``{"kill": key}`` on its stdin, and at the end of
-    its stdin kills the workers it forked, reaps them and exits. It is their parent: it alone
-    waits for them, so no process id is ever signalled after it was reaped.
+    ``preload`` maps each planned worker's name (a key, or a spare's ``key#N``) to its modules;
+    the workers are forked in that order. It reports on its stdout, a JSON object a line,
+    ``{"forked": key, "pid": N}`` and ``{"exited": key, "code": N}``; it reads ``{"kill": key}``
+    on its stdin, and at the end of its stdin kills the workers it forked, reaps them and exits.
+    It is their parent: it alone waits for them, so no process id is ever signalled after it was
+    reaped.
     """
 
     def __init__(self, preload: Mapping[str, tuple[str, ...]], shared: Sequence[str]) -> None:
@@ -904,19 +1482,25 @@ class _Worker:
     and its exit code. Either spawned here (``Popen``) or forked by the zygote."""
 
     def __init__(
-        self, key: str, requests: IO[bytes], replies: IO[bytes], process: subprocess.Popen[bytes] | _Zygote
+        self,
+        name: str,
+        requests: IO[bytes],
+        replies: IO[bytes],
+        process: subprocess.Popen[bytes] | _Zygote,
+        key: str | None = None,
     ) -> None:
-        self.key = key
+        #: Its name in the pool (and the zygote's), and the key of the steps it runs.
+        self.name, self.key = name, key or name
         self.requests = requests
         self.process = process
         self.replies: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         self.reader = threading.Thread(
-            target=self._read, args=(replies,), name=f"qiskit-argo step worker {key}", daemon=True
+            target=self._read, args=(replies,), name=f"qiskit-argo step worker {name}", daemon=True
         )
         self.reader.start()
 
     @classmethod
-    def spawn(cls, key: str, preload: Sequence[str]) -> _Worker:
+    def spawn(cls, name: str, preload: Sequence[str], key: str | None = None) -> _Worker:
         """A fresh interpreter that imports ``preload``, then serves steps on its stdin/stdout."""
         process = subprocess.Popen(
             [sys.executable, "-P", "-c", _WORKER_MAIN, str(os.getpid()), *preload],
@@ -925,12 +1509,13 @@ class _Worker:
             **_HELPER,
         )
         assert process.stdin is not None and process.stdout is not None
-        return cls(key, process.stdin, process.stdout, process)
+        return cls(name, process.stdin, process.stdout, process, key)
 
     @classmethod
-    def forked(cls, key: str, zygote: _Zygote) -> _Worker:
-        sock = zygote.sockets[key]
-        return cls(key, sock.makefile("wb"), sock.makefile("rb"), zygote)
+    def forked(cls, name: str, zygote: _Zygote, key: str | None = None) -> _Worker:
+        """The worker the zygote forks under ``name`` (its key's, or a spare's: ``key#N``)."""
+        sock = zygote.sockets[name]
+        return cls(name, sock.makefile("wb"), sock.makefile("rb"), zygote, key)
 
     def _read(self, stream: IO[bytes]) -> None:
         with contextlib.suppress(OSError, ValueError), stream:
@@ -962,12 +1547,12 @@ class _Worker:
     def pid(self) -> int | None:
         """Its process id, once known (a forked worker's comes from the zygote)."""
         if isinstance(self.process, _Zygote):
-            return self.process.pids.get(self.key)
+            return self.process.pids.get(self.name)
         return self.process.pid
 
     def kill(self) -> None:
         if isinstance(self.process, _Zygote):
-            self.process.kill(self.key)
+            self.process.kill(self.name)
         else:
             with contextlib.suppress(OSError):
                 self.process.kill()
@@ -981,7 +1566,7 @@ class _Worker:
         """Wait until the worker has ended; its exit code. Its channel is closed."""
         self.detach()
         if isinstance(self.process, _Zygote):
-            code = self.process.exit_code(self.key)
+            code = self.process.exit_code(self.name)
         else:
             code = _exit_code(self.process.wait())
         self.reader.join(timeout=5)
@@ -993,17 +1578,60 @@ class _Worker:
             self.requests.close()
 
 
+class _Spawner:
+    """A thread that starts worker processes for steps driven from other threads.
+
+    On Linux a worker is killed when the *thread* that started it ends (``PR_SET_PDEATHSIG``
+    follows the thread): a worker started by a thread that drives one shard of a fan-out would die
+    with that thread. Workers needed on such a thread are started here instead, by a thread that
+    lives as long as the pool.
+    """
+
+    def __init__(self) -> None:
+        self.requests: queue.SimpleQueue[tuple[Callable[[], _Worker], queue.SimpleQueue[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self.thread = threading.Thread(target=self._serve, name="qiskit-argo step spawner", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while (request := self.requests.get()) is not None:
+            start, answer = request
+            try:
+                answer.put(start())
+            except BaseException as error:  # noqa: BLE001 - handed to the caller, raised there
+                answer.put(error)
+
+    def start(self, start: Callable[[], _Worker]) -> _Worker:
+        answer: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.requests.put((start, answer))
+        value = answer.get()
+        if isinstance(value, BaseException):
+            raise value
+        assert isinstance(value, _Worker)
+        return value
+
+    def close(self) -> None:
+        self.requests.put(None)
+        self.thread.join(timeout=10)
+
+
 class StepWorkers:
-    """Warm processes that run steps: one per key (an key, or what ``key`` makes of it:
-    ``for_steps`` keys them by component), one step at a time each.
+    """Warm processes that run steps: one or more per key (an image, or what ``key`` makes of it:
+    ``for_steps`` keys them by component), each running one step at a time.
 
     ``preload`` maps a key to the modules its steps import (``step_preloads()``): a worker for
     each is started at once and imports them while the caller does other work (renders the
     Workflow); a step waits until its worker has imported them. On Linux these workers are
     forked from one *zygote* process that has imported once what they share (the top-level
     packages common to all, e.g. Qiskit, then ``shared``); elsewhere each is a fresh interpreter.
-    A worker for a key without a plan, or one that replaces a worker that has ended, is a fresh
-    interpreter started when a step needs it.
+    ``spares`` plans more workers for a key from the start (``key#1``, ``key#2``...: for the
+    shards of a fan-out that will run at once), started as those are (forked, where the others
+    are); a step takes an idle one before a new one is started. A worker for a key without a
+    plan, one that replaces a worker that has ended, or a further one for a key whose workers are
+    all busy (``reserve`` starts them ahead) is a fresh interpreter started when a step needs it.
+    Workers are named by their key, the second and later ones ``key#1``, ``key#2``... (``pids``);
+    ``starts`` records how each was started.
 
     A worker runs a step as a container runs its command: argv, environment and working
     directory as given, file descriptors 1 and 2 on the step's log files. A worker that dies
@@ -1015,7 +1643,9 @@ class StepWorkers:
     Ctrl-C (workers run in a session of their own, so the terminal's Ctrl-C reaches only this
     process, which ends them). Should this process die, idle workers end at the end of their
     input, and on Linux busy ones are killed with it (``PR_SET_PDEATHSIG``, which follows the
-    *thread* that started them: use a pool from the thread that made it). Not thread-safe.
+    *thread* that started them: workers are started by the thread that made the pool, or, for
+    ``run`` on another thread, by a thread of the pool's own). ``run`` may be called from several
+    threads at once; ``close`` from the thread that made the pool.
     """
 
     def __init__(
@@ -1024,28 +1654,46 @@ class StepWorkers:
         *,
         key: Callable[[str], str] | None = None,
         shared: Sequence[str] = (),
+        spares: Mapping[str, int] | None = None,
     ) -> None:
         self._key = key or (lambda image: image)
         self._preload = {name: tuple(modules) for name, modules in (preload or {}).items()}
         self._shared = tuple(shared)
+        self._owner = threading.get_ident()
+        self._lock = threading.Lock()
+        #: Worker name -> worker, for every worker not ended; ``_busy``: the names running a step.
         self._workers: dict[str, _Worker] = {}
+        self._busy: set[str] = set()
+        #: How each worker was started, in order: (name, "forked" | "spawned").
+        self._starts: list[tuple[str, str]] = []
+        self._spawner: _Spawner | None = None
         self._zygote: _Zygote | None = None
         self._closed = False
+        # The planned workers, name -> key: one per key with a plan, then the spares of those keys.
+        planned = {name: name for name in self._preload}
+        for name, count in (spares or {}).items():
+            if name in self._preload:
+                planned.update({f"{name}#{n}": name for n in range(1, max(0, count) + 1)})
         try:
-            if self._preload and _can_fork_workers():
-                self._zygote = _Zygote(self._preload, (*_shared_packages(self._preload), *shared))
-                self._workers = {key: _Worker.forked(key, self._zygote) for key in self._preload}
+            if planned and _can_fork_workers():
+                plan = {name: self._preload[of] for name, of in planned.items()}
+                self._zygote = _Zygote(plan, (*_shared_packages(self._preload), *shared))
+                for name, of in planned.items():
+                    self._workers[name] = _Worker.forked(name, self._zygote, of)
+                    self._starts.append((name, "forked"))
             else:
-                self._workers = {key: self._spawn(key) for key in self._preload}
+                for name, of in planned.items():
+                    self._workers[name] = self._spawn_here(of, name)
         except BaseException:
             self.close()
             raise
 
     @classmethod
-    def for_steps(cls) -> StepWorkers:
+    def for_steps(cls, spares: int = 0) -> StepWorkers:
         """A warm worker for each component of qiskit-argo's steps (each image), importing what its
-        steps need. (Keyed by component, so that nothing heavy is imported before they start.)"""
-        return cls(step_preloads(), key=step_component, shared=STEPS_SHARE)
+        steps need, and ``spares`` more for the executor (``executor#1``...: for shards that will
+        run at once). (Keyed by component, so that nothing heavy is imported before they start.)"""
+        return cls(step_preloads(), key=step_component, shared=STEPS_SHARE, spares={"executor": spares})
 
     def __enter__(self) -> StepWorkers:
         return self
@@ -1056,59 +1704,137 @@ class StepWorkers:
         self.close()
 
     def pids(self) -> dict[str, int]:
-        """Worker key -> process id, for the workers running now (whose id is known)."""
-        return {name: pid for name, worker in self._workers.items() if (pid := worker.pid) is not None}
+        """Worker name (its key; ``key#N`` for the N-th more) -> process id, for the workers running
+        now (whose id is known)."""
+        with self._lock:
+            workers = dict(self._workers)
+        return {name: pid for name, worker in workers.items() if (pid := worker.pid) is not None}
+
+    def starts(self) -> list[tuple[str, str]]:
+        """Every worker this pool has started, in order: its name and how, ``"forked"`` (by the
+        zygote) or ``"spawned"`` (a fresh interpreter)."""
+        with self._lock:
+            return list(self._starts)
+
+    def reserve(self, image: str, count: int) -> None:
+        """Have at least ``count`` workers for ``image``'s key, starting the missing ones now (each
+        imports what its steps need while the caller goes on): for ``count`` steps run at once."""
+        key = self._key(image)
+        while True:
+            with self._lock:
+                if self._closed or sum(1 for worker in self._workers.values() if worker.key == key) >= count:
+                    return
+                name = self._free_name(key)
+                self._busy.add(name)  # reserved while it starts
+            try:
+                worker = self._spawn(key, name)
+            finally:
+                with self._lock:
+                    self._busy.discard(name)
+            with self._lock:
+                self._workers[name] = worker
 
     def run(self, image: str, call: StepCall, *, deadline: float | None = None) -> StepExit:
-        """Run ``call`` in the worker for ``image`` (a container's image; the worker for its key);
+        """Run ``call`` in an idle worker for ``image`` (a container's image; a worker for its key);
         ``deadline`` is a ``time.monotonic()`` time."""
         key = self._key(image)
-        worker = self._taken(key, call, deadline)
+        name, worker = self._taken(key, call, deadline)
         if isinstance(worker, StepExit):
             return worker
         try:
             reply = worker.reply(deadline)
         except _DeadlinePassed:
-            self._end(key)
+            self._end(name)
             return StepExit(StepEnd.DEADLINE, None, _stderr_tail(call.stderr))
         if reply is None:
-            return StepExit(StepEnd.CRASHED, self._end(key), _stderr_tail(call.stderr))
+            return StepExit(StepEnd.CRASHED, self._end(name), _stderr_tail(call.stderr))
+        self._release(name)
         return StepExit(StepEnd.EXITED, int(reply["exit"]), _stderr_tail(call.stderr))
 
-    def _taken(self, key: str, call: StepCall, deadline: float | None) -> _Worker | StepExit:
+    def _free_name(self, key: str) -> str:
+        """A worker name for ``key`` that no worker has (lock held)."""
+        taken = set(self._workers) | self._busy
+        return next(name for n in itertools.count() if (name := key if n == 0 else f"{key}#{n}") not in taken)
+
+    def _claim(self, key: str) -> tuple[str, _Worker | None]:
+        """An idle worker for ``key`` marked busy, or a free name (marked busy) to start one under."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the step workers are closed")
+            for name, worker in self._workers.items():
+                if worker.key == key and name not in self._busy:
+                    self._busy.add(name)
+                    return name, worker
+            name = self._free_name(key)
+            self._busy.add(name)
+            return name, None
+
+    def _taken(self, key: str, call: StepCall, deadline: float | None) -> tuple[str, _Worker | StepExit]:
         """The worker that has taken ``call`` (it says so first). One that had ended before it could
         take it is replaced, once. A deadline that passes meanwhile (still importing) stops the step."""
         code = 0
         for _ in range(2):
-            if self._closed:
-                raise RuntimeError("the step workers are closed")
-            worker = self._workers.get(key)
+            name, worker = self._claim(key)
             if worker is None:
-                worker = self._workers[key] = self._spawn(key)
+                try:
+                    worker = self._spawn(key, name)
+                except BaseException:
+                    self._release(name)
+                    raise
+                with self._lock:
+                    self._workers[name] = worker
             if worker.send(call):
                 try:
                     if worker.reply(deadline) is not None:
-                        return worker
+                        return name, worker
                 except _DeadlinePassed:
-                    self._end(key)
-                    return StepExit(StepEnd.DEADLINE, None, "")
-            code = self._end(key)
+                    self._end(name)
+                    return name, StepExit(StepEnd.DEADLINE, None, "")
+            code = self._end(name)
         raise LocalRunError(f"the step process for {key!r} ended before it began the step (exit code {code})")
 
-    def _spawn(self, key: str) -> _Worker:
+    def _spawn_here(self, key: str, name: str) -> _Worker:
         planned = self._preload.get(key, ())
-        return _Worker.spawn(key, (*self._shared, *planned) if planned else ())
+        worker = _Worker.spawn(name, (*self._shared, *planned) if planned else (), key=key)
+        with self._lock:
+            self._starts.append((name, "spawned"))
+        return worker
 
-    def _end(self, key: str) -> int:
-        return self._workers.pop(key).end()
+    def _spawn(self, key: str, name: str) -> _Worker:
+        """A fresh worker, started by the thread that made the pool or by the pool's own thread."""
+        if threading.get_ident() == self._owner:
+            return self._spawn_here(key, name)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the step workers are closed")
+            if self._spawner is None:
+                self._spawner = _Spawner()
+            spawner = self._spawner
+        return spawner.start(lambda: self._spawn_here(key, name))
+
+    def _release(self, name: str) -> None:
+        with self._lock:
+            self._busy.discard(name)
+
+    def _end(self, name: str) -> int:
+        with self._lock:
+            worker = self._workers.pop(name, None)
+        try:
+            return worker.end() if worker is not None else 137
+        finally:
+            self._release(name)
 
     def close(self) -> None:
         """End every worker now (a step in progress is killed) and wait for them. Idempotent.
 
         Spawned workers are killed and reaped here; the zygote, at the end of its input, kills and
         reaps the workers it forked (or, still importing, forks none) and ends."""
-        self._closed = True
-        workers, self._workers = list(self._workers.values()), {}
+        with self._lock:
+            self._closed = True
+            workers, self._workers = list(self._workers.values()), {}
+            spawner, self._spawner = self._spawner, None
+        if spawner is not None:
+            spawner.close()
         spawned = [worker for worker in workers if not isinstance(worker.process, _Zygote)]
         for worker in spawned:  # all signalled first, so that they end together
             worker.kill()
@@ -1355,20 +2081,40 @@ def run_workflow(
     config_maps: dict[str, dict[str, bytes]] | None = None,
     listener: Listener | None = None,
     workers: StepWorkers | None = None,
+    store: LocalStore | None = None,
+    sources: Path | None = None,
+    parallel: int | None = None,
 ) -> WorkflowRun:
-    """Execute ``workflow``'s DAG here, in ``workdir``; each task's files stay in ``workdir/steps/<task>``.
+    """Execute ``workflow``'s DAG here, in ``workdir``; each task's files stay in ``workdir/steps/<task>``
+    (a fanned-out task's children in ``workdir/steps/<task>/<item>``).
 
     ``cluster_templates`` maps a (Cluster)WorkflowTemplate name to its manifest; ``config_maps``
-    maps a ConfigMap name to its files, for ``configMap`` volumes. The steps run in ``workers``
-    (which the caller closes); without it, in workers started as the steps need them and ended
-    before this returns.
+    maps a ConfigMap name to its files, for ``configMap`` volumes and projected sources. The steps
+    run in ``workers`` (which the caller closes); without it, in workers started as the steps need
+    them and ended before this returns. Key-only ``s3`` artifacts and memoization caches live in
+    ``store`` (without it, a temporary one that ends with the run: nothing is reused); a task
+    argument's key-only artifact is read from ``sources`` (else the store's repository). The
+    children of a fanned-out task run at most ``parallel`` at once (default: the CPU count).
     """
     workdir = workdir.absolute()  # the steps run elsewhere, each in its own working directory
     workdir.mkdir(parents=True, exist_ok=True)
-    if workers is not None:
-        return _Runner(workflow, cluster_templates, config_maps or {}, workdir, listener, workers).run()
-    with StepWorkers() as own:
-        return _Runner(workflow, cluster_templates, config_maps or {}, workdir, listener, own).run()
+    with contextlib.ExitStack() as stack:
+        if store is None:
+            store = LocalStore(Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qiskit-argo-store-"))))
+        if workers is None:
+            workers = stack.enter_context(StepWorkers())
+        runner = _Runner(
+            workflow,
+            cluster_templates,
+            config_maps or {},
+            workdir,
+            listener,
+            workers,
+            store=LocalStore(store.root.absolute()),
+            sources=sources.absolute() if sources is not None else None,
+            parallel=parallel,
+        )
+        return runner.run()
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,8 @@ def _namespace(value: str) -> str:
 
 
 def _subdomain_name(value: str) -> str:
-    _check(dns1123_subdomain_problem(value), value)
+    if value:  # empty: generated from generateName, or refused by ObjectMeta._named
+        _check(dns1123_subdomain_problem(value), value)
     return value
 
 

@@ -45,7 +45,9 @@ class Reason(StrEnum):
     MISSING_ARTIFACT = "MissingArtifact"
     #: A noise model needs qiskit-ibm-runtime, which the executor image lacks.
     NOISE_MODEL_UNAVAILABLE = "NoiseModelUnavailable"
-    #: The execute step's result artifact is not JSON.
+    #: ``spec.backend.aer.device: GPU``, but the executor has no GPU Qiskit Aer can use.
+    GPU_UNAVAILABLE = "GpuUnavailable"
+    #: A result part (or the result) is not JSON, not ours, or the parts do not add up.
     CORRUPT_RESULT = "CorruptResult"
     #: A name from a manifest would not be one file inside its directory.
     UNSAFE_PATH = "UnsafePath"
@@ -161,6 +163,7 @@ STEP_REASONS: frozenset[Reason] = frozenset(
         Reason.EXECUTION_FAILED,
         Reason.MISSING_ARTIFACT,
         Reason.NOISE_MODEL_UNAVAILABLE,
+        Reason.GPU_UNAVAILABLE,
         Reason.CORRUPT_RESULT,
         Reason.UNSAFE_PATH,
         Reason.RESULTS_DIRECTORY,

@@ -14,6 +14,12 @@ Clifford-only circuits without noise, density_matrix for noisy runs with more sh
 2^qubits, statevector otherwise), so a person reading ``status.backend.reason`` knows what ran and
 how to change it.
 
+Besides the backend, the step says how the job runs (``plan_run``): the ``executor`` word the
+execute steps' ``when`` compares (``ibm``; for Aer ``aer``, plus ``_gpu`` on a GPU, plus ``_cached``
+when the run is cacheable), the ``shards`` (a JSON list of shard ids: the request's ``shards`` for
+Aer, one shard ``0-of-1`` for IBM, which runs every PUB in one IBM job) and the ``cache-key``
+(``qiskit_argo.cache.cache_key``; ``none`` when the run is not cacheable).
+
 The step also writes its ``estimate`` for the chosen backend (``estimate_of``: quantum seconds by
 ``qiskit_argo.estimates``, money by the backend's cost model, and how) and fails permanently with
 ``BudgetExceeded`` when it is above what the controller reserved for the job (the ``reserved``
@@ -45,19 +51,25 @@ from qiskit_argo.api import (
     Primitive,
     Rejection,
 )
+from qiskit_argo.cache import cache_key
 from qiskit_argo.catalogue import AER_DEVICE, BUILTIN_SEMAPHORE_KEY, Catalogue, CatalogueEntry, SessionEntry
 from qiskit_argo.errors import InvalidJobError, PermanentError, one_line, quote
 from qiskit_argo.reasons import Reason
 from qiskit_argo.request import ExecutionRequest
+from qiskit_argo.sharding import shard_ids
 from qiskit_argo.stepio import load_request, parse_parameter, read_artifact
 from qiskit_argo.steps import NO_CREDENTIALS_KEY, NO_CREDENTIALS_SECRET
+from qiskit_argo.steps._contract import AER_EXECUTORS, NO_CACHE_KEY, SINGLE_PART, shards_parameter
 
 __all__ = [
     "AER",
     "IBM",
     "AER_DEFAULT_SHOTS",
     "CLIFFORD_INSTRUCTIONS",
+    "GPU",
     "EXECUTOR_FILE",
+    "SHARDS_FILE",
+    "CACHE_KEY_FILE",
     "OUTPUT_FILES",
     "DEFAULT_CHANNEL",
     "ESTIMATE_FILE",
@@ -74,6 +86,9 @@ __all__ = [
     "choose_backend",
     "choose",
     "executor",
+    "Run",
+    "aer_options",
+    "plan_run",
     "load_catalogue_file",
     "write_choice",
     "run_step",
@@ -86,6 +101,12 @@ DEFAULT_CHANNEL = "ibm_quantum_platform"
 #: The schedule step's ``executor`` output: the word an execute step's ``when`` compares
 #: (``qiskit_argo.steps``: execute-aer runs when it is ``aer``).
 EXECUTOR_FILE = "executor.txt"
+#: The schedule step's ``shards`` output: a JSON list of shard ids (``qiskit_argo.sharding.shard_ids``).
+SHARDS_FILE = "shards.json"
+#: The schedule step's ``cache-key`` output: the simulator cache key, or ``none``.
+CACHE_KEY_FILE = "cache-key.txt"
+#: ``AerOptions.device`` of a run on a GPU.
+GPU = "GPU"
 #: The schedule step's ``estimate`` output: ``{"quantumSeconds", "amount", "currency", "how"}``.
 ESTIMATE_FILE = "estimate.json"
 #: Shots ``AerSimulator.run`` takes when none are given (the Aer estimator gives none).
@@ -124,8 +145,9 @@ def choose_backend(request: ExecutionRequest, metrics: CircuitMetrics) -> Backen
     method = aer.method
     n = metrics.num_qubits
     noise = f" with the {aer.noise_model} noise model" if aer.noise_model else ""
+    gpu = " on the GPU" if aer.device == GPU else ""
     if method != "automatic":
-        reason = f"spec.backend.aer.method={method}: set in the job{noise}"
+        reason = f"spec.backend.aer.method={method}: set in the job{noise}{gpu}"
         if method == "stabilizer" and not is_clifford(metrics.count_ops):
             others = sorted(set(metrics.count_ops) - CLIFFORD_INSTRUCTIONS)
             reason += f" (non-Clifford instructions {', '.join(others[:5])} must have Clifford angles)"
@@ -134,7 +156,7 @@ def choose_backend(request: ExecutionRequest, metrics: CircuitMetrics) -> Backen
     prefix = "spec.backend.aer.method=automatic:"
     gates = sorted(set(metrics.count_ops) - CLIFFORD_INSTRUCTIONS)
     if request.primitive == Primitive.SAMPLER.value:
-        shots, what = request.shots or 1024, "shots"
+        shots, what = max((pub.shots or AER_DEFAULT_SHOTS for pub in request.pubs), default=AER_DEFAULT_SHOTS), "shots"
     else:  # the Aer estimator averages its noisy expectation values over Aer's default shots
         shots, what = AER_DEFAULT_SHOTS, "estimator shots"
     if aer.noise_model:
@@ -148,7 +170,7 @@ def choose_backend(request: ExecutionRequest, metrics: CircuitMetrics) -> Backen
                 f"noisy simulation ({aer.noise_model}), "
                 "Aer will use the statevector method, one noisy trajectory per shot"
             )
-        return BackendStatus(name=AER, method="automatic", reason=f"{prefix} {why}")
+        return BackendStatus(name=AER, method="automatic", reason=f"{prefix} {why}{gpu}")
     if is_clifford(metrics.count_ops):
         why = "Clifford-only circuit, Aer will use the stabilizer method"
     else:
@@ -157,6 +179,7 @@ def choose_backend(request: ExecutionRequest, metrics: CircuitMetrics) -> Backen
             f"{n}-qubit circuit with gates outside the Clifford set ({shown}), "
             f"Aer will use the statevector method ({_memory(n)})"
         )
+        why += gpu
         if n >= _LARGE_STATEVECTOR_QUBITS:
             why += "; if it runs out of memory set spec.backend.aer.method=matrix_product_state"
     return BackendStatus(name=AER, method="automatic", reason=f"{prefix} {why}")
@@ -194,7 +217,8 @@ class Choice:
     """What the schedule step decided: the status to show, which execute branch runs, where."""
 
     backend: BackendStatus
-    #: ``aer`` or ``ibm``: the word the execute steps' ``when`` compares.
+    #: ``aer`` or ``ibm``: the kind of backend (``plan_run`` makes the ``executor`` word the
+    #: execute steps' ``when`` compares from it).
     executor: str = AER
     #: ibm: ``{name, device, fake, channel, instance, sessionId, mode}``; the built-in Aer: ``{}``;
     #: an aer QiskitBackend: ``{"aer": AerOptions}``, its defaults under the job's own options.
@@ -219,14 +243,17 @@ def _money(amount: Decimal) -> str:
 
 
 def _merged_aer(defaults: AerOptions | None, job: AerOptions) -> AerOptions:
-    """The job's Aer options over the backend's: a job's ``automatic`` method and unset seed and
-    noise model take the backend's."""
+    """The job's Aer options over the backend's: a job's ``automatic`` method, unset seed and
+    noise model, and ``CPU`` device (the default) take the backend's. ``AerOptions`` keeps
+    ``tensor_network`` on a GPU, and so does the merge: a job's own tensor_network comes with its
+    GPU, and a backend's with the backend's GPU, which a job's default CPU does not override."""
     if defaults is None:
         return job
     return AerOptions(
         method=job.method if job.method != "automatic" else defaults.method,
         seed=job.seed if job.seed is not None else defaults.seed,
         noise_model=job.noise_model if job.noise_model is not None else defaults.noise_model,
+        device=job.device if job.device == GPU else defaults.device,
     )
 
 
@@ -259,7 +286,11 @@ def _ibm_choice(
     rejected: list[Rejection],
     session: SessionEntry | None = None,
 ) -> Choice:
-    """Run on the IBM (or local-testing fake) QiskitBackend ``entry``, in ``session`` if given."""
+    """Run on the IBM (or local-testing fake) QiskitBackend ``entry``, in ``session`` if given:
+    every PUB in one IBM job, so they must share their shots or precision (``check_uniform``)."""
+    from qiskit_argo.ibm.isa import check_uniform
+
+    check_uniform(request)
     seconds = estimates.quantum_seconds_of(entry, request, metrics)
     estimate = f"estimated {seconds:.1f} quantum seconds"
     if entry.cost is not None:
@@ -539,6 +570,35 @@ def executor(backend: BackendStatus) -> str:
     return IBM if backend.type == IBM else AER
 
 
+def aer_options(choice: Choice, request: ExecutionRequest) -> AerOptions | None:
+    """The Aer options the run uses: the target's (an aer QiskitBackend's defaults under the job's
+    own), the job's on the built-in Aer; ``None`` on IBM."""
+    if choice.executor == IBM:
+        return None
+    settled = choice.target.get("aer")
+    return AerOptions.model_validate(settled) if settled is not None else request.aer
+
+
+@dataclass(frozen=True)
+class Run:
+    """How the chosen backend runs the job: the ``executor`` word, the shard ids, the cache key."""
+
+    executor: str
+    shards: tuple[str, ...]
+    cache_key: str | None = None
+
+
+def plan_run(choice: Choice, request: ExecutionRequest) -> Run:
+    """The ``executor``, ``shards`` and ``cache-key`` outputs for ``choice`` (see the module)."""
+    aer = aer_options(choice, request)
+    if aer is None:
+        return Run(executor=IBM, shards=(SINGLE_PART,))
+    shards = max(1, request.shards)
+    key = cache_key(request, aer, choice.backend.method or aer.method, shards)
+    word = AER + ("_gpu" if aer.device == GPU else "") + ("_cached" if key is not None else "")
+    return Run(executor=word, shards=tuple(shard_ids(shards)), cache_key=key)
+
+
 def load_catalogue_file(path: Path | None) -> Catalogue:
     """The ``catalogue`` artifact: a Catalogue as JSON; no file, an empty one or ``{}``: empty."""
     if path is None or not path.is_file():
@@ -632,13 +692,19 @@ def estimate_of(
     seconds = _seconds_text(estimates.quantum_seconds_of(entry, request, metrics))
     amount = Decimal(0)
     if entry.cost is not None:  # ``estimates.estimated_cost`` of the seconds as shown (no float noise)
-        shots = estimates.shots_of(request) * max(1, metrics.num_bindings)
-        amount = entry.cost.cost(quantum_seconds=float(seconds), shots=shots, jobs=1)
+        amount = entry.cost.cost(quantum_seconds=float(seconds), shots=estimates.total_shots(request), jobs=1)
     if entry.type == IBM:
         how = (
             f"IBM's model on {entry.device}: {estimates.JOB_OVERHEAD_SECONDS:g} s + (rep_delay + depth "
-            f"{metrics.depth} layers) x {estimates.shots_of(request)} shots x {max(1, metrics.num_bindings)} bindings"
+            f"{metrics.depth} layers) x "
         )
+        if len(request.pubs) == 1:
+            how += f"{estimates.shots_of(request)} shots x {max(1, request.pubs[0].num_bindings)} bindings"
+        else:
+            how += f"{estimates.total_shots(request)} shots (bindings x shots of {len(request.pubs)} PUBs in one job)"
+        if request.primitive == Primitive.ESTIMATOR.value:
+            level = request.ibm.resilience_level
+            how += f" x {estimates.RESILIENCE_FACTOR[1 if level is None else level]} (resilience)"
     else:
         how = f"Aer on QiskitBackend {entry.name}: no quantum time"
     how += f"; cost by its cost model ({entry.cost.currency})" if entry.cost is not None else "; no cost model"
@@ -688,19 +754,32 @@ OUTPUT_FILES = {
     "credentials-key": "credentials-key.txt",
     "semaphore": "semaphore.txt",
     "estimate": ESTIMATE_FILE,
+    "shards": SHARDS_FILE,
+    "cache-key": CACHE_KEY_FILE,
+    **{shards_parameter(word): f"{shards_parameter(word)}.json" for word in AER_EXECUTORS},
 }
 
 
-def write_choice(choice: Choice, out_dir: Path) -> None:
-    """The choice as the schedule step's output parameter files (``OUTPUT_FILES``)."""
+def write_choice(choice: Choice, out_dir: Path, run: Run | None = None) -> None:
+    """The choice as the schedule step's output parameter files (``OUTPUT_FILES``, but the
+    estimate); ``run`` (``plan_run``) gives the ``executor``, ``shards`` and ``cache-key``
+    (without it: the backend's kind, one shard, no key)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    run = run or Run(executor=choice.executor, shards=(SINGLE_PART,))
     values = {
         "backend": json.dumps(choice.backend.dump()),
-        "executor": choice.executor,
+        "executor": run.executor,
         "target": json.dumps(choice.target),
         "credentials-secret": choice.credentials_secret,
         "credentials-key": choice.credentials_key,
         "semaphore": choice.semaphore,
+        "shards": json.dumps(list(run.shards)),
+        "cache-key": run.cache_key or NO_CACHE_KEY,
+        # Each Aer variant's own list: the shards for the chosen one, [] (nothing to run) for the others.
+        **{
+            shards_parameter(word): json.dumps(list(run.shards) if word == run.executor else [])
+            for word in AER_EXECUTORS
+        },
     }
     for name, value in values.items():
         (out_dir / OUTPUT_FILES[name]).write_text(value)
@@ -715,14 +794,15 @@ def run_step(
 ) -> None:
     """The schedule step: choose from the catalogue for the request and metrics, and write the
     choice (``OUTPUT_FILES``: ``backend.json``, ``executor.txt``, ``target.json``, the credentials
-    Secret's name and key, the semaphore key) and ``estimate.json``; then fail with
+    Secret's name and key, the semaphore key, ``shards.json``, ``cache-key.txt``) and
+    ``estimate.json``; then fail with
     ``BudgetExceeded`` when that estimate is above what was reserved (``reserved_json``)."""
     request = load_request(request_file)
     metrics = parse_parameter(CircuitMetrics, metrics_json, "metrics")
     reserved = parse_reserved(reserved_json)
     catalogue = load_catalogue_file(catalogue_file)
     choice = choose(request, metrics, catalogue)
-    write_choice(choice, out_dir)
+    write_choice(choice, out_dir, plan_run(choice, request))
     estimate = estimate_of(choice, request, metrics, catalogue, reserved)
     (out_dir / ESTIMATE_FILE).write_text(json.dumps(estimate))
     check_reserved(estimate, reserved, choice.backend.name)

@@ -71,8 +71,7 @@ dag-exhausted-retries-xfail.yaml``)::
 
 Left out because nothing here reads them: ``inputs``, ``estimatedDuration``,
 ``taskResultsCompletionStatus``, ``storedTemplates``, ``artifactRepositoryRef`` and the
-``PodRunning`` condition; ``progress`` is counted as Argo counts it (done/total pods below a node)
-but not from its code. ``test_status.py`` validates every status this fake writes against Argo's
+``PodRunning`` condition. ``test_status.py`` validates every status this fake writes against Argo's
 own JSON schema (``../shared/schemas/argo-workflows.schema.json``, strict).
 
 * A task whose ``when`` is false after substitution (``{{tasks.schedule.outputs.parameters.
@@ -81,6 +80,24 @@ own JSON schema (``../shared/schemas/argo-workflows.schema.json``, strict).
   (``workflow/controller/dag.go`` ``executeDAG``: ``connectDependencies`` then ``initializeNode
   (..., NodeTypeSkipped, ..., NodeSkipped, ..., skipReason)``). ``succeed_all`` takes the branch
   the schedule step's ``executor`` output chose.
+
+* A fanned-out task (``withParam: '{{tasks.schedule.outputs.parameters.shards}}'``; ``workflow/
+  controller/dag.go`` ``executeDAGTask``/``expandTask``, ``operator.go`` ``processItem``): a ``TaskGroup``
+  node ``<dag>.<task>`` (phase Running, linked from its dependencies' outbound nodes), and one
+  expanded task per item ``<dag>.<task>(<i>:<item>)`` (displayName ``<task>(<i>:<item>)``, a child of
+  the group, itself a Retry node with attempts ``...(<i>:<item>)(0)``); the group turns Succeeded
+  once every child is fulfilled, else takes a failed child's phase; its outbound nodes are its
+  children's. A fanned-out task whose ``when`` is false never expands (its ``withParam`` stays
+  unresolved, so ``expandTask`` finds no items): one ``Skipped`` node, phase Skipped, message
+  ``Skipped, empty params``.
+* Memoization (``operator.go`` ``executeTemplate``, ``initializeCacheNode``/``initializeCacheHitNode``;
+  ``MemoizationStatus`` in ``pkg/apis/workflow/v1alpha1/workflow_types.go``): every node of a
+  memoized template carries ``memoizationStatus: {hit, key, cacheName}``; a hit is a node of type
+  ``Pod`` created Succeeded with the cached outputs and no pod, no attempts.
+* ``progress`` (``workflow/progress/updater.go`` ``UpdateProgress``, ``pkg/apis/workflow/v1alpha1/
+  progress.go``): a pod's is what its step wrote to ``ARGO_PROGRESS_FILE`` (``report_progress``),
+  ``0/1`` until then, completed (``M/M``) once it succeeded; every other node's is the sum over
+  the pods below it (``sumProgress``); the Workflow's the sum over all pods.
 
 The step outputs below (``METRICS_JSON``...) are the exact files the real steps write for
 ``examples/bell.yaml``; ``test_status.py`` runs the steps and checks they still are. The IBM
@@ -97,7 +114,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from qiskit_argo import workflows
-from qiskit_argo.steps import STEPS
+from qiskit_argo.steps import SINGLE_PART, STEPS
 
 __all__ = [
     "ArgoFake",
@@ -129,7 +146,7 @@ __all__ = [
 #: The files the real steps write for examples/bell.yaml (validate, schedule, execute-aer).
 METRICS_JSON = (
     '{"numQubits": 2, "numClbits": 2, "depth": 3, "size": 4, "numParameters": 0, '
-    '"countOps": {"measure": 2, "h": 1, "cx": 1}, "hasMeasurements": true, "numBindings": 1}'
+    '"countOps": {"measure": 2, "h": 1, "cx": 1}, "hasMeasurements": true, "numBindings": 1, "numPubs": 1}'
 )
 BACKEND_JSON = (
     '{"name": "aer", "rejected": [], "method": "automatic", '
@@ -137,7 +154,8 @@ BACKEND_JSON = (
 )
 SUMMARY_JSON = (
     '{"primitive": "sampler", "numPubs": 1, "numBindings": 1, "shots": 1024, '
-    '"topCounts": {"00": 529, "11": 495}, "truncated": false}'
+    '"topCounts": {"00": 529, "11": 495}, "pubs": [{"index": 0, "numBindings": 1, "shots": 1024, '
+    '"topCounts": {"00": 529, "11": 495}, "truncated": false}], "truncated": false}'
 )
 #: What the IBM branch writes for the same job on a QiskitBackend ``sherbrooke`` (fakeBackend
 #: fake_sherbrooke): schedule's choice, ibm-submit's ``submission``, ibm-wait's ``ibm``.
@@ -242,6 +260,13 @@ def _template_outputs() -> dict[str, dict[str, Any]]:
     return {t["name"]: copy.deepcopy(t.get("outputs") or {}) for t in template["spec"]["templates"] if "container" in t}
 
 
+@functools.cache
+def _templates() -> dict[str, dict[str, Any]]:
+    """Each step template as the ClusterWorkflowTemplate declares it."""
+    template = workflows.cluster_workflow_template()
+    return {t["name"]: t for t in template["spec"]["templates"] if "container" in t}
+
+
 def _depends() -> dict[str, tuple[str, ...]]:
     """Each task's dependencies: every task its ``depends`` names (``GetTaskDependencies``)."""
     return {
@@ -315,8 +340,18 @@ class ArgoFake:
         """The task node of a step (Retry, or Pod without retries, or Skipped when omitted)."""
         return self._node(f"{self.dag_name}.{step}")
 
-    def attempts(self, step: str) -> list[dict[str, Any]]:
+    def unit(self, step: str) -> dict[str, Any] | None:
+        """The node that runs a step's attempts: its task node, or for a fanned-out step its first
+        expanded task still under way (else the last one); what the single-step methods act on."""
         task = self.task(step)
+        if task is None or task["type"] != "TaskGroup":
+            return task
+        children = self.shards(step)
+        running = [child for child in children if child["phase"] in ("Running", "Pending")]
+        return (running or children or [task])[0 if running else -1]
+
+    def attempts(self, step: str) -> list[dict[str, Any]]:
+        task = self.unit(step)
         if task is None:
             return []
         if task["type"] != "Retry":
@@ -338,25 +373,40 @@ class ArgoFake:
         return f"local/{self.name}"
 
     def _progress(self) -> None:
-        """``progress``: done/total pods below each node (pods count themselves)."""
+        """``UpdateProgress``: a pod's own (``0/1`` by default, completed once it succeeded), every
+        other node's the sum over the pods below it (``sumProgress``), the Workflow's over all pods."""
+
+        def own(pod: dict[str, Any]) -> tuple[int, int]:
+            done, _, total = str(pod.get("progress") or "0/1").partition("/")
+            d, t = int(done), int(total)
+            if pod["phase"] in ("Succeeded", "Skipped", "Omitted"):
+                d = t
+            return d, t
+
         pods = {nid: node for nid, node in self.nodes.items() if node["type"] == "Pod"}
+        for pod in pods.values():
+            d, t = own(pod)
+            pod["progress"] = f"{d}/{t}"
 
         def below(node: dict[str, Any], seen: set[str]) -> tuple[int, int]:
-            if node["type"] == "Pod":
-                return (1 if node["phase"] == "Succeeded" else 0), 1
             done = total = 0
             for child in node.get("children", []):
                 if child in seen or child not in self.nodes:
                     continue
                 seen.add(child)
                 d, t = below(self.nodes[child], seen)
+                if self.nodes[child]["type"] == "Pod":
+                    cd, ct = own(self.nodes[child])
+                    d, t = d + cd, t + ct
                 done, total = done + d, total + t
             return done, total
 
         for node in self.nodes.values():
-            done, total = below(node, set())
-            node["progress"] = f"{done}/{total}"
-        self.status["progress"] = f"{sum(p['phase'] == 'Succeeded' for p in pods.values())}/{len(pods)}"
+            if node["type"] != "Pod":
+                done, total = below(node, set())
+                node["progress"] = f"{done}/{total}"
+        counted = [own(pod) for pod in pods.values()]
+        self.status["progress"] = f"{sum(d for d, _ in counted)}/{sum(t for _, t in counted)}"
 
     # -- the Workflow ------------------------------------------------------------------------
 
@@ -426,8 +476,14 @@ class ArgoFake:
         """``getOutboundNodes`` of a task: a Retry node's last attempt, else the node itself."""
         task = self.task(step)
         assert task is not None
+        if task["type"] == "TaskGroup":
+            return [node for shard in self.shards(step) for node in self._outbound_of(shard)]
+        return self._outbound_of(task)
+
+    def _outbound_of(self, task: dict[str, Any]) -> list[dict[str, Any]]:
         if task["type"] == "Retry":
-            tried = self.attempts(step)
+            prefix = f"{task['name']}("
+            tried = [self.nodes[c] for c in task.get("children", []) if self.nodes[c]["name"].startswith(prefix)]
             return [tried[-1]] if tried else [task]
         return [task]
 
@@ -459,14 +515,14 @@ class ArgoFake:
         return task
 
     def _add_attempt(self, step: str, phase: str = "Running", message: str | None = None) -> dict[str, Any]:
-        task = self.task(step)
+        task = self.unit(step)
         assert task is not None and task["type"] == "Retry"
         number = len(self.attempts(step))
         name = f"{task['name']}({number})"
         pod: dict[str, Any] = {
             "id": self._id(name),
             "name": name,
-            "displayName": f"{step}({number})",
+            "displayName": f"{task['displayName']}({number})",
             "type": "Pod",
             "templateRef": self._template_ref(step),
             "templateScope": self._scope(),
@@ -522,6 +578,8 @@ class ArgoFake:
         task = self.task(step)
         if task is not None and task["type"] == "Skipped":
             return self.workflow
+        if task is None and STEPS[step].fan_out is not None:
+            return self.fan_out(step)
         if task is None:
             if self.retries:
                 self._add_task(step, "Retry", "Running")
@@ -537,6 +595,13 @@ class ArgoFake:
 
     def pending_step(self, step: str, message: str) -> dict[str, Any]:
         """The task starts but its pod waits (``getPendingReason``): Pending with the waiting reason."""
+        if STEPS[step].fan_out is not None:
+            self.fan_out(step)
+            pod = self._pod(step)
+            pod.update({"phase": "Pending", "message": message})
+            pod.pop("hostNodeName", None)
+            self._progress()
+            return self.workflow
         self._add_task(step, "Retry" if self.retries else "Pod", "Running" if self.retries else "Pending")
         if self.retries:
             self._add_attempt(step, "Pending", message)
@@ -553,6 +618,175 @@ class ArgoFake:
         self._add_attempt(step)
         self._progress()
         return self.workflow
+
+    # -- fan-out and memoization -------------------------------------------------------------
+
+    def shards(self, step: str) -> list[dict[str, Any]]:
+        """The expanded tasks of a fanned-out step, in item order (``<dag>.<step>(<i>:<item>)``)."""
+        group = self.task(step)
+        if group is None or group["type"] != "TaskGroup":
+            return []
+        prefix = f"{group['name']}("
+        return [self.nodes[c] for c in group.get("children", []) if self.nodes[c]["name"].startswith(prefix)]
+
+    def shard(self, step: str, index: int) -> dict[str, Any]:
+        return self.shards(step)[index]
+
+    def _memoization(self, step: str, item: str, hit: bool) -> dict[str, Any] | None:
+        """``MemoizationStatus`` of a node of a memoized template (``memoize.key`` substituted)."""
+        memo = _templates()[step].get("memoize")
+        if memo is None:
+            return None
+        key = self.output("schedule", "cache-key") or "none"
+        resolved = memo["key"].replace("{{inputs.parameters.cache-key}}", key)
+        resolved = resolved.replace("{{inputs.parameters.shard}}", item)
+        return {"hit": hit, "key": resolved, "cacheName": memo["cache"]["configMap"]["name"]}
+
+    def fan_out(self, step: str, items: list[str] | None = None, *, hits: tuple[int, ...] = ()) -> dict[str, Any]:
+        """A fanned-out task starts: its ``TaskGroup`` node and one expanded task per item (default:
+        the schedule step's ``shards``), each a Retry node with its first attempt Running, or, for
+        the indices in ``hits``, a memoization hit (a Succeeded ``Pod`` node, no pod ran)."""
+        self._settle()
+        if self.task(step) is not None:
+            return self.workflow
+        if items is None:
+            items = json.loads(self.output("schedule", "shards") or '["0-of-1"]')
+        group = self._add_task(step, "TaskGroup", "Running")
+        for index, item in enumerate(items):
+            now = self._tick()
+            name = f"{group['name']}({index}:{item})"
+            hit = index in hits
+            child: dict[str, Any] = {
+                "id": self._id(name),
+                "name": name,
+                "displayName": f"{step}({index}:{item})",
+                "type": "Pod" if hit else ("Retry" if self.retries else "Pod"),
+                "templateRef": self._template_ref(step),
+                "templateScope": self._scope(),
+                "phase": "Succeeded" if hit else "Running",
+                "boundaryID": group["boundaryID"],
+                "startedAt": now,
+                "finishedAt": now if hit else None,
+            }
+            memo = self._memoization(step, item, hit)
+            if memo is not None:
+                child["memoizationStatus"] = memo
+            if hit:
+                child["outputs"] = self._part_outputs(step, item, None)
+            self.nodes[child["id"]] = child
+            group.setdefault("children", []).append(child["id"])
+            if not hit and self.retries:
+                self._add_shard_attempt(child)
+            elif not hit:
+                child.update({"hostNodeName": self.host, "taskResultSynced": False})
+        self._settle_groups()
+        self._progress()
+        return self.workflow
+
+    def _add_shard_attempt(self, child: dict[str, Any]) -> dict[str, Any]:
+        number = len([c for c in child.get("children", []) if self.nodes[c]["name"].startswith(child["name"] + "(")])
+        name = f"{child['name']}({number})"
+        pod: dict[str, Any] = {
+            "id": self._id(name),
+            "name": name,
+            "displayName": f"{child['displayName']}({number})",
+            "type": "Pod",
+            "templateRef": child["templateRef"],
+            "templateScope": child["templateScope"],
+            "phase": "Running",
+            "boundaryID": child["boundaryID"],
+            "startedAt": self._tick(),
+            "finishedAt": None,
+            "nodeFlag": {"retried": True},
+            "taskResultSynced": False,
+            "hostNodeName": self.host,
+        }
+        if "memoizationStatus" in child:
+            pod["memoizationStatus"] = copy.deepcopy(child["memoizationStatus"])
+        self.nodes[pod["id"]] = pod
+        child.setdefault("children", []).append(pod["id"])
+        child.pop("message", None)
+        return pod
+
+    def _shard_pod(self, step: str, index: int) -> dict[str, Any]:
+        child = self.shard(step, index)
+        if child["type"] != "Retry":
+            return child
+        prefix = child["name"] + "("
+        return [self.nodes[c] for c in child.get("children", []) if self.nodes[c]["name"].startswith(prefix)][-1]
+
+    def report_progress(self, step: str, index: int, done: int, total: int) -> dict[str, Any]:
+        """The shard's pod wrote ``done/total`` to its ``ARGO_PROGRESS_FILE`` (its task result)."""
+        self._shard_pod(step, index)["progress"] = f"{done}/{total}"
+        self._progress()
+        return self.workflow
+
+    def _part_outputs(self, step: str, item: str, pod: dict[str, Any] | None) -> dict[str, Any]:
+        """The ``part`` artifact as saved: the template's key-only S3 artifact, its key substituted,
+        the repository's location copied in (``saveArtifactFromFile``)."""
+        outputs: dict[str, Any] = {"exitCode": "0"}
+        artifacts = []
+        for artifact in _templates()[step].get("outputs", {}).get("artifacts", []):
+            saved = copy.deepcopy(artifact)
+            key = str((artifact.get("s3") or {}).get("key", ""))
+            for tag, value in (
+                ("{{inputs.parameters.shard}}", item),
+                ("{{inputs.parameters.cache-key}}", self.output("schedule", "cache-key") or "none"),
+                ("{{workflow.namespace}}", self.workflow["metadata"].get("namespace", "default")),
+                ("{{workflow.name}}", self.name),
+                ("{{workflow.uid}}", self.workflow["metadata"].get("uid", "uid")),
+            ):
+                key = key.replace(tag, value)
+            saved["s3"] = {**ARTIFACT_REPOSITORY, "key": key}
+            artifacts.append(saved)
+        if artifacts:
+            outputs["artifacts"] = artifacts
+        return outputs
+
+    def succeed_shard(self, step: str, index: int) -> dict[str, Any]:
+        """One expanded task's pod exits 0 (its part saved); the Retry node takes its outputs."""
+        now = self._tick()
+        child = self.shard(step, index)
+        item = child["displayName"].split(":", 1)[1][:-1]
+        pod = self._shard_pod(step, index)
+        result = self._part_outputs(step, item, pod)
+        pod.update({"phase": "Succeeded", "finishedAt": now, "outputs": result, "taskResultSynced": True})
+        if child is not pod:
+            child.update({"phase": "Succeeded", "finishedAt": now, "outputs": copy.deepcopy(result)})
+        self._settle_groups()
+        self._progress()
+        return self.workflow
+
+    def fail_shard(self, step: str, index: int, termination: str, *, exit_code: int = 2) -> dict[str, Any]:
+        """One expanded task fails for good (exit 2: ``retryStrategy.expression evaluated to false``)."""
+        now = self._tick()
+        child = self.shard(step, index)
+        pod = self._shard_pod(step, index)
+        message = self.container_message(exit_code=exit_code, termination=termination)
+        pod.update({"phase": "Failed", "finishedAt": now, "message": message, "taskResultSynced": True})
+        pod["outputs"] = {"exitCode": str(exit_code)}
+        if child is not pod:
+            why = EXPRESSION_FALSE if exit_code == 2 else NO_MORE_RETRIES
+            child.update(
+                {"phase": "Failed", "finishedAt": now, "message": why, "outputs": copy.deepcopy(pod["outputs"])}
+            )
+        self._settle_groups()
+        self._progress()
+        return self.workflow
+
+    def _settle_groups(self) -> None:
+        """``executeDAGTask``: a TaskGroup whose children are all fulfilled is Succeeded, or takes
+        the phase of a child that failed or errored."""
+        done = {"Succeeded", "Skipped", "Omitted", "Failed", "Error"}
+        for step in STEPS:
+            group = self.task(step)
+            if group is None or group["type"] != "TaskGroup" or group["phase"] != "Running":
+                continue
+            children = self.shards(step)
+            if not children or any(child["phase"] not in done for child in children):
+                continue
+            failed = [child["phase"] for child in children if child["phase"] in ("Failed", "Error")]
+            group.update({"phase": failed[-1] if failed else "Succeeded", "finishedAt": self._tick()})
 
     # -- outputs ---------------------------------------------------------------------------
 
@@ -573,6 +807,10 @@ class ArgoFake:
         key_format = f"{self.name}/{pod_name(self.name, pod['name'], step)}"
         for artifact in declared.get("artifacts", []):
             saved = copy.deepcopy(artifact)
+            if (artifact.get("s3") or {}).get("key"):  # key-only: the template's key, substituted
+                (part,) = self._part_outputs(step, SINGLE_PART, pod)["artifacts"]
+                artifacts.append(part)
+                continue
             base = artifact["path"].rsplit("/", 1)[-1]
             file = base if "none" in (artifact.get("archive") or {}) else f"{artifact['name']}.tgz"
             saved["s3"] = {**ARTIFACT_REPOSITORY, "key": f"{key_format}/{file}"}
@@ -591,7 +829,7 @@ class ArgoFake:
         """
         defaults = {
             "validate": {"metrics": METRICS_JSON},
-            "schedule": {"backend": BACKEND_JSON, "executor": "aer"},
+            "schedule": {"backend": BACKEND_JSON, "executor": "aer", "shards": '["0-of-1"]', "cache-key": "none"},
             "execute-aer": {"summary": SUMMARY_JSON},
             "ibm-submit": {"submission": SUBMISSION_JSON},
             "ibm-wait": {"summary": SUMMARY_JSON, "ibm": IBM_JSON},
@@ -615,10 +853,11 @@ class ArgoFake:
         result = self._outputs(step, pod, files)
         pod.update({"phase": "Succeeded", "finishedAt": now, "outputs": result, "taskResultSynced": True})
         pod["resourcesDuration"] = {"cpu": 1, "memory": 1}
-        task = self.task(step)
+        task = self.unit(step)
         assert task is not None
         if task is not pod:
             task.update({"phase": "Succeeded", "finishedAt": now, "outputs": copy.deepcopy(result)})
+        self._settle_groups()
         self._settle()
         self._progress()
         return self.workflow
@@ -669,7 +908,7 @@ class ArgoFake:
         pod.update({"phase": phase, "finishedAt": now, "message": message, "taskResultSynced": True})
         pod["outputs"] = {"exitCode": str(main_code)}
         pod["resourcesDuration"] = {"cpu": 1, "memory": 1}
-        task = self.task(step)
+        task = self.unit(step)
         if self.retries and backoff and task is not None and task is not pod:
             task["message"] = f"Backoff for {backoff}"
         self._progress()
@@ -678,18 +917,20 @@ class ArgoFake:
     def give_up(self, step: str, why: str = NO_MORE_RETRIES) -> dict[str, Any]:
         """The Retry node stops with ``why`` and the last attempt's phase; the DAG fails."""
         now = self._tick()
-        task = self.task(step)
+        task = self.unit(step)
         assert task is not None
         last = self._pod(step)
         if task is not last:
             task.update({"phase": last["phase"], "finishedAt": now, "message": why})
             if "outputs" in last:
                 task["outputs"] = copy.deepcopy(last["outputs"])
+        self._settle_groups()
         return self._fail_dag()
 
     def _fail_dag(self, why: str = NO_MORE_RETRIES, *, workflow_message: str | None = None) -> dict[str, Any]:
         """Tasks left behind are omitted, the DAG fails (no message), the root Retry node gives up,
         and the Workflow fails with the root's message (``operate``)."""
+        self._settle_groups()
         for step in STEPS:
             if self.task(step) is None:
                 self._add_task(step, "Skipped", "Omitted", OMITTED)
@@ -783,8 +1024,10 @@ class ArgoFake:
         return f"{value} == {spec.when.equals}"
 
     def skip_step(self, step: str, when: str) -> dict[str, Any]:
-        """The task's ``when`` evaluated false: a Skipped node (``executeDAG`` in dag.go)."""
-        self._add_task(step, "Skipped", "Skipped", f"when '{when}' evaluated false")
+        """The task's ``when`` evaluated false: a Skipped node (``executeDAG`` in dag.go); a fanned-out
+        task never expands (``expandTask``: no items), ``Skipped, empty params``."""
+        why = "Skipped, empty params" if STEPS[step].fan_out is not None else f"when '{when}' evaluated false"
+        self._add_task(step, "Skipped", "Skipped", why)
         self._progress()
         return self.workflow
 
@@ -799,6 +1042,11 @@ class ArgoFake:
                 self.run_step(step)
             if self.task(step)["type"] == "Skipped":  # type: ignore[index]
                 continue
+            if self.task(step)["type"] == "TaskGroup":  # type: ignore[index]
+                for index, shard in enumerate(self.shards(step)):
+                    if shard["phase"] in ("Running", "Pending"):
+                        self.succeed_shard(step, index)
+                continue
             if self._pod(step)["phase"] in ("Running", "Pending"):
                 summarizes = summary is not None and "summary" in STEPS[step].output_parameters
                 self.succeed_step(step, {"summary": summary} if summarizes else None)
@@ -810,7 +1058,7 @@ class ArgoFake:
         deadline = argo_time(self.clock)
         self._tick()
         for step in STEPS:
-            task = self.task(step)
+            task = self.unit(step)
             if task is None or task["phase"] not in ("Running", "Pending"):
                 continue
             for pod in self.attempts(step):
@@ -835,7 +1083,7 @@ class ArgoFake:
         stopped = f"Stopped with strategy '{strategy}'"
         self._tick()
         for step in STEPS:
-            task = self.task(step)
+            task = self.unit(step)
             if task is None or task["phase"] not in ("Running", "Pending"):
                 continue
             for pod in self.attempts(step):

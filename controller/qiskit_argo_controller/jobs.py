@@ -31,6 +31,9 @@ job with BudgetExceeded and no Workflow. The reservation reaches the Workflow
 reservations are settled with ``budget.charge_for`` (``status.cost.charged``), then the finalizer
 goes; a job deleted before it ended is settled first (in full when its IBM job may have run).
 
+**The simulator cache.** When a job is finished, the namespace's Argo memoization ConfigMap
+``qiskit-argo-result-cache`` is pruned (``cache.CachePruner``: soon, then on a slow timer).
+
 **IBM cancel.** While its Workflow may reach IBM (``status.needs_finalizer``: the schedule step
 chose ibm, or a ref/selector/session could, and the IBM job is not final) the job carries the
 finalizer ``qiskit-argo.io/ibm-cancel`` — added before the Workflow is created, removed once
@@ -90,6 +93,7 @@ from qiskit_argo.status import (
 from qiskit_argo.status._argo import get
 from qiskit_argo_controller import metrics, snapshot
 from qiskit_argo_controller.budgets import BUDGET_FINALIZER, ledger_for
+from qiskit_argo_controller.cache import CachePruner
 from qiskit_argo_controller.kube import AlreadyExists, Conflict, Invalid, NotFound, Transient
 from qiskit_argo_controller.reconcile import (
     Logger,
@@ -193,6 +197,8 @@ class JobReconciler(Reconciler):
         #: The identity each job's IBM job was tagged with (read once from its whole Workflow).
         self._identities: dict[tuple[str, str, str | None], JobIdentity] = {}
         self.ledger = ledger_for(self.kube, self.clock)
+        #: Prunes the simulator cache ConfigMap of the namespaces where jobs finish.
+        self.cache = CachePruner(self.kube, self.options, clock=self.clock)
 
     def finalizing(self, raw: Mapping[str, Any]) -> bool:
         return any(_has(raw, finalizer) for finalizer in self.finalizers)
@@ -252,6 +258,7 @@ class JobReconciler(Reconciler):
             new = next_status(job, None, self.clock())
             run, new = await self._settle_if_done(run, job, new)
             await self.write(run, new, None)
+            self._finished(run)
             return
 
         found = await self._ensure_workflow(run, job, previous, fresh=run.fresh_workflow)
@@ -279,6 +286,12 @@ class JobReconciler(Reconciler):
             run = await self._keep_finalizer(run, job, new)
         run, new = await self._settle_if_done(run, job, new)
         await self.write(run, new, resource_version(workflow) if workflow is not None else None)
+        self._finished(run)
+
+    def _finished(self, run: Pass) -> None:
+        """A finished job may have added entries to the namespace's simulator cache: prune it."""
+        if run.state.terminal:
+            self.cache.wake(run.key[0])
 
     # -- budgets: reserve before the Workflow, settle when the job ends -----------------------
 

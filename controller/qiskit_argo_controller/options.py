@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qiskit_argo.cache_pruning import DEFAULT_MAX_BYTES
 from qiskit_argo.request import Limits
 
 __all__ = ["Options", "DEFAULT_PEERING"]
@@ -43,3 +44,9 @@ class Options:
     probe_interval_seconds: float = 300.0
     #: How long a deleted QiskitSession's finalizer waits for its close Workflow (seconds).
     session_close_timeout_seconds: float = 120.0
+    #: How often the simulator cache ConfigMap of a namespace where jobs ran is pruned again
+    #: (seconds); a job that finishes prunes it sooner, at most once per ``cache_prune_gap_seconds``.
+    cache_prune_interval_seconds: float = 3600.0
+    cache_prune_gap_seconds: float = 60.0
+    #: The size (keys plus values, bytes) a prune brings the simulator cache ConfigMap under.
+    cache_max_bytes: int = DEFAULT_MAX_BYTES

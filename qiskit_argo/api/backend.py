@@ -24,7 +24,7 @@ from qiskit_argo.api._base import _Model
 from qiskit_argo.api._conditions import Condition
 from qiskit_argo.api._kind import Kind, PrinterColumn, Rule
 from qiskit_argo.api._resource import API_VERSION, _Resource
-from qiskit_argo.api.job import PRICE_PATTERN, AerOptions
+from qiskit_argo.api.job import AER_DEVICE_RULE, PRICE_PATTERN, TENSOR_NETWORK_NEEDS_GPU, AerOptions
 from qiskit_argo.objectmeta import CONFIG_MAP_KEY, DNS1123_SUBDOMAIN
 from qiskit_argo.wire import Bool, Int, Str
 
@@ -412,6 +412,8 @@ BACKEND_RULES = (
         )
         for alias in REAL_IBM_FIELDS
     ),
+    # AerOptions._gpu_methods (in AerOptions' words, which name a job's field)
+    Rule(path="spec.aer", rule=AER_DEVICE_RULE, message=TENSOR_NETWORK_NEEDS_GPU, field_path=".method"),
 )
 
 QISKIT_BACKEND = Kind(

@@ -1,4 +1,4 @@
-"""QiskitJob: one circuit, run by one primitive on one backend, as an Argo Workflow.
+"""QiskitJob: one circuit or several PUBs, run by one primitive on one backend, as an Argo Workflow.
 
 Its spec, its status (computed by ``qiskit_argo.status.next_status``, written by the controller
 only), the resource, and ``QISKIT_JOB``, the kind's CRD declaration: names, printer columns, and
@@ -40,9 +40,23 @@ __all__ = [
     "MAX_OBSERVABLES",
     "MAX_INLINE_BINDINGS",
     "MAX_PARAMETERS",
+    "MAX_PUBS",
+    "MAX_INLINE_BINDINGS_PER_PUB",
+    "MAX_SHARDS",
+    "MAX_SUMMARY_PUBS",
+    "SOURCE_ARTIFACTS",
+    "ARTIFACT_KEY_PATTERN",
+    "MAX_ARTIFACT_KEY",
+    "DEFAULT_SHOTS",
+    "AER_DEVICE_RULE",
+    "TENSOR_NETWORK_NEEDS_GPU",
     "RESOURCE_NAMES",
     "ConfigMapKeyRef",
+    "ArtifactKey",
     "CircuitSource",
+    "ValuesSource",
+    "PubSpec",
+    "ExecutionSpec",
     "Observable",
     "PauliSum",
     "AerOptions",
@@ -60,10 +74,14 @@ __all__ = [
     "RetryPolicy",
     "ResourceRequirements",
     "QiskitJobSpec",
+    "artifact_keys",
+    "pub_message",
     "StepProgress",
     "CircuitMetrics",
     "BackendStatus",
+    "PubSummary",
     "ResultSummary",
+    "CacheStatus",
     "ArtifactRepositoryReference",
     "ResultLocation",
     "QiskitJobStatus",
@@ -94,6 +112,22 @@ MAX_PAULI_TERMS = 10_000
 MAX_OBSERVABLES = 1_000
 MAX_INLINE_BINDINGS = 20_000
 MAX_PARAMETERS = 1_000
+#: Most PUBs (primitive unified blocs: a circuit with its bindings) in one job's ``spec.pubs``.
+MAX_PUBS = 64
+#: Most inline bindings of one PUB: 64 PUBs of at most this many rows stay under one job's
+#: ``MAX_INLINE_BINDINGS`` in all; bigger sweeps come from a ConfigMap or an artifact
+#: (``parameterValuesFrom``).
+MAX_INLINE_BINDINGS_PER_PUB = 256
+#: Most parallel execute tasks one job's bindings are cut into (``spec.execution.shards``).
+MAX_SHARDS = 64
+#: Most PUBs a result summary describes one by one.
+MAX_SUMMARY_PUBS = 16
+#: Most distinct artifact keys one job reads (its circuits and values from the artifact
+#: repository): the validate step declares this many optional input artifacts.
+SOURCE_ARTIFACTS = 8
+#: A key in the namespace's artifact repository: a relative path of plain segments.
+ARTIFACT_KEY_PATTERN = r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$"
+MAX_ARTIFACT_KEY = 512
 #: The resources a job may ask for its execute step.
 RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
 
@@ -135,16 +169,49 @@ class ConditionType(StrEnum):
 
 
 class ConfigMapKeyRef(_Model):
-    """A circuit stored under one key of a ConfigMap in the job's namespace."""
+    """A file stored under one key of a ConfigMap in the job's namespace."""
 
     name: Annotated[Str, Field(max_length=253, pattern=f"^{DNS1123_SUBDOMAIN}$", description="ConfigMap name.")]
     key: Annotated[
-        Str, Field(max_length=253, pattern=f"^{CONFIG_MAP_KEY}$", description="Key holding OpenQASM or base64 QPY.")
+        Str,
+        Field(
+            max_length=253,
+            pattern=f"^{CONFIG_MAP_KEY}$",
+            description="The key holding the file (a circuit: OpenQASM or base64 QPY; values: JSON or .npy).",
+        ),
     ]
 
 
+#: ``ArtifactKey._inside``'s words, also the CEL rule's.
+_DOTDOT = "a '..' segment is not allowed; name the object by its key in the artifact repository, e.g. sweeps/theta.npy"
+_DOTDOT_CEL = "(^|/)[.][.](/|$)"
+
+
+class ArtifactKey(_Model):
+    """An object in the namespace's Argo artifact repository (the bucket the job's Workflow uses)."""
+
+    key: Annotated[
+        Str,
+        Field(
+            max_length=MAX_ARTIFACT_KEY,
+            pattern=ARTIFACT_KEY_PATTERN,
+            description=(
+                "Its key in the artifact repository: a relative path of letters, digits, '.', '_' and '-' "
+                "segments, e.g. sweeps/theta.npy (no '..' segment; at most 512 characters)."
+            ),
+        ),
+    ]
+
+    @field_validator("key")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        if re.search(_DOTDOT_CEL, value):
+            raise ValueError(_DOTDOT)
+        return value
+
+
 class CircuitSource(_Model):
-    """Exactly one of: inline OpenQASM 2/3, base64 QPY, or a ConfigMap key."""
+    """Exactly one of: inline OpenQASM 2/3, base64 QPY, a ConfigMap key, or an artifact."""
 
     openqasm: Annotated[
         Str | None,
@@ -165,15 +232,21 @@ class CircuitSource(_Model):
         ConfigMapKeyRef | None,
         Field(description="A ConfigMap key holding OpenQASM source or base64 QPY."),
     ] = None
+    artifact: Annotated[
+        ArtifactKey | None,
+        Field(
+            description=(
+                "A QPY or OpenQASM file in the namespace's artifact repository (for circuits too big for a "
+                "ConfigMap); the format is read from its bytes."
+            )
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> CircuitSource:
-        given = [name for name in ("openqasm", "qpy", "config_map_key_ref") if getattr(self, name) is not None]
+        given = [name for name in type(self).model_fields if getattr(self, name) is not None]
         if len(given) != 1:
-            raise ValueError(
-                "set exactly one of circuit.openqasm, circuit.qpy or circuit.configMapKeyRef"
-                + (f" (got {', '.join(to_camel(g) for g in given)})" if given else "")
-            )
+            raise ValueError(_exactly_one_message("circuit", CircuitSource, given))
         return self
 
     @field_validator("openqasm")
@@ -197,6 +270,40 @@ class CircuitSource(_Model):
             except (binascii.Error, ValueError):
                 raise ValueError("circuit.qpy must be base64-encoded QPY") from None
         return value
+
+
+class ValuesSource(_Model):
+    """Where a sweep's parameter values are stored: exactly one of a ConfigMap key or an artifact.
+
+    The format is read from the bytes: NumPy ``.npy`` (a float array of shape (bindings,
+    parameters), or (bindings,) for one parameter), otherwise JSON: a list of rows, or
+    ``{"parameterValues": rows}``."""
+
+    config_map_key_ref: Annotated[
+        ConfigMapKeyRef | None,
+        Field(description="A ConfigMap key holding the rows as JSON (or .npy in binaryData)."),
+    ] = None
+    artifact: Annotated[
+        ArtifactKey | None,
+        Field(description="A .npy or JSON file in the namespace's artifact repository (for sweeps of any size)."),
+    ] = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ValuesSource:
+        given = [name for name in type(self).model_fields if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(_exactly_one_message("parameterValuesFrom", ValuesSource, given))
+        return self
+
+
+def _exactly_one_message(prefix: str, model: type[_Model], given: list[str] | None = None) -> str:
+    """``set exactly one of circuit.openqasm, ... or circuit.artifact``: a source model's words
+    (``given``: the fields set, named in pydantic's message; CEL's message names none)."""
+    names = [f"{prefix}.{model.model_fields[name].alias or name}" for name in model.model_fields]
+    message = f"set exactly one of {', '.join(names[:-1])} or {names[-1]}"
+    if given:
+        message += f" (got {', '.join(to_camel(name) for name in given)})"
+    return message
 
 
 class Observable(_Model):
@@ -239,8 +346,14 @@ class AerOptions(_Model):
             "extended_stabilizer",
             "unitary",
             "superop",
+            "tensor_network",
         ],
-        Field(description="Aer simulation method; automatic lets the schedule step choose."),
+        Field(
+            description=(
+                "Aer simulation method; automatic lets the schedule step choose. tensor_network (cuTensorNet) "
+                "runs only on a GPU (device: GPU)."
+            )
+        ),
     ] = "automatic"
     seed: Annotated[
         Int | None,
@@ -253,6 +366,26 @@ class AerOptions(_Model):
             description="Name of a qiskit-ibm-runtime fake backend (e.g. FakeManilaV2) whose noise model to use.",
         ),
     ] = None
+    device: Annotated[
+        Literal["CPU", "GPU"],
+        Field(
+            description=(
+                "Where Aer simulates: CPU, or GPU (the execute step runs in the executor-gpu image on a node with "
+                "an NVIDIA GPU and asks for nvidia.com/gpu: 1)."
+            )
+        ),
+    ] = "CPU"
+
+    @model_validator(mode="after")
+    def _gpu_methods(self) -> AerOptions:
+        if self.method == "tensor_network" and self.device != "GPU":
+            raise ValueError(TENSOR_NETWORK_NEEDS_GPU)
+        return self
+
+
+TENSOR_NETWORK_NEEDS_GPU = "spec.backend.aer.method=tensor_network runs only on a GPU; set spec.backend.aer.device: GPU"
+#: ``AerOptions._gpu_methods`` as CEL, on an object of AerOptions (a job's and a QiskitBackend's).
+AER_DEVICE_RULE = "!has(self.method) || self.method != 'tensor_network' || (has(self.device) && self.device == 'GPU')"
 
 
 #: Most names in a selector's preference order.
@@ -429,45 +562,156 @@ class ResourceRequirements(_Model):
         return value
 
 
+#: A row of parameter values: one binding, in the circuit's parameter order.
+_Row = Annotated[list[Number], Field(max_length=MAX_PARAMETERS)]
+
+_SHOTS_DESCRIPTION = "Shots per parameter binding (sampler; default 1024)."
+_PRECISION_DESCRIPTION = "Target standard error of each expectation value (estimator)."
+_OBSERVABLES_DESCRIPTION = (
+    "Estimator observables, each a map from Pauli string (qubit 0 rightmost) to coefficient: "
+    "{ZZ: 1} or {ZZ: 0.5, XX: 0.5}."
+)
+_ROWS_DESCRIPTION = (
+    "Parameter bindings, one row per binding (more than one is a sweep), each row in the "
+    "circuit's parameter order (Qiskit's: by name, ParameterVector elements by index)."
+)
+_VALUES_FROM_DESCRIPTION = (
+    "The bindings stored outside the job (a ConfigMap key or an artifact), for sweeps too big to write inline; "
+    "not with parameterValues."
+)
+
+
+class PubSpec(_Model):
+    """One PUB (primitive unified bloc): a circuit with its bindings, and its observables (estimator)."""
+
+    circuit: Annotated[CircuitSource, Field(description="The PUB's circuit.")]
+    parameter_values: Annotated[
+        list[_Row] | None,
+        Field(
+            min_length=1,
+            max_length=MAX_INLINE_BINDINGS_PER_PUB,
+            description=_ROWS_DESCRIPTION + " At most 256 inline; more via parameterValuesFrom.",
+        ),
+    ] = None
+    parameter_values_from: Annotated[ValuesSource | None, Field(description=_VALUES_FROM_DESCRIPTION)] = None
+    observables: Annotated[
+        list[PauliSum] | None,
+        Field(
+            min_length=1,
+            max_length=MAX_OBSERVABLES,
+            description=_OBSERVABLES_DESCRIPTION + " Required in every PUB of the estimator.",
+        ),
+    ] = None
+    shots: Annotated[
+        Int | None,
+        Field(ge=1, le=10_000_000, description="Shots per binding of this PUB (sampler; default spec.shots)."),
+    ] = None
+    precision: Annotated[
+        Number | None,
+        Field(
+            gt=0, le=1, description="Target standard error of this PUB's values (estimator; default spec.precision)."
+        ),
+    ] = None
+
+    @model_validator(mode="after")
+    def _one_values_source(self) -> PubSpec:
+        if self.parameter_values is not None and self.parameter_values_from is not None:
+            raise ValueError(_PUB_VALUES_BOTH)
+        return self
+
+    @property
+    def effective_shots(self) -> int:
+        """Shots per binding, 1024 when unset."""
+        return self.shots if self.shots is not None else DEFAULT_SHOTS
+
+
+#: Shots per binding when neither the PUB nor the job sets them.
+DEFAULT_SHOTS = 1024
+
+_SHARDS_WORD = "auto"
+_SHARDS = (
+    f"must be a number of shards from 1 to {MAX_SHARDS}, or {_SHARDS_WORD} (one shard per 1000 bindings, at most 16)"
+)
+
+
+class ExecutionSpec(_Model):
+    """How the bindings run: in how many parallel shards, and whether an identical earlier run may answer."""
+
+    shards: Annotated[
+        Int | Str,
+        Field(
+            description=(
+                "Cut the bindings of all PUBs, in order, into this many parallel execute tasks (1-64), or auto: one "
+                "per 1000 bindings, at most 16. Each shard's seed derives from spec.backend.aer.seed and its index, "
+                "so a sharded run is reproducible; 1 is exactly the unsharded run."
+            ),
+        ),
+    ] = 1
+    cache: Annotated[
+        Bool,
+        Field(
+            description=(
+                "Reuse the result of an identical earlier Aer run (same circuits, bindings, shots, seed, method, "
+                "noise model, shards and library versions) instead of simulating again; only with a seed, never "
+                "on IBM. status.cache says when it did."
+            )
+        ),
+    ] = True
+
+    @field_validator("shards")
+    @classmethod
+    def _shards(cls, value: int | str) -> int | str:
+        if isinstance(value, str) and value != _SHARDS_WORD:
+            raise ValueError(f"{_SHARDS} (got {value!r})")
+        if isinstance(value, int) and not 1 <= value <= MAX_SHARDS:
+            raise ValueError(f"{_SHARDS} (got {value})")
+        return value
+
+
 class QiskitJobSpec(_Model):
     """What to run, on what, how often, and for how long."""
 
-    circuit: Annotated[CircuitSource, Field(description="The circuit to run.")]
+    circuit: Annotated[
+        CircuitSource | None,
+        Field(description="The circuit to run (one PUB); for several, use pubs instead."),
+    ] = None
+    pubs: Annotated[
+        list[PubSpec] | None,
+        Field(
+            min_length=1,
+            max_length=MAX_PUBS,
+            description=(
+                "Several PUBs (each a circuit with its bindings and observables) run in one primitive call, results "
+                "in this order; instead of circuit, parameterValues(From) and observables. At most 64."
+            ),
+        ),
+    ] = None
     primitive: Annotated[
         Primitive,
         Field(description="sampler returns counts; estimator returns expectation values of observables."),
     ] = Primitive.SAMPLER
     shots: Annotated[
         Int | None,
-        Field(ge=1, le=10_000_000, description="Shots per parameter binding (sampler; default 1024)."),
+        Field(ge=1, le=10_000_000, description=_SHOTS_DESCRIPTION + " With pubs, the default of each PUB."),
     ] = None
     precision: Annotated[
         Number | None,
-        Field(gt=0, le=1, description="Target standard error of each expectation value (estimator)."),
+        Field(gt=0, le=1, description=_PRECISION_DESCRIPTION + " With pubs, the default of each PUB."),
     ] = None
     observables: Annotated[
         list[PauliSum] | None,
-        Field(
-            min_length=1,
-            max_length=MAX_OBSERVABLES,
-            description=(
-                "Estimator observables, each a map from Pauli string (qubit 0 rightmost) to coefficient: "
-                "{ZZ: 1} or {ZZ: 0.5, XX: 0.5}."
-            ),
-        ),
+        Field(min_length=1, max_length=MAX_OBSERVABLES, description=_OBSERVABLES_DESCRIPTION),
     ] = None
     parameter_values: Annotated[
-        list[Annotated[list[Number], Field(max_length=MAX_PARAMETERS)]] | None,
-        Field(
-            min_length=1,
-            max_length=MAX_INLINE_BINDINGS,
-            description=(
-                "Parameter bindings, one row per binding (more than one is a sweep), each row in the "
-                "circuit's parameter order (Qiskit's: by name, ParameterVector elements by index)."
-            ),
-        ),
+        list[_Row] | None,
+        Field(min_length=1, max_length=MAX_INLINE_BINDINGS, description=_ROWS_DESCRIPTION),
     ] = None
+    parameter_values_from: Annotated[ValuesSource | None, Field(description=_VALUES_FROM_DESCRIPTION)] = None
     backend: Annotated[BackendSpec, Field(description="Where to run; Qiskit Aer by default.")] = BackendSpec()
+    execution: Annotated[
+        ExecutionSpec,
+        Field(description="Sharding of the bindings over parallel execute tasks, and the simulator cache."),
+    ] = ExecutionSpec()
     optimization_level: Annotated[Int, Field(ge=0, le=3, description="Transpiler optimization level (0-3).")] = 1
     retry: Annotated[RetryPolicy, Field(description="Argo retries for transient failures.")] = RetryPolicy()
     active_deadline_seconds: Annotated[
@@ -496,24 +740,146 @@ class QiskitJobSpec(_Model):
         return self
 
     @model_validator(mode="after")
+    def _circuit_or_pubs(self) -> QiskitJobSpec:
+        if self.circuit is not None and self.pubs is not None:
+            raise ValueError(_CIRCUIT_AND_PUBS)
+        if self.circuit is None and self.pubs is None:
+            raise ValueError(_CIRCUIT_OR_PUBS)
+        if self.pubs is not None:
+            for name in _SINGLE_FORM_FIELDS:
+                if getattr(self, name) is not None:
+                    raise ValueError(_single_form_only(to_camel(name)))
+        elif self.parameter_values is not None and self.parameter_values_from is not None:
+            raise ValueError(_VALUES_BOTH)
+        return self
+
+    @model_validator(mode="after")
     def _primitive_fields(self) -> QiskitJobSpec:
-        if self.primitive == Primitive.ESTIMATOR.value:
-            if not self.observables:
-                raise ValueError("primitive estimator needs spec.observables (e.g. [{ZZ: 1}, {XX: 1}])")
+        estimator = self.primitive == Primitive.ESTIMATOR.value
+        if estimator:
+            if self.pubs is None and not self.observables:
+                raise ValueError(_ESTIMATOR_OBSERVABLES)
             if self.shots is not None:
-                raise ValueError("spec.shots is for the sampler; the estimator takes spec.precision")
+                raise ValueError(_ESTIMATOR_SHOTS)
         else:
             if self.observables is not None:
-                raise ValueError("spec.observables is only for primitive estimator")
+                raise ValueError(_SAMPLER_OBSERVABLES)
             if self.precision is not None:
-                raise ValueError("spec.precision is only for primitive estimator; the sampler takes spec.shots")
+                raise ValueError(_SAMPLER_PRECISION)
             if self.backend.ibm.resilience_level is not None:
                 raise ValueError(_RESILIENCE_SAMPLER)
+        for index, pub in enumerate(self.pubs or []):
+            if estimator:
+                wrong = (
+                    _PUB_ESTIMATOR_OBSERVABLES
+                    if not pub.observables
+                    else _PUB_ESTIMATOR_SHOTS
+                    if pub.shots is not None
+                    else None
+                )
+            else:
+                wrong = (
+                    _PUB_SAMPLER_OBSERVABLES
+                    if pub.observables is not None
+                    else _PUB_SAMPLER_PRECISION
+                    if pub.precision is not None
+                    else None
+                )
+            if wrong is not None:
+                raise ValueError(pub_message(wrong, index))
+        return self
+
+    @model_validator(mode="after")
+    def _few_artifacts(self) -> QiskitJobSpec:
+        keys = artifact_keys(self)
+        if len(keys) > SOURCE_ARTIFACTS:
+            raise ValueError(f"{_TOO_MANY_ARTIFACTS} (got {len(keys)})")
         return self
 
     @property
     def effective_shots(self) -> int:
-        return self.shots if self.shots is not None else 1024
+        """Shots per binding of the single-circuit form (and every PUB's default), 1024 when unset."""
+        return self.shots if self.shots is not None else DEFAULT_SHOTS
+
+    @property
+    def num_pubs(self) -> int:
+        """How many PUBs the job runs: 1 for the single-circuit form."""
+        return len(self.pubs) if self.pubs is not None else 1
+
+    def pub_specs(self) -> list[PubSpec]:
+        """The job's PUBs in order: the single-circuit form as one PUB; the job's shots (sampler) or
+        precision (estimator) applied to every PUB that sets none. Not validated again (the
+        single-circuit form may hold more inline rows than a PUB of ``pubs`` may)."""
+        estimator = self.primitive == Primitive.ESTIMATOR.value
+        shots = None if estimator else self.shots
+        precision = self.precision if estimator else None
+        if self.pubs is None:
+            assert self.circuit is not None  # _circuit_or_pubs
+            return [
+                PubSpec.model_construct(
+                    circuit=self.circuit,
+                    parameter_values=self.parameter_values,
+                    parameter_values_from=self.parameter_values_from,
+                    observables=self.observables,
+                    shots=shots,
+                    precision=precision,
+                )
+            ]
+        return [
+            pub.model_copy(
+                update={
+                    "shots": pub.shots if pub.shots is not None else shots,
+                    "precision": pub.precision if pub.precision is not None else precision,
+                }
+            )
+            for pub in self.pubs
+        ]
+
+
+def artifact_keys(spec: QiskitJobSpec) -> list[str]:
+    """The distinct artifact repository keys the job reads, in order of first appearance: PUB by
+    PUB, its circuit before its values. The validate step gets the i-th as input artifact
+    ``source-<i>``."""
+    keys: list[str] = []
+    sources = (
+        [(spec.circuit, spec.parameter_values_from)]
+        if spec.pubs is None
+        else [(pub.circuit, pub.parameter_values_from) for pub in spec.pubs]
+    )
+    for circuit, values in sources:
+        for source in (circuit, values):
+            artifact = source.artifact if source is not None else None
+            if artifact is not None and artifact.key not in keys:
+                keys.append(artifact.key)
+    return keys
+
+
+def pub_message(template: str, index: int | None) -> str:
+    """A PUB rule's words for PUB ``index`` (``None``: any PUB, as the CEL rule says it)."""
+    return template if index is None else template.replace("spec.pubs[i]", f"spec.pubs[{index}]")
+
+
+_SINGLE_FORM_FIELDS = ("parameter_values", "parameter_values_from", "observables")
+_CIRCUIT_AND_PUBS = "set spec.circuit (one circuit) or spec.pubs (several), not both"
+_CIRCUIT_OR_PUBS = "set spec.circuit or spec.pubs"
+_VALUES_BOTH = "set spec.parameterValues or spec.parameterValuesFrom, not both"
+_PUB_VALUES_BOTH = "set parameterValues or parameterValuesFrom, not both"
+_ESTIMATOR_OBSERVABLES = "primitive estimator needs spec.observables (e.g. [{ZZ: 1}, {XX: 1}])"
+_ESTIMATOR_SHOTS = "spec.shots is for the sampler; the estimator takes spec.precision"
+_SAMPLER_OBSERVABLES = "spec.observables is only for primitive estimator"
+_SAMPLER_PRECISION = "spec.precision is only for primitive estimator; the sampler takes spec.shots"
+_PUB_ESTIMATOR_OBSERVABLES = "primitive estimator needs spec.pubs[i].observables in every PUB (e.g. [{ZZ: 1}])"
+_PUB_ESTIMATOR_SHOTS = "spec.pubs[i].shots is for the sampler; the estimator takes spec.pubs[i].precision"
+_PUB_SAMPLER_OBSERVABLES = "spec.pubs[i].observables is only for primitive estimator"
+_PUB_SAMPLER_PRECISION = "spec.pubs[i].precision is only for primitive estimator; the sampler takes spec.pubs[i].shots"
+_TOO_MANY_ARTIFACTS = (
+    f"spec.pubs reads more than {SOURCE_ARTIFACTS} distinct artifact keys (circuit.artifact and "
+    "parameterValuesFrom.artifact); share files between PUBs or use ConfigMaps"
+)
+
+
+def _single_form_only(alias: str) -> str:
+    return f"spec.{alias} is for the single-circuit form; with spec.pubs, set it in each PUB (spec.pubs[i].{alias})"
 
 
 # --------------------------------------------------------------------------- status
@@ -546,6 +912,15 @@ class StepProgress(_Model):
         str | None,
         Field(description="What the step reported, e.g. why it failed and which field to fix; unset if nothing."),
     ] = None
+    progress: Annotated[
+        str | None,
+        Field(
+            description=(
+                'Argo\'s progress of the step, "N/M": bindings done of the bindings it runs (a sharded step: summed '
+                "over its shards); unset when Argo reports none."
+            )
+        ),
+    ] = None
 
 
 class CircuitMetrics(_Model):
@@ -573,7 +948,21 @@ class CircuitMetrics(_Model):
     ] = False
     num_bindings: Annotated[
         int,
-        Field(description="Parameter bindings the job runs: rows of spec.parameterValues, 1 without parameters."),
+        Field(
+            description=(
+                "Parameter bindings the job runs, over all its PUBs: rows of parameterValues (or "
+                "parameterValuesFrom), 1 for a PUB without parameters."
+            )
+        ),
+    ] = 1
+    num_pubs: Annotated[
+        int,
+        Field(
+            description=(
+                "PUBs the job runs (1 for spec.circuit); with several, the other fields cover them all: the widest "
+                "and deepest circuit, the most parameters, sizes and operations summed."
+            )
+        ),
     ] = 1
 
 
@@ -630,41 +1019,74 @@ class BackendStatus(_Model):
     ] = None
 
 
+_TOP_COUNTS_DESCRIPTION = (
+    "Sampler: the most frequent bitstrings of the first binding (clbit 0 rightmost) and how often each was measured; "
+    "at most 8, the rest is in the full result."
+)
+_VALUES_SUMMARY_DESCRIPTION = "Estimator: the expectation values, in the full result's order; at most the first 16."
+_ERRORS_SUMMARY_DESCRIPTION = "Estimator: the standard error of each of expectationValues, in the same order."
+
+
+class PubSummary(_Model):
+    """A small digest of one PUB's result."""
+
+    index: Annotated[int, Field(description="The PUB's position in spec.pubs (0 for spec.circuit).")]
+    num_bindings: Annotated[int, Field(description="Parameter bindings this PUB ran.")] = 1
+    shots: Annotated[int | None, Field(description="Shots per binding (sampler).")] = None
+    top_counts: Annotated[dict[str, int] | None, Field(description=_TOP_COUNTS_DESCRIPTION)] = None
+    expectation_values: Annotated[list[float] | None, Field(description=_VALUES_SUMMARY_DESCRIPTION)] = None
+    standard_errors: Annotated[list[float] | None, Field(description=_ERRORS_SUMMARY_DESCRIPTION)] = None
+    truncated: Annotated[
+        bool,
+        Field(
+            description="True when this digest leaves something of the PUB out (more bitstrings, bindings or values)."
+        ),
+    ] = False
+
+
 class ResultSummary(_Model):
-    """A small, bounded digest of the result; the full result is where ``status.resultLocation`` says."""
+    """A small, bounded digest of the result; the full result is where ``status.resultLocation`` says.
+    The top-level counts and values describe the first PUB; ``pubs`` each PUB."""
 
     primitive: Annotated[str, Field(description="The primitive that produced the result: sampler or estimator.")]
     num_pubs: Annotated[
         int, Field(description="How many primitive unified blocs (PUBs: a circuit with its parameters) ran.")
     ]
-    num_bindings: Annotated[int, Field(description="Parameter bindings run per PUB.")] = 1
-    shots: Annotated[int | None, Field(description="Shots per binding (sampler).")] = None
-    top_counts: Annotated[
-        dict[str, int] | None,
-        Field(
-            description=(
-                "Sampler: the most frequent bitstrings of the first binding (clbit 0 rightmost) and how often each "
-                "was measured; at most 8, the rest is in the full result."
-            )
-        ),
-    ] = None
+    num_bindings: Annotated[int, Field(description="Parameter bindings run, over all PUBs.")] = 1
+    shots: Annotated[int | None, Field(description="Shots per binding of the first PUB (sampler).")] = None
+    top_counts: Annotated[dict[str, int] | None, Field(description=_TOP_COUNTS_DESCRIPTION + " First PUB.")] = None
     expectation_values: Annotated[
-        list[float] | None,
-        Field(description="Estimator: the expectation values, in the full result's order; at most the first 16."),
+        list[float] | None, Field(description=_VALUES_SUMMARY_DESCRIPTION + " First PUB.")
     ] = None
-    standard_errors: Annotated[
-        list[float] | None,
-        Field(description="Estimator: the standard error of each of expectationValues, in the same order."),
-    ] = None
+    standard_errors: Annotated[list[float] | None, Field(description=_ERRORS_SUMMARY_DESCRIPTION)] = None
+    pubs: Annotated[
+        list[PubSummary],
+        Field(
+            max_length=MAX_SUMMARY_PUBS,
+            description="One digest per PUB, in order; at most the first 16 (truncated says when there are more).",
+        ),
+    ] = []
     truncated: Annotated[
         bool,
         Field(
             description=(
-                "True when this digest leaves something out (more bitstrings, bindings or values); "
+                "True when this digest leaves something out (more bitstrings, bindings, values or PUBs); "
                 "read the full result from status.resultLocation."
             )
         ),
     ] = False
+
+
+class CacheStatus(_Model):
+    """Whether the result came from the simulator cache (an identical earlier seeded Aer run)."""
+
+    hit: Annotated[bool, Field(description="True when every shard's result came from the cache (nothing simulated).")]
+    key: Annotated[
+        str,
+        Field(description="The cache key: a hash of the circuits, bindings, seed, method, noise model and versions."),
+    ]
+    shards: Annotated[int, Field(description="Shards the job ran in.")] = 1
+    shards_hit: Annotated[int, Field(description="Shards whose result came from the cache.")] = 0
 
 
 class ArtifactRepositoryReference(_Model):
@@ -886,6 +1308,19 @@ class QiskitJobStatus(_Model):
         list[StepProgress],
         Field(description="Each step of the Workflow in the order they run, with its phase, times and message."),
     ] = []
+    progress: Annotated[
+        str | None,
+        Field(
+            description=(
+                'Bindings simulated of the bindings in all, "N/M", summed over the execute tasks (Argo\'s progress, '
+                "as the Argo UI shows it); unset before they start."
+            )
+        ),
+    ] = None
+    cache: Annotated[
+        CacheStatus | None,
+        Field(description="Whether the result came from the simulator cache; unset when the job ran uncached."),
+    ] = None
     circuit: Annotated[
         CircuitMetrics | None,
         Field(description="What the validate step measured in the circuit: width, depth, operations, bindings."),
@@ -941,19 +1376,64 @@ class QiskitJob(_Resource):
 # --------------------------------------------------------------------------- the CRD
 
 
-def _alias(model: type[_Model], name: str) -> str:
-    return model.model_fields[name].alias or name
+def _exactly_one_rule(path: str, prefix: str, model: type[_Model]) -> Rule:
+    """``model._exactly_one`` (a source: exactly one of its fields) at ``path``, in its words."""
+    count = " + ".join(f"(has(self.{alias}) ? 1 : 0)" for alias in _aliases(model))
+    return Rule(path=path, rule=f"{count} == 1", message=_exactly_one_message(prefix, model))
 
 
-def _exactly_one_circuit() -> Rule:
-    fields = [_alias(CircuitSource, name) for name in CircuitSource.model_fields]
-    count = " + ".join(f"(has(self.{name}) ? 1 : 0)" for name in fields)
-    names = [f"circuit.{name}" for name in fields]  # the words of CircuitSource._exactly_one
-    message = f"set exactly one of {', '.join(names[:-1])} or {names[-1]}"
-    return Rule(path="spec.circuit", rule=f"{count} == 1", message=message)
+def _aliases(model: type[_Model]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
 
 
 _ESTIMATOR = "has(self.primitive) && self.primitive == 'estimator'"
+#: Where the source models sit in the spec (``[]``: each item of a list).
+_CIRCUIT_PATHS = ("spec.circuit", "spec.pubs[].circuit")
+_VALUES_PATHS = ("spec.parameterValuesFrom", "spec.pubs[].parameterValuesFrom")
+
+
+def _every_pub(condition: str) -> str:
+    """CEL: ``condition`` (of ``p``) holds for each PUB, or there are none."""
+    return f"!has(self.pubs) || self.pubs.all(p, {condition})"
+
+
+def _distinct_artifacts_rule() -> Rule:
+    """``QiskitJobSpec._few_artifacts``: count each artifact key at its first appearance (circuits
+    before values here; the count is the same), by index, as CEL has no sets. Conditionals rather
+    than ``&&``/``||``, so that no evaluator walks the indexes past the PUBs."""
+    indexes = "[" + ", ".join(str(i) for i in range(MAX_PUBS)) + "]"
+    pubs = "self.pubs"
+
+    def circuit(i: str) -> str:
+        return f"{pubs}[{i}].circuit.artifact"
+
+    def values(i: str) -> str:
+        return f"{pubs}[{i}].parameterValuesFrom"
+
+    def has_values(i: str) -> str:
+        return f"(has({values(i)}) && has({values(i)}.artifact))"
+
+    circuit_key, values_key = f"{circuit('i')}.key", f"{values('i')}.artifact.key"
+    first_circuit = (
+        f"has({circuit('i')}) ? {indexes}.all(j, j < i ? "
+        f"(!has({circuit('j')}) || {circuit('j')}.key != {circuit_key}) : true) : false"
+    )
+    first_values = (
+        f"{has_values('i')} ? {indexes}.all(j, j < size({pubs}) ? "
+        f"(!has({circuit('j')}) || {circuit('j')}.key != {values_key}) && "
+        f"(j < i ? (!{has_values('j')} || {values('j')}.artifact.key != {values_key}) : true) : true) : false"
+    )
+    count = (
+        f"size({indexes}.filter(i, i < size({pubs}) ? ({first_circuit}) : false)) + "
+        f"size({indexes}.filter(i, i < size({pubs}) ? ({first_values}) : false))"
+    )
+    return Rule(
+        path="spec",
+        rule=f"has({pubs}) ? {count} <= {SOURCE_ARTIFACTS} : true",
+        message=_TOO_MANY_ARTIFACTS,
+        field_path=".pubs",
+    )
+
 
 #: ``kubectl get qj`` (priority 1: ``-o wide`` only).
 COLUMNS = (
@@ -973,26 +1453,26 @@ RULES = (
     # QiskitJobSpec._primitive_fields
     Rule(
         path="spec",
-        rule=f"!({_ESTIMATOR}) || (has(self.observables) && size(self.observables) > 0)",
-        message="primitive estimator needs spec.observables (e.g. [{ZZ: 1}, {XX: 1}])",
+        rule=f"!({_ESTIMATOR}) || has(self.pubs) || (has(self.observables) && size(self.observables) > 0)",
+        message=_ESTIMATOR_OBSERVABLES,
         field_path=".observables",
     ),
     Rule(
         path="spec",
         rule=f"{_ESTIMATOR} || !has(self.observables)",
-        message="spec.observables is only for primitive estimator",
+        message=_SAMPLER_OBSERVABLES,
         field_path=".observables",
     ),
     Rule(
         path="spec",
         rule=f"!({_ESTIMATOR}) || !has(self.shots)",
-        message="spec.shots is for the sampler; the estimator takes spec.precision",
+        message=_ESTIMATOR_SHOTS,
         field_path=".shots",
     ),
     Rule(
         path="spec",
         rule=f"{_ESTIMATOR} || !has(self.precision)",
-        message="spec.precision is only for primitive estimator; the sampler takes spec.shots",
+        message=_SAMPLER_PRECISION,
         field_path=".precision",
     ),
     # BackendSpec._ref_or_selector
@@ -1016,17 +1496,107 @@ RULES = (
         message=_RESILIENCE_SAMPLER,
         field_path=".backend.ibm.resilienceLevel",
     ),
-    # CircuitSource._exactly_one
-    _exactly_one_circuit(),
-    # CircuitSource._bytes: maxLength counts characters; etcd and the Workflow that carries the job count bytes.
+    # QiskitJobSpec._circuit_or_pubs
     Rule(
-        path="spec.circuit",
-        rule=f"!has(self.openqasm) || size(bytes(self.openqasm)) <= {MAX_INLINE_CIRCUIT}",
-        message=(
-            f"circuit.openqasm holds more than {MAX_INLINE_CIRCUIT} bytes of UTF-8; "
-            "put a bigger circuit in a ConfigMap (circuit.configMapKeyRef)"
-        ),
-        field_path=".openqasm",
+        path="spec",
+        rule="!has(self.circuit) || !has(self.pubs)",
+        message=_CIRCUIT_AND_PUBS,
+        field_path=".pubs",
+    ),
+    Rule(
+        path="spec",
+        rule="has(self.circuit) || has(self.pubs)",
+        message=_CIRCUIT_OR_PUBS,
+        reason="FieldValueRequired",
+    ),
+    *(
+        Rule(
+            path="spec",
+            rule=f"!has(self.pubs) || !has(self.{to_camel(name)})",
+            message=_single_form_only(to_camel(name)),
+            field_path=f".{to_camel(name)}",
+            reason="FieldValueForbidden",
+        )
+        for name in _SINGLE_FORM_FIELDS
+    ),
+    Rule(
+        path="spec",
+        rule="!has(self.parameterValues) || !has(self.parameterValuesFrom)",
+        message=_VALUES_BOTH,
+        field_path=".parameterValuesFrom",
+    ),
+    # QiskitJobSpec._primitive_fields, PUB by PUB (CEL's words say spec.pubs[i] for the index)
+    Rule(
+        path="spec",
+        rule=f"!({_ESTIMATOR}) || " + _every_pub("has(p.observables) && size(p.observables) > 0"),
+        message=_PUB_ESTIMATOR_OBSERVABLES,
+        field_path=".pubs",
+    ),
+    Rule(
+        path="spec",
+        rule=f"{_ESTIMATOR} || " + _every_pub("!has(p.observables)"),
+        message=_PUB_SAMPLER_OBSERVABLES,
+        field_path=".pubs",
+    ),
+    Rule(
+        path="spec",
+        rule=f"!({_ESTIMATOR}) || " + _every_pub("!has(p.shots)"),
+        message=_PUB_ESTIMATOR_SHOTS,
+        field_path=".pubs",
+    ),
+    Rule(
+        path="spec",
+        rule=f"{_ESTIMATOR} || " + _every_pub("!has(p.precision)"),
+        message=_PUB_SAMPLER_PRECISION,
+        field_path=".pubs",
+    ),
+    # QiskitJobSpec._few_artifacts
+    _distinct_artifacts_rule(),
+    # PubSpec._one_values_source
+    Rule(
+        path="spec.pubs[]",
+        rule="!has(self.parameterValues) || !has(self.parameterValuesFrom)",
+        message=_PUB_VALUES_BOTH,
+        field_path=".parameterValuesFrom",
+    ),
+    # CircuitSource._exactly_one, ValuesSource._exactly_one
+    *(_exactly_one_rule(path, "circuit", CircuitSource) for path in _CIRCUIT_PATHS),
+    *(_exactly_one_rule(path, "parameterValuesFrom", ValuesSource) for path in _VALUES_PATHS),
+    # CircuitSource._bytes: maxLength counts characters; etcd and the Workflow that carries the job count bytes.
+    *(
+        Rule(
+            path=path,
+            rule=f"!has(self.openqasm) || size(bytes(self.openqasm)) <= {MAX_INLINE_CIRCUIT}",
+            message=(
+                f"circuit.openqasm holds more than {MAX_INLINE_CIRCUIT} bytes of UTF-8; "
+                "put a bigger circuit in a ConfigMap (circuit.configMapKeyRef)"
+            ),
+            field_path=".openqasm",
+        )
+        for path in _CIRCUIT_PATHS
+    ),
+    # ArtifactKey._inside
+    *(
+        Rule(
+            path=f"{path}.artifact",
+            rule=f"!self.key.matches('{_DOTDOT_CEL}')",
+            message=_DOTDOT,
+            field_path=".key",
+        )
+        for path in (*_CIRCUIT_PATHS, *_VALUES_PATHS)
+    ),
+    # AerOptions._gpu_methods
+    Rule(
+        path="spec.backend.aer",
+        rule=AER_DEVICE_RULE,
+        message=TENSOR_NETWORK_NEEDS_GPU,
+        field_path=".method",
+    ),
+    # ExecutionSpec._shards
+    Rule(
+        path="spec.execution.shards",
+        rule=f"type(self) == string ? self == '{_SHARDS_WORD}' : self >= 1 && self <= {MAX_SHARDS}",
+        message=_SHARDS,
     ),
     # ResourceRequirements._quantities (the names; the schema checks the quantities)
     *(
@@ -1045,7 +1615,9 @@ QISKIT_JOB = Kind(
     singular=SINGULAR,
     short_names=tuple(SHORT_NAMES),
     model=QiskitJob,
-    description="A quantum job: one circuit, run by one primitive on one backend, as an Argo Workflow.",
+    description=(
+        "A quantum job: one circuit or several PUBs, run by one primitive on one backend, as an Argo Workflow."
+    ),
     noun="job",
     printer_columns=COLUMNS,
     rules=RULES,

@@ -119,9 +119,7 @@ class QiskitSessionStatus(_Model):
     reason: Annotated[
         str | None, Field(description="One CamelCase word for why it is in its phase, e.g. CredentialsRejected.")
     ] = None
-    message: Annotated[str | None, Field(description="One line for a person: what is happening or what to fix.")] = (
-        None
-    )
+    message: Annotated[str | None, Field(description="One line for a person: what is happening or what to fix.")] = None
     session_id: Annotated[
         str | None, Field(description="IBM's runtime session id; set once open (then the spec cannot change).")
     ] = None
@@ -135,9 +133,7 @@ class QiskitSessionStatus(_Model):
     open_workflow_name: Annotated[
         str | None, Field(description="The Workflow that opened it (`argo logs <name>`).")
     ] = None
-    close_workflow_name: Annotated[
-        str | None, Field(description="The Workflow that closed it, once deleted.")
-    ] = None
+    close_workflow_name: Annotated[str | None, Field(description="The Workflow that closed it, once deleted.")] = None
     opened_at: Annotated[datetime | None, Field(description="When it opened (RFC 3339).")] = None
     observed_generation: Annotated[int | None, Field(description="The metadata.generation this status describes.")] = (
         None

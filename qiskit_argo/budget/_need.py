@@ -89,7 +89,17 @@ def candidates_of(job: QiskitJob, catalogue: Catalogue) -> list[CatalogueEntry] 
 
 
 def _executions_text(job: QiskitJob, executions: int) -> str:
-    return f"{executions} executions ({estimates.spec_shots(job.spec)} shots per binding and circuit)"
+    pubs = job.spec.pub_specs()
+    if len(pubs) == 1:
+        text = f"{executions} executions ({estimates.spec_shots(job.spec)} shots per binding and circuit)"
+    else:
+        text = f"{executions} executions (bindings x shots of {len(pubs)} PUBs)"
+    if any(estimates.spec_bindings(pub) is None for pub in pubs):
+        text += (
+            f"; values from a ConfigMap or artifact count {estimates.UNKNOWN_BINDINGS} bindings until read, "
+            "set spec.backend.ibm.maxExecutionTime to reserve less"
+        )
+    return text
 
 
 def need_for(job: QiskitJob, catalogue: Catalogue) -> Need | None:
@@ -100,8 +110,7 @@ def need_for(job: QiskitJob, catalogue: Catalogue) -> Need | None:
         return None
     spec = job.spec
     executions = estimates.upper_bound_executions(spec)
-    bindings = max(1, len(spec.parameter_values or ()))
-    shots = estimates.spec_shots(spec) * bindings
+    shots = estimates.spec_total_shots(spec)
     on_ibm = any(entry.type == "ibm" for entry in paid)
     if not on_ibm:
         seconds, bound_how = 0, "no quantum time (simulator)"
@@ -139,6 +148,27 @@ def need_for(job: QiskitJob, catalogue: Catalogue) -> Need | None:
     )
 
 
+def _shots_run(job: QiskitJob, bindings_run: int | None) -> int:
+    """Σ over PUBs of bindings × shots of a job that ran ``bindings_run`` bindings in all (its
+    ``status.circuit.numBindings``; ``None``: unknown): inline PUBs count their rows; the bindings
+    of PUBs read from a ConfigMap or an artifact are what ran besides those, at the most shots any
+    of them takes (all of them when ``bindings_run`` is unknown: ``UNKNOWN_BINDINGS``)."""
+    spec = job.spec
+    known, unknown_shots = 0, 0
+    shots = 0
+    for pub in spec.pub_specs():
+        bindings = estimates.spec_bindings(pub)
+        if bindings is None:
+            unknown_shots = max(unknown_shots, estimates.spec_pub_shots(spec, pub))
+        else:
+            known += bindings
+            shots += bindings * estimates.spec_pub_shots(spec, pub)
+    if unknown_shots:
+        rest = estimates.UNKNOWN_BINDINGS if bindings_run is None else max(0, bindings_run - known)
+        shots += rest * unknown_shots
+    return shots
+
+
 def charge_for(job: QiskitJob, catalogue: Catalogue | None) -> Need:
     """What the ended ``job`` is charged: the quantum seconds IBM metered (``status.ibm``) and, by
     the chosen backend's cost model, their price; a job that succeeded also pays its shots (×
@@ -153,10 +183,8 @@ def charge_for(job: QiskitJob, catalogue: Catalogue | None) -> Need:
     if entry is not None and entry.cost is not None:
         currency = entry.cost.currency
         if succeeded:
-            bindings = (status.circuit.num_bindings if status and status.circuit else None) or max(
-                1, len(job.spec.parameter_values or ())
-            )
-            shots = estimates.spec_shots(job.spec) * bindings
+            ran = status.circuit.num_bindings if status and status.circuit else None
+            shots = _shots_run(job, ran)
             amount = entry.cost.cost(quantum_seconds=float(seconds), shots=shots, jobs=1)
             priced = f"{decimal_text(amount)} {currency} for {shots} shots and the job"
         else:

@@ -1,4 +1,7 @@
-"""One circuit through QPY (raw bytes or base64), which is how circuits travel between steps.
+"""Circuits through QPY (raw bytes or base64), which is how circuits travel between steps.
+
+A job's circuit source holds one circuit (``circuit_from_qpy``); the ``circuit`` artifact holds
+one circuit per PUB, in PUB order (``circuits_to_qpy`` / ``circuits_from_qpy``).
 
 Before ``qpy.load`` allocates anything, the file header and the first circuit's header are read
 here: a 40-byte file can claim 40 million qubits (``qpy.load`` then runs for minutes) or 2^32
@@ -12,6 +15,7 @@ import binascii
 import io
 import re
 import struct
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from qiskit_argo.circuits._expansion import check_circuit
@@ -28,6 +32,8 @@ __all__ = [
     "circuit_from_qpy_base64",
     "circuit_to_qpy",
     "circuit_to_qpy_base64",
+    "circuits_from_qpy",
+    "circuits_to_qpy",
 ]
 
 #: The first bytes of every QPY file.
@@ -50,17 +56,17 @@ def _qpy_problem(error: BaseException) -> str:
     return one_line(problem, _MAX_PROBLEM)
 
 
-def _prescan(data: bytes, field: str, limits: CircuitLimits | None) -> None:
-    """Refuse a payload of several circuits, and one whose header claims more qubits or bits than
-    the ``limits`` allow, from the headers alone."""
+def _prescan(data: bytes, field: str, limits: CircuitLimits | None, count: int | None = 1) -> None:
+    """Refuse a payload of other than ``count`` circuits (None: any number), and one whose first
+    circuit's header claims more qubits or bits than the ``limits`` allow, from the headers alone."""
     try:
         version = data[6]
         wide = version >= 10
         header = "!6sBBBBQc" if wide else "!6sBBBBQ"
         num_programs = struct.unpack_from(header, data)[5]
         offset = struct.calcsize(header)
-        if num_programs != 1:
-            raise invalid(f"{field}: the QPY payload holds {num_programs} circuits; put exactly one in it")
+        if count is not None and num_programs != count:
+            raise invalid(f"{field}: the QPY payload holds {num_programs} circuits; put exactly {_count(count)} in it")
         if version >= 5:
             kind = data[offset : offset + 1]
             offset += 1
@@ -76,13 +82,11 @@ def _prescan(data: bytes, field: str, limits: CircuitLimits | None) -> None:
         check_width(field, num_qubits, num_clbits, limits)
 
 
-def circuit_from_qpy(
-    data: bytes,
-    *,
-    field: str = "spec.circuit.qpy",
-    limits: CircuitLimits | None = None,
-) -> QuantumCircuit:
-    """The single circuit of a QPY payload (checked with ``check_circuit`` when ``limits`` are given)."""
+def _count(count: int) -> str:
+    return "one" if count == 1 else str(count)
+
+
+def _load(data: bytes, field: str, limits: CircuitLimits | None, count: int | None) -> list[QuantumCircuit]:
     from qiskit import qpy
 
     if not data.startswith(QPY_MAGIC):
@@ -90,7 +94,7 @@ def circuit_from_qpy(
             f"{field}: not QPY (it does not start with the QPY header {QPY_MAGIC.decode()}); "
             "write the circuit with qiskit.qpy.dump and base64-encode the file"
         )
-    _prescan(data, field, limits)
+    _prescan(data, field, limits, count)
     try:
         with quiet_native_stderr():
             circuits = qpy.load(io.BytesIO(data))
@@ -103,14 +107,40 @@ def circuit_from_qpy(
         if is_panic(error):
             raise panicked(field, error, "QPY") from None
         raise
-    if len(circuits) != 1:
-        raise InvalidCircuitError(f"{field}: the QPY payload holds {len(circuits)} circuits; put exactly one in it")
-    circuit = circuits[0]
-    if not hasattr(circuit, "num_qubits") or not hasattr(circuit, "parameters"):
-        raise InvalidCircuitError(f"{field}: the QPY payload holds a schedule, not a circuit; dump a QuantumCircuit")
-    if limits is not None:
-        check_circuit(circuit, limits, field=field)
-    return circuit
+    if count is not None and len(circuits) != count:
+        raise InvalidCircuitError(
+            f"{field}: the QPY payload holds {len(circuits)} circuits; put exactly {_count(count)} in it"
+        )
+    for circuit in circuits:
+        if not hasattr(circuit, "num_qubits") or not hasattr(circuit, "parameters"):
+            raise InvalidCircuitError(
+                f"{field}: the QPY payload holds a schedule, not a circuit; dump a QuantumCircuit"
+            )
+        if limits is not None:
+            check_circuit(circuit, limits, field=field)
+    return list(circuits)
+
+
+def circuit_from_qpy(
+    data: bytes,
+    *,
+    field: str = "spec.circuit.qpy",
+    limits: CircuitLimits | None = None,
+) -> QuantumCircuit:
+    """The single circuit of a QPY payload (checked with ``check_circuit`` when ``limits`` are given)."""
+    return _load(data, field, limits, 1)[0]
+
+
+def circuits_from_qpy(
+    data: bytes,
+    *,
+    field: str = "circuit artifact",
+    count: int | None = None,
+    limits: CircuitLimits | None = None,
+) -> list[QuantumCircuit]:
+    """Every circuit of a QPY payload, in order: the ``circuit`` artifact's one per PUB (exactly
+    ``count`` of them when given; each checked with ``check_circuit`` when ``limits`` are given)."""
+    return _load(data, field, limits, count)
 
 
 def circuit_from_qpy_base64(
@@ -133,6 +163,15 @@ def circuit_to_qpy(circuit: QuantumCircuit) -> bytes:
 
     buffer = io.BytesIO()
     qpy.dump(circuit, buffer)
+    return buffer.getvalue()
+
+
+def circuits_to_qpy(circuits: Sequence[QuantumCircuit]) -> bytes:
+    """Several circuits as one QPY payload, in order (the ``circuit`` artifact: one per PUB)."""
+    from qiskit import qpy
+
+    buffer = io.BytesIO()
+    qpy.dump(list(circuits), buffer)
     return buffer.getvalue()
 
 

@@ -79,6 +79,8 @@ def convert(node: dict[str, Any], defs: dict[str, Any], path: str, *, defaults: 
         if types == {"string", "integer"}:
             out.update({"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]})
             out.update(_crd_keywords(node, path))
+            if defaults and node.get("default") is not None:
+                out["default"] = node["default"]
             return out
         forms = " or ".join(sorted(str(t) for t in types))
         out["description"] = (out.get("description", "") + f" (accepts {forms})").strip()
@@ -128,10 +130,14 @@ def convert(node: dict[str, Any], defs: dict[str, Any], path: str, *, defaults: 
 
 
 def at(schema: dict[str, Any], path: str) -> dict[str, Any]:
-    """The node at a dotted ``path`` of properties (``""`` = the root)."""
+    """The node at a dotted ``path`` of properties (``""`` = the root; ``name[]``: the items of
+    the list ``name``, e.g. ``spec.pubs[].circuit``)."""
     node = schema
     for part in filter(None, path.split(".")):
-        node = node["properties"][part]
+        name, items = (part[:-2], True) if part.endswith("[]") else (part, False)
+        node = node["properties"][name]
+        if items:
+            node = node["items"]
     return node
 
 

@@ -18,8 +18,8 @@ Layout (one concept per module; none imports qiskit-ibm-runtime at import time):
 * ``connect`` — ``service_for``: which service a step talks to, from the schedule step's target
   (a fake backend: local testing mode; else IBM Quantum with the pod's key), and ``using``, the
   one hook through which tests hand the steps a ``FakeIbmService``;
-* ``isa`` — the job's PUB as ISA circuits for the chosen device, and its ``SubmitRequest``;
-* ``job_steps`` — the ibm-submit and ibm-wait steps (files in, files out);
+* ``isa`` — the job's PUBs as ISA circuits for the chosen device, and their one ``SubmitRequest``;
+* ``job_steps`` — the ibm-submit and ibm-wait steps (files in, files out; ibm-wait writes the run's one part);
 * ``service_steps`` — the ibm-probe, ibm-cancel, session-open and session-close steps.
 
 The design (DESIGN.md, "Everything that talks to IBM runs in a step of ours" and "Exactly once"):

@@ -1,9 +1,11 @@
 """The ibm-submit and ibm-wait steps: files in, files out, around ``exactly_once`` (DESIGN.md, "Exactly once").
 
-``submit_step`` — ISA-transpiles the job's circuit for the target's device (``qiskit_argo.ibm.isa``),
-then ``submit_once`` with the QiskitJob's identity tag (adopting the job an earlier attempt
-submitted, cancelling duplicates). It writes ``submission.json`` as soon as the job id is known
-(before duplicates are looked for), then again with what happened::
+``submit_step`` — ISA-transpiles every PUB's circuit (the ``circuit`` artifact: one circuit per
+PUB) for the target's device, with its rows from the ``bindings`` directory
+(``qiskit_argo.ibm.isa``), then ``submit_once`` of all the PUBs as ONE IBM job with the QiskitJob's
+identity tag (adopting the job an earlier attempt submitted, cancelling duplicates). It writes
+``submission.json`` as soon as the job id is known (before duplicates are looked for), then again
+with what happened::
 
     {"jobId", "tag", "action": Submitted | Recovered | Adopted | null, "duplicatesCancelled": [ids],
      "sessionId", "message"}
@@ -13,11 +15,12 @@ and ``ibm-jobs.json``: the local-testing job store for a fake backend (``LocalTe
 
 ``wait_step`` — re-attaches to ``submission.json``'s job by id and waits (``exactly_once.wait``,
 with the tag, so a duplicate IBM's list hid from the submit step is cancelled too); it never
-submits. It writes ``result.json`` (execute-aer's schema, ``qiskit_argo.execution``; its
-``backend`` block gains ``type``/``device``/``fake``, and an ``ibm`` block holds the job id, tag,
-state, usage in quantum seconds, IBM's estimate, the timestamps and IBM's metrics),
-``summary.json`` (as execute-aer) and ``ibm.json`` (the job's ``IbmJobStatus``, camelCase) —
-``ibm.json`` also when the job failed or was cancelled at IBM, before the step fails.
+submits. It writes ``part.json``: the result as the one part of the run (shard ``0-of-1``, a
+slice per PUB covering all its bindings, in execute-aer's part format, ``qiskit_argo.execution``)
+whose ``backend`` block gains ``type``/``device``/``fake``, and whose ``ibm`` block holds the job
+id, tag, state, usage in quantum seconds, IBM's estimate, the timestamps and IBM's metrics; and
+``ibm.json`` (the job's ``IbmJobStatus``, camelCase) — ``ibm.json`` also when the job failed or was
+cancelled at IBM, before the step fails. store-results merges the part and summarizes it.
 
 Waiting: every ``QISKIT_ARGO_IBM_POLL_SECONDS`` (default 10 s against IBM, 0.2 s in local
 testing mode); ``QISKIT_ARGO_IBM_WAIT_SECONDS`` bounds one attempt (default: unbounded; when it
@@ -35,7 +38,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from qiskit_argo.api import BackendStatus, IbmJobStatus
+from qiskit_argo.api import BackendStatus, IbmJobStatus, Primitive
 from qiskit_argo.errors import InvalidJobError, PermanentError, one_line, quote
 from qiskit_argo.ibm import connect
 from qiskit_argo.ibm.connect import Target, parse_target
@@ -44,8 +47,10 @@ from qiskit_argo.ibm.exactly_once import SubmitOutcome, submit_once, wait
 from qiskit_argo.ibm.service import IbmService, JobReport, Usage
 from qiskit_argo.ibm.state import JobState
 from qiskit_argo.ibm.tags import IDENTITY_TAG_PATTERN, JobIdentity, identity_tag
+from qiskit_argo.reasons import Reason
 from qiskit_argo.request import ExecutionRequest
 from qiskit_argo.stepio import load_request, parse_parameter, read_artifact
+from qiskit_argo.steps._contract import SINGLE_PART
 
 __all__ = [
     "POLL_ENV",
@@ -54,6 +59,7 @@ __all__ = [
     "STORE_FILE",
     "SUBMISSION_FILE",
     "IBM_FILE",
+    "part_document",
     "identity_of",
     "parse_max_execution_time",
     "max_execution_time",
@@ -156,23 +162,29 @@ def submit_step(
     out_dir: Path,
     env: Mapping[str, str] | None = None,
     reserved_seconds: int = 0,
+    bindings_dir: Path | None = None,
 ) -> SubmitOutcome:
     """The ibm-submit step (see the module docstring); returns what ``submit_once`` did."""
-    from qiskit_argo.circuits import circuit_from_qpy
+    from qiskit_argo.circuits import circuits_from_qpy
     from qiskit_argo.ibm.isa import isa_request
 
     env = os.environ if env is None else env
     request = load_request(request_file)
     _backend_status(backend_json, "ibm-submit")
     target = parse_target(target_json)
-    circuit = circuit_from_qpy(read_artifact(circuit_file, "circuit"), field="circuit artifact")
+    circuits = circuits_from_qpy(read_artifact(circuit_file, "circuit"), field="circuit artifact")
     out_dir.mkdir(parents=True, exist_ok=True)
     store = out_dir / STORE_FILE
     _write_json(store, _empty_store(target))
     service = connect.service_for(target, store=store if target.fake else None, env=env, secret_ref=secret_ref)
     device = service.backend(target.device)
     submit, _ = isa_request(
-        circuit, request, device, session_id=target.session_id, seed=request.aer.seed if target.fake else None
+        circuits,
+        request,
+        device,
+        bindings_dir,
+        session_id=target.session_id,
+        seed=request.aer.seed if target.fake else None,
     )
     limit = max_execution_time(reserved_seconds, request.ibm.max_execution_time)
     if limit != submit.max_execution_time:
@@ -266,7 +278,8 @@ def _usage_if_any(service: IbmService, job_id: str) -> Usage | None:
 
 
 def _ibm_block(status: IbmJobStatus, usage: Usage, polls: int, transient_errors: int, target: Target) -> dict[str, Any]:
-    """The ``ibm`` block of ``result.json`` (snake_case, as the rest of the file)."""
+    """The ``ibm`` block of ``part.json`` (snake_case, as the rest of the file; store-results
+    carries it into ``result.json``)."""
     return {
         "job_id": status.job_id,
         "tag": status.tag,
@@ -286,6 +299,78 @@ def _ibm_block(status: IbmJobStatus, usage: Usage, polls: int, transient_errors:
     }
 
 
+def _jsonable(value: Any) -> Any:
+    """``value`` (a result's metadata) as JSON: containers walked, NumPy scalars and arrays as
+    Python values, anything else by ``str``."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _pub_precision(request: ExecutionRequest, index: int, metadata: dict[str, Any], options: Any) -> float | None:
+    """An estimator PUB's precision: its own, else what IBM ran it at (the PUB's ``target_precision``,
+    else the estimator's ``default_precision``, as its options say)."""
+    own = request.pubs[index].precision
+    if own:
+        return own
+    ran = metadata.get("target_precision")
+    if isinstance(ran, float):
+        return ran
+    default = options.get("default_precision") if isinstance(options, dict) else None
+    return default if isinstance(default, float) else DEFAULT_PRECISION
+
+
+def part_document(result: Any, request: ExecutionRequest, status: BackendStatus, target: Target) -> dict[str, Any]:
+    """The IBM job's ``PrimitiveResult`` as the run's one part (shard ``SINGLE_PART``): a
+    ``pub_results`` entry per PUB in the request's order covering all its bindings (``start`` 0,
+    ``stop`` its bindings) in execute-aer's part format (``qiskit_argo.execution.part_header`` and
+    ``pub_result_entry``), an estimator PUB's entry with the ``precision`` IBM ran it at; the
+    caller adds the ``ibm`` block."""
+    from qiskit_argo.execution import part_header, pub_result_entry, versions
+
+    results = list(result)
+    if len(results) != len(request.pubs):
+        raise PermanentError(
+            f"IBM returned {len(results)} PUB results for the job's {len(request.pubs)} PUBs; the result is "
+            "not this job's, rerun it",
+            reason=Reason.CORRUPT_RESULT,
+        )
+    metadata = _jsonable(dict(result.metadata))
+    options = metadata.get("options") if isinstance(metadata, dict) else None
+    pub_results = []
+    for index, (pub, pub_result) in enumerate(zip(request.pubs, results, strict=True)):
+        entry = pub_result_entry(index, 0, max(1, pub.num_bindings), pub_result, request.primitive)
+        if request.primitive == Primitive.ESTIMATOR.value:
+            entry["precision"] = _pub_precision(request, index, entry["metadata"], options)
+        pub_results.append(entry)
+    seed = request.aer.seed if target.fake else None
+    document = part_header(request, status, shard=SINGLE_PART, seed=seed, device=target.device)
+    document["backend"] = {
+        "name": status.name,
+        "method": None,
+        "noise_model": target.device if target.fake else None,
+        "seed": seed,
+        "device": target.device,
+        "type": "ibm",
+        "fake": target.fake,
+    }
+    document["pub_results"] = pub_results
+    document["metadata"] = {
+        **metadata,
+        "transpiled": True,
+        "optimization_level": request.optimization_level,
+        **versions(),
+        "qiskit_ibm_runtime_version": _runtime_version(),
+    }
+    return document
+
+
 def wait_step(
     *,
     request_file: Path,
@@ -298,7 +383,7 @@ def wait_step(
     env: Mapping[str, str] | None = None,
 ) -> IbmJobStatus:
     """The ibm-wait step (see the module docstring); returns the job's final ``IbmJobStatus``."""
-    from qiskit_argo.execution import Prepared, result_document, summarize, write_outputs
+    from qiskit_argo.execution import write_part
 
     env = os.environ if env is None else env
     request = load_request(request_file)
@@ -336,26 +421,9 @@ def wait_step(
         raise
     final = _job_status(submission, state=JobState.DONE, message=None, usage=outcome.usage,
                         swept=outcome.duplicates_cancelled)  # fmt: skip
-    prepared = Prepared(None, transpiled=True, optimization_level=request.optimization_level)  # type: ignore[arg-type]
-    document = result_document(outcome.result, request, status, prepared)
-    document["backend"] = {
-        "name": status.name,
-        "method": None,
-        "noise_model": target.device if target.fake else None,
-        "seed": request.aer.seed if target.fake else None,
-        "type": "ibm",
-        "device": target.device,
-        "fake": target.fake,
-    }
-    if request.primitive == "estimator" and not request.precision:
-        # Unset: the estimator's default_precision (as its options say), not execute-aer's exact 0.0.
-        options = document["metadata"].get("options")
-        default = options.get("default_precision") if isinstance(options, dict) else None
-        document["pubs"][0]["precision"] = default if isinstance(default, float) else DEFAULT_PRECISION
-    document["metadata"]["qiskit_ibm_runtime_version"] = _runtime_version()
+    document = part_document(outcome.result, request, status, target)
     document["ibm"] = _ibm_block(final, outcome.usage, outcome.polls, outcome.transient_errors, target)
-    summary = summarize(outcome.result, request, document)
-    write_outputs(out_dir, document, summary)
+    write_part(out_dir, document)
     _write_json(out_dir / IBM_FILE, final.dump())
     return final
 

@@ -12,6 +12,21 @@ a node named ``<dag>.<task>`` whose ``displayName`` is the task (= step) name �
 whose attempts are ``Pod`` nodes ``<task node>(0)``, ``(1)``... (a ``Pod`` itself without a
 retryStrategy; type ``Skipped`` with phase ``Omitted`` or ``Skipped`` when it never ran).
 
+**A fanned-out task** (``withParam``; ``dag.go`` ``executeDAGTask``/``expandTask``): a ``TaskGroup``
+node ``<dag>.<task>`` (displayName the task) whose children are the expanded tasks
+``<dag>.<task>(<i>:<item>)`` (``operator.go`` ``processItem``/``generateNodeName``), each a task node
+as above (a Retry node and its attempts); the group is Running until every child is fulfilled,
+then Succeeded, or the phase of a child that failed. A fanned-out task whose ``when`` is false is
+one ``Skipped`` node (``Skipped, empty params``).
+
+**Progress** (``pkg/apis/workflow/v1alpha1/progress.go``, ``workflow/progress/updater.go``): ``"N/M"``
+on every node; a pod's from its ``ARGO_PROGRESS_FILE`` (``"0/1"`` until it writes one, ``M/M`` once
+it succeeded), every other node's the sum of its children (a Retry node's over all its attempts).
+**Memoization** (``operator.go`` ``executeTemplate``; ``MemoizationStatus`` in
+``pkg/apis/workflow/v1alpha1/workflow_types.go``): a node of a memoized template carries
+``memoizationStatus: {hit, key, cacheName}``; a hit is a node created Succeeded with the cached
+outputs and no pod.
+
 **Messages** this module understands:
 
 * on a failed attempt (``operator.go`` ``inferFailedReason``): ``main: Error (exit code 2):
@@ -40,7 +55,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from qiskit_argo.reasons import Reason, reason_of
 
@@ -57,6 +72,12 @@ __all__ = [
     "workflow_nodes",
     "task_nodes",
     "attempts",
+    "fan_out_children",
+    "item_of",
+    "Progress",
+    "parse_progress",
+    "node_progress",
+    "memoization",
     "parse_container_message",
     "classify_message",
     "step_failure",
@@ -161,6 +182,89 @@ def attempts(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) ->
         if name.startswith(prefix) and number:
             found.append((int(number.group(1)), dict(child)))
     return [child for _, child in sorted(found, key=lambda item: item[0])]
+
+
+_EXPANDED = re.compile(r"\((\d+):(.*)\)$", re.DOTALL)
+
+
+def fan_out_children(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A ``TaskGroup``'s expanded tasks in item order: its children named ``<its name>(<i>:<item>)``;
+    anything else has none."""
+    if node.get("type") != "TaskGroup":
+        return []
+    prefix = f"{node.get('name')}("
+    found: list[tuple[int, dict[str, Any]]] = []
+    for child_id in node.get("children") or []:
+        child = nodes.get(child_id)
+        if child is None:
+            continue
+        name = str(child.get("name") or "")
+        expanded = _EXPANDED.search(name)
+        if name.startswith(prefix) and expanded and name.rfind("(") == len(prefix) - 1:
+            found.append((int(expanded.group(1)), dict(child)))
+    return [child for _, child in sorted(found, key=lambda item: item[0])]
+
+
+def item_of(node: Mapping[str, Any]) -> str | None:
+    """The item of an expanded task node (``execute-aer(1:1-of-4)`` → ``1-of-4``), or None."""
+    expanded = _EXPANDED.search(str(node.get("displayName") or node.get("name") or ""))
+    return expanded.group(2) if expanded else None
+
+
+class Progress(NamedTuple):
+    """Argo's ``"N/M"``: N done of M."""
+
+    done: int
+    total: int
+
+    def __add__(self, other: object) -> Progress:  # type: ignore[override]
+        if not isinstance(other, Progress):
+            return NotImplemented
+        return Progress(self.done + other.done, self.total + other.total)
+
+    def __str__(self) -> str:
+        return f"{self.done}/{self.total}"
+
+
+_PROGRESS = re.compile(r"^(\d+)/(\d+)$")
+
+
+def parse_progress(value: Any) -> Progress | None:
+    """``"N/M"`` when Argo counts it valid (``Progress.IsValid``: 0 <= N <= M, M > 0), else None."""
+    match = _PROGRESS.match(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    done, total = int(match.group(1)), int(match.group(2))
+    return Progress(done, total) if 0 <= done <= total and total > 0 else None
+
+
+def node_progress(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) -> Progress | None:
+    """How far one task has come, counting each piece of work once: a fanned-out task the sum over
+    its expanded tasks; a Retry node its latest attempt (Argo's own sum over a Retry node counts a
+    failed attempt's work again); a pod its own ``progress``; a memoization hit its ``progress``
+    (Argo completes it); a node that never ran (Skipped, Omitted) None."""
+    kind = node.get("type")
+    if kind == "TaskGroup":
+        parts = [node_progress(child, nodes) for child in fan_out_children(node, nodes)]
+        known = [part for part in parts if part is not None]
+        return sum(known[1:], known[0]) if known else None
+    if kind == "Retry":
+        tried = attempts(node, nodes)
+        if tried:
+            return parse_progress(tried[-1].get("progress"))
+    if kind == "Skipped":
+        return None
+    return parse_progress(node.get("progress"))
+
+
+def memoization(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """A task node's ``memoizationStatus`` (``{hit, key, cacheName}``), on the node itself or on
+    its latest attempt; None when its template is not memoized (or it never ran)."""
+    for candidate in (node, *reversed(attempts(node, nodes))):
+        found = candidate.get("memoizationStatus")
+        if isinstance(found, Mapping) and isinstance(found.get("key"), str):
+            return {"hit": found.get("hit") is True, "key": found["key"], "cacheName": found.get("cacheName")}
+    return None
 
 
 # --------------------------------------------------------------------------- messages
@@ -325,6 +429,12 @@ def step_failure(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]
     (``Max duration limit exceeded``, ``retry exceeded workflow deadline``) is the reason — the
     last attempt's failure stays in the detail; so is a shutdown; otherwise the attempt's.
     """
+    children = fan_out_children(node, nodes)
+    failed = [child for child in children if child.get("phase") in NODE_FAILED]
+    if failed:  # a fanned-out task: the first of its tasks that failed says why
+        failure = step_failure(failed[0], nodes)
+        detail = _for_item(failed[0], failure.detail) if len(children) > 1 else failure.detail
+        return StepFailure(failure.reason, detail, failure.attempts)
     tried = attempts(node, nodes)
     last = tried[-1] if tried else None
     attempt_reason, attempt_detail = _attempt_failure(last) if last is not None else (None, "")
@@ -346,6 +456,11 @@ def step_failure(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]
     return StepFailure(Reason.STEP_FAILED, f"it ended {str(node.get('phase') or 'Failed').lower()} without a message")
 
 
+def _for_item(node: Mapping[str, Any], text: str) -> str:
+    item = item_of(node)
+    return f"{item}: {text}" if item else text
+
+
 def step_message(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) -> str | None:
     """What a person should read about one step now, or None.
 
@@ -358,6 +473,11 @@ def step_message(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]
         return f"{failure.reason}: {failure.detail}"
     if phase in NODE_DONE:
         return None
+    children = fan_out_children(node, nodes)
+    for child in children:  # a fanned-out task: the first of its tasks with news
+        said = step_message(child, nodes)
+        if said is not None:
+            return _for_item(child, said) if len(children) > 1 else said
     tried = attempts(node, nodes)
     own = str(node.get("message") or "").strip()
     last = tried[-1] if tried else None

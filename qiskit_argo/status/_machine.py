@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from qiskit_argo.api import TERMINAL_PHASES, Phase, QiskitJob, QiskitJobStatus, StepProgress
+from qiskit_argo.api import TERMINAL_PHASES, CacheStatus, Phase, QiskitJob, QiskitJobStatus, StepProgress
 from qiskit_argo.reasons import Reason
 from qiskit_argo.status import _conditions
 from qiskit_argo.status._argo import (
@@ -38,7 +38,9 @@ from qiskit_argo.status._workflow import (
     STEP_PHASE,
     FailureAt,
     WorkflowView,
+    cache_status,
     failure_reason,
+    job_progress,
     older_than_known,
     outputs,
     overlay_ibm,
@@ -273,6 +275,19 @@ def _no_workflow(inputs: Inputs) -> QiskitJobStatus:
     return status
 
 
+def _progress_and_cache(status: QiskitJobStatus, view: WorkflowView) -> None:
+    """``status.progress`` and ``status.cache`` from the execute steps' nodes; unreadable nodes
+    keep what the status knew."""
+    if not view.by_step:
+        return
+    total = status.circuit.num_bindings if status.circuit is not None else None
+    progress = job_progress(view.by_step, view.nodes, total)
+    cache = cache_status(view.by_step, view.nodes)
+    status.progress = progress or status.progress
+    if cache is not None:
+        status.cache = CacheStatus.model_validate(cache)
+
+
 class _Decision(NamedTuple):
     """What one phase function decides; the rest of the status is the same for every phase."""
 
@@ -339,6 +354,7 @@ def _following(
         status.message = decision.message
         terminal = decision.phase.value in TERMINAL_PHASES
         status.steps = step_progress(view.by_step, view.nodes, previous.steps, terminal)
+        _progress_and_cache(status, view)
         if status.start_time is None and decision.phase != Phase.PENDING:
             status.start_time = parse_time(get(workflow, "status", "startedAt")) or inputs.now
         if terminal:

@@ -47,7 +47,11 @@ from qiskit_argo.reasons import Reason
 from qiskit_argo.status._argo import (
     NODE_DONE,
     NODE_FAILED,
+    Progress,
+    fan_out_children,
     get,
+    memoization,
+    node_progress,
     step_failure,
     step_message,
     task_nodes,
@@ -56,7 +60,7 @@ from qiskit_argo.status._argo import (
     workflow_phase,
 )
 from qiskit_argo.status._messages import one_line
-from qiskit_argo.steps import STEPS
+from qiskit_argo.steps import CACHE_KEY_PARAMETER, NO_CACHE_KEY, STEPS
 
 __all__ = [
     "STEP_NAMES",
@@ -73,12 +77,16 @@ __all__ = [
     "parse_time",
     "outputs",
     "latest_parameter",
+    "latest_text",
     "ibm_job",
     "overlay_ibm",
     "waiting_step",
     "SUBMISSION_PARAMETER",
     "IBM_PARAMETER",
     "failure_reason",
+    "PART_STEPS",
+    "job_progress",
+    "cache_status",
     "step_progress",
     "older_than_known",
 ]
@@ -87,6 +95,9 @@ __all__ = [
 STEP_NAMES: tuple[str, ...] = tuple(STEPS)
 #: Which job phase each step means while it is the one under way (``StepSpec.phase``).
 STEP_PHASE: Mapping[str, Phase] = MappingProxyType({spec.name: Phase(spec.phase) for spec in STEPS.values()})
+#: The steps that run the circuits (each writes a result part, ``StepSpec.part``): their progress
+#: is the job's (bindings done / bindings in all) and their memoization its cache status.
+PART_STEPS: tuple[str, ...] = tuple(spec.name for spec in STEPS.values() if spec.part is not None)
 #: The output artifact that holds the full results directory (``status.resultLocation``).
 RESULTS_ARTIFACT = "results"
 #: The output parameter beside it: ``{"sha256", "size"}`` of its result.json (checksum.json).
@@ -435,6 +446,76 @@ def failure_reason(workflow: Mapping[str, Any]) -> FailureAt:
 # --------------------------------------------------------------------------- progress
 
 
+def job_progress(
+    by_step: Mapping[str, Mapping[str, Any]],
+    nodes: Mapping[str, Mapping[str, Any]],
+    total: int | None = None,
+    part_steps: tuple[str, ...] = PART_STEPS,
+) -> str | None:
+    """``status.progress``: ``"N/M"``, bindings done of bindings in all, summed over the execute
+    steps' tasks (each shard's pod writes ``0/M`` when it starts and ``M/M`` when done: its
+    ``ARGO_PROGRESS_FILE``); None before any of them reports.
+
+    A shard that came from Argo's memoization cache ran no pod, so Argo counts it ``1/1``; with
+    ``total`` (``status.circuit.numBindings``) known, those shards count as the bindings the others
+    do not hold, all done."""
+    counted: Progress | None = None
+    hits = 0
+    for step in part_steps:
+        node = by_step.get(step)
+        if node is None:
+            continue
+        for shard in fan_out_children(node, nodes) or [dict(node)]:
+            memo = memoization(shard, nodes)
+            if memo is not None and memo["hit"] and shard.get("phase") == "Succeeded":
+                hits += 1
+                continue
+            found = node_progress(shard, nodes)
+            if found is not None:
+                counted = found if counted is None else counted + found
+    if hits:
+        ran = counted or Progress(0, 0)
+        if total is not None and total >= ran.total:
+            counted = Progress(ran.done + total - ran.total, total)
+        else:
+            counted = ran + Progress(hits, hits)
+    return str(counted) if counted is not None else None
+
+
+def cache_status(
+    by_step: Mapping[str, Mapping[str, Any]],
+    nodes: Mapping[str, Mapping[str, Any]],
+    part_steps: tuple[str, ...] = PART_STEPS,
+) -> dict[str, Any] | None:
+    """``status.cache`` (camelCase): whether the execute step's shards came from the simulator cache
+    (Argo ``memoize``, each shard's ``memoizationStatus``): ``hit`` when every shard did, ``key``
+    the schedule step's cache key, ``shards`` and ``shardsHit``; None when no memoized step ran."""
+    for step in part_steps:
+        node = by_step.get(step)
+        if node is None or node.get("type") == "Skipped":
+            continue
+        shards = fan_out_children(node, nodes) or [dict(node)]
+        found = [memoization(shard, nodes) for shard in shards]
+        if not any(memo is not None for memo in found):
+            continue
+        key = latest_text(by_step, CACHE_KEY_PARAMETER)
+        if key is None or key == NO_CACHE_KEY:
+            memo_key = next(str(memo["key"]) for memo in found if memo is not None)
+            key = memo_key.split("-", 1)[0]
+        hit = sum(1 for memo in found if memo is not None and memo["hit"])
+        return {"hit": hit == len(shards), "key": key, "shards": len(shards), "shardsHit": hit}
+    return None
+
+
+def latest_text(by_step: Mapping[str, Mapping[str, Any]], name: str) -> str | None:
+    """The output parameter ``name`` (text as written) of the latest step that declares and published it."""
+    for spec in reversed(STEPS.producers(name)):
+        value = _output_parameter(by_step.get(spec.name), name)
+        if value is not None:
+            return value.strip()
+    return None
+
+
 def step_progress(
     by_step: Mapping[str, Mapping[str, Any]],
     nodes: Mapping[str, Mapping[str, Any]],
@@ -451,15 +532,17 @@ def step_progress(
             steps.append(StepProgress(name=name, phase="Omitted" if terminal else "Pending"))
             continue
         message = step_message(node, nodes)
-        steps.append(
-            StepProgress(
-                name=name,
-                phase=str(node.get("phase") or "Pending"),
-                started_at=parse_time(node.get("startedAt")),
-                finished_at=parse_time(node.get("finishedAt")),
-                message=one_line(message) if message else None,
-            )
+        row = StepProgress(
+            name=name,
+            phase=str(node.get("phase") or "Pending"),
+            started_at=parse_time(node.get("startedAt")),
+            finished_at=parse_time(node.get("finishedAt")),
+            message=one_line(message) if message else None,
         )
+        if name in PART_STEPS:
+            found = node_progress(node, nodes)
+            row.progress = str(found) if found is not None else None
+        steps.append(row)
     return steps
 
 

@@ -36,6 +36,27 @@ __all__ = [
     "Condition",
     "StepSpec",
     "StepRegistry",
+    "FanOut",
+    "Part",
+    "SHARD_PARAMETER",
+    "SHARDS_PARAMETER",
+    "AER_EXECUTORS",
+    "shards_parameter",
+    "CACHE_KEY_PARAMETER",
+    "NO_CACHE_KEY",
+    "SINGLE_PART",
+    "PART_ARTIFACT",
+    "PART_FILE",
+    "PARTS_ARTIFACT",
+    "CACHED_PARTS_ARTIFACT",
+    "RUN_PARTS_PREFIX",
+    "CACHE_PREFIX",
+    "CACHE_CONFIGMAP",
+    "CACHE_MAX_AGE",
+    "SOURCE_ARTIFACTS",
+    "SOURCES_DIR",
+    "GPU_RESOURCE",
+    "CPUS_ENV",
 ]
 
 #: Console script (``pyproject.toml``) that the step containers run.
@@ -78,6 +99,63 @@ NO_CREDENTIALS_KEY = "token"
 SEMAPHORE_PARAMETER = "semaphore"
 SEMAPHORE_CONFIGMAP = "qiskit-argo-semaphores"
 
+#: Sharded execution (``spec.execution.shards``): the schedule step outputs ``shards``, a JSON list
+#: of shard ids (``"0-of-4"``, ...; ``qiskit_argo.sharding``); each execute task gets one as its
+#: ``shard`` input parameter (Argo ``withParam``).
+SHARDS_PARAMETER = "shards"
+SHARD_PARAMETER = "shard"
+#: The ``executor`` words of the Aer variants (the schedule step writes one; each execute step runs
+#: ``when`` its word is chosen).
+AER_EXECUTORS = ("aer", "aer_cached", "aer_gpu", "aer_gpu_cached")
+
+
+def shards_parameter(executor: str) -> str:
+    """The schedule step's output listing the shards for the execute step of ``executor``
+    (``shards-aer-cached``): the shard ids when that executor was chosen, else ``[]``.
+
+    Each variant fans out over its own list because Argo expands a ``withParam`` task before its
+    ``when`` (workflow/controller/dag.go, executeDAGTask → expandTask → processItem): over a
+    shared list, a variant not chosen would become a TaskGroup of Skipped children, which Argo
+    completes as Succeeded (``completableTaskGroupPhase``), so ``variant.Succeeded`` in
+    store-results' ``depends`` would hold for every variant. Over ``[]`` it is one node
+    ``Skipped, empty params``.
+    """
+    return f"{SHARDS_PARAMETER}-{executor.replace('_', '-')}"
+
+
+#: The schedule step's ``cache-key`` output: the simulator cache key (hex) of a cacheable Aer run,
+#: else ``NO_CACHE_KEY``.
+CACHE_KEY_PARAMETER = "cache-key"
+NO_CACHE_KEY = "none"
+#: The id of the one part a step that is not sharded writes (ibm-wait).
+SINGLE_PART = "0-of-1"
+#: Every execute step writes its result part to ``OUTPUTS_DIR/PART_FILE``; Argo uploads it as the
+#: key-only artifact ``part`` (no archive) under ``RUN_PARTS_PREFIX`` (or, for a cached run,
+#: ``CACHE_PREFIX/<cache-key>``) as ``<shard id>.json``; store-results downloads both prefixes as
+#: the directories ``parts`` and ``cached-parts`` and merges the parts in shard order.
+PART_ARTIFACT = "part"
+PART_FILE = "part.json"
+PARTS_ARTIFACT = "parts"
+CACHED_PARTS_ARTIFACT = "cached-parts"
+RUN_PARTS_PREFIX = "{{workflow.namespace}}/{{workflow.name}}/{{workflow.uid}}/parts"
+CACHE_PREFIX = "qiskit-argo-cache"
+#: The Argo memoization cache (a ConfigMap of the job's namespace) of cached execute steps: each
+#: entry holds only the pointer Argo keeps (the part's key), never a result; entries older than
+#: ``CACHE_MAX_AGE`` are ignored.
+CACHE_CONFIGMAP = "qiskit-argo-result-cache"
+CACHE_MAX_AGE = "168h"
+#: The validate step's key-only input artifacts ``source-0`` ... ``source-7``: the distinct
+#: artifact keys a job's sweeps and circuits name (``spec...artifact.key``, in order of first
+#: appearance), each downloaded to ``SOURCES_DIR/<index>``.
+SOURCE_ARTIFACTS = 8
+SOURCES_DIR = "/tmp/qiskit-argo/inputs/sources"
+#: How many CPUs a step may keep busy, when its runner knows better than the step can see: the
+#: local runner sets it for the shards it runs side by side (the machine's cores shared among
+#: them). Unset in a pod, where the step reads its CPU limit from its cgroup.
+CPUS_ENV = "QISKIT_ARGO_CPUS"
+#: The extended resource an Aer step on a GPU asks for.
+GPU_RESOURCE = "nvidia.com/gpu"
+
 #: The QiskitJob phase a step means while it is the step under way: a value of
 #: ``qiskit_argo.api.Phase`` (kept a string here so that this module stays light).
 StepPhase = Literal["Validating", "Scheduling", "Running"]
@@ -114,6 +192,26 @@ class Condition:
     def __post_init__(self) -> None:
         if not _WORD.fullmatch(self.equals):
             raise ValueError(f"when {self.parameter} == {self.equals!r}: the value must be one word ([a-z][a-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """Run one task per item of the JSON list an earlier step outputs as parameter ``items``
+    (Argo ``withParam``), each getting its item as input parameter ``item``."""
+
+    items: str
+    item: str
+
+
+@dataclass(frozen=True)
+class Part:
+    """The step writes a result part (``PART_FILE``) that store-results gathers: under the run's
+    parts prefix, or with ``cached`` under the cache prefix (kept after the Workflow is deleted,
+    for Argo ``memoize`` to point at). Its name is the value of input parameter ``shard``, or,
+    with ``shard_parameter`` None, ``SINGLE_PART``."""
+
+    cached: bool = False
+    shard_parameter: str | None = SHARD_PARAMETER
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,6 +265,18 @@ class StepSpec:
     #: steps: qiskit-ibm-runtime takes about a second to import, and a run that uses IBM has
     #: already imported it to probe its backend).
     warm: bool = True
+    #: One task per shard (Argo ``withParam``); None: one task.
+    fan_out: FanOut | None = None
+    #: The result part it writes for store-results (``Part``); None: none.
+    part: Part | None = None
+    #: Whether Argo memoizes it (``memoize`` keyed by ``cache-key`` and ``shard`` in
+    #: ``CACHE_CONFIGMAP``); needs a cached ``part``.
+    memoize: bool = False
+    #: Whether it gathers every step's part: waits for the steps with a ``part`` (alternatives) and
+    #: receives the ``parts`` and ``cached-parts`` directories.
+    gathers_parts: bool = False
+    #: Whether it receives the job's key-only source artifacts (``source-0``...; ``SOURCES_DIR``).
+    reads_sources: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -181,6 +291,18 @@ class StepSpec:
             missing = {CREDENTIALS_SECRET_PARAMETER, CREDENTIALS_KEY_PARAMETER} - set(self.input_parameters)
             if missing:
                 raise ValueError(f"step {self.name}: a step with credentials takes input parameters {sorted(missing)}")
+        if self.fan_out is not None and self.fan_out.item not in self.input_parameters:
+            raise ValueError(
+                f"step {self.name}: a fanned-out step takes its item as input parameter {self.fan_out.item!r}"
+            )
+        if self.part is not None and self.part.shard_parameter not in (None, *self.input_parameters):
+            raise ValueError(f"step {self.name}: its part is named by input parameter {self.part.shard_parameter!r}")
+        if self.memoize and (
+            self.part is None or not self.part.cached or CACHE_KEY_PARAMETER not in self.input_parameters
+        ):
+            raise ValueError(
+                f"step {self.name}: a memoized step writes a cached part and takes {CACHE_KEY_PARAMETER!r}"
+            )
         if self.semaphore and SEMAPHORE_PARAMETER not in self.input_parameters:
             raise ValueError(
                 f"step {self.name}: a step holding a semaphore takes input parameter {SEMAPHORE_PARAMETER!r}"
@@ -200,6 +322,11 @@ class StepSpec:
             args += [f"--{parameter}", values.get(parameter, f"{{{{inputs.parameters.{parameter}}}}}")]
         if self.mounts_circuit_source:
             args += ["--circuit-dir", CIRCUIT_SOURCE_MOUNT]
+        if self.reads_sources:
+            args += ["--sources-dir", SOURCES_DIR]
+        if self.gathers_parts:
+            args += [f"--{PARTS_ARTIFACT}", f"{INPUTS_DIR}/{PARTS_ARTIFACT}"]
+            args += [f"--{CACHED_PARTS_ARTIFACT}", f"{INPUTS_DIR}/{CACHED_PARTS_ARTIFACT}"]
         args += ["--out", OUTPUTS_DIR]
         return args
 

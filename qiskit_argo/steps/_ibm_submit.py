@@ -1,4 +1,4 @@
-"""The ibm-submit step: ISA-transpile the circuit for the chosen IBM backend, submit it once (executor image)."""
+"""The ibm-submit step: ISA-transpile every PUB for the IBM backend; submit them once, in one job (executor image)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ __all__ = ["ibm_submit", "STEP"]
 def ibm_submit(
     circuit: Path,
     request: Path,
+    bindings: Path,
     backend: str,
     target: str,
     credentials_secret: str,
@@ -28,8 +29,9 @@ def ibm_submit(
     max_execution_time: str,
     out: Path,
 ) -> None:
-    """Transpile for the target's device, then adopt the job an earlier attempt submitted or submit
-    one (``qiskit_argo.ibm.exactly_once.submit_once``) with ``max_execution_time`` the smaller of
+    """Transpile every PUB (``circuit``: one circuit per PUB; ``bindings``: their rows) for the
+    target's device, then adopt the job an earlier attempt submitted or submit one holding all the
+    PUBs (``qiskit_argo.ibm.exactly_once.submit_once``) with ``max_execution_time`` the smaller of
     the reserved seconds (``max-execution-time``, ``0`` = none reserved) and the job's
     ``spec.backend.ibm.maxExecutionTime``; write ``submission.json`` as soon as the job id is known,
     and ``ibm-jobs.json`` (the local-testing job store; ``{}`` for IBM Quantum)."""
@@ -43,6 +45,7 @@ def ibm_submit(
         secret_ref=(credentials_secret, credentials_key),
         out_dir=out,
         reserved_seconds=job_steps.parse_max_execution_time(max_execution_time),
+        bindings_dir=bindings,
     )
 
 
@@ -51,9 +54,9 @@ STEP = StepSpec(
     function=ibm_submit,
     component="executor",
     phase="Running",
-    activity="Submitting the circuit to IBM Quantum",
+    activity="Submitting the circuits to IBM Quantum",
     shows_backend=True,
-    input_artifacts={"circuit": "circuit.qpy", "request": "request.json"},
+    input_artifacts={"circuit": "circuit.qpy", "request": "request.json", "bindings": "bindings"},
     input_parameters=(
         "backend",
         "target",

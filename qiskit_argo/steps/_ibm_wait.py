@@ -1,4 +1,4 @@
-"""The ibm-wait step: re-attach to the submitted IBM job by id, wait for it, write the result (executor image)."""
+"""The ibm-wait step: re-attach to the submitted IBM job by id, wait, write the run's one part (executor image)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from qiskit_argo.steps._contract import (
     EGRESS_IBM_QUANTUM,
     SEMAPHORE_PARAMETER,
     Condition,
+    Part,
     Resources,
     StepSpec,
 )
@@ -29,8 +30,9 @@ def ibm_wait(
     out: Path,
 ) -> None:
     """Wait for the job ``submission`` names (never submits; ``qiskit_argo.ibm.exactly_once.wait``);
-    write ``result.json`` (execute-aer's schema plus an ``ibm`` block), ``summary.json`` and
-    ``ibm.json`` (the job's ``IbmJobStatus``)."""
+    write ``part.json`` (the run's one part, ``SINGLE_PART``: every PUB's result in execute-aer's
+    part format plus an ``ibm`` block; store-results merges and summarizes it) and ``ibm.json``
+    (the job's ``IbmJobStatus``)."""
     from qiskit_argo.ibm import job_steps
 
     job_steps.wait_step(
@@ -60,8 +62,8 @@ STEP = StepSpec(
         CREDENTIALS_KEY_PARAMETER,
         SEMAPHORE_PARAMETER,
     ),
-    output_artifacts={"result": "result.json"},
-    output_parameters={"summary": "summary.json", "ibm": "ibm.json"},
+    output_parameters={"ibm": "ibm.json"},
+    part=Part(cached=False, shard_parameter=None),
     when=Condition("executor", "ibm"),
     resources=Resources(requests={"cpu": "500m", "memory": "1Gi"}, limits={"cpu": "2", "memory": "4Gi"}),
     egress=EGRESS_IBM_QUANTUM,

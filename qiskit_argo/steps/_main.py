@@ -32,6 +32,12 @@ def _parser(steps: StepRegistry) -> argparse.ArgumentParser:
             step.add_argument(f"--{parameter}", required=True)
         if spec.mounts_circuit_source:
             step.add_argument("--circuit-dir", type=Path, default=None)
+        if spec.reads_sources:
+            step.add_argument("--sources-dir", type=Path, default=None)
+        if spec.gathers_parts:
+            # Optional input artifacts: a directory Argo did not fill is absent (None-like).
+            step.add_argument(f"--{_contract.PARTS_ARTIFACT}", type=Path, default=None)
+            step.add_argument(f"--{_contract.CACHED_PARTS_ARTIFACT}", type=Path, default=None)
         step.add_argument("--out", type=Path, required=True)
     return parser
 

@@ -7,13 +7,18 @@ import json
 from functools import cache
 from typing import Any
 
-from hera.workflows import Artifact, ClusterWorkflowTemplate, Container, EmptyDirVolume, Parameter
+from hera.workflows import Artifact, ClusterWorkflowTemplate, Container, EmptyDirVolume, Parameter, S3Artifact
 from hera.workflows import models as m
 
 from qiskit_argo.api import GROUP, QiskitJobSpec, RetryPolicy
 from qiskit_argo.errors import EXIT_PERMANENT
 from qiskit_argo.naming import LABEL_MANAGED_BY, LABEL_PART_OF, MANAGED_BY, TEMPLATE_NAME, TEMPLATE_VERSION, image
 from qiskit_argo.steps import (
+    CACHE_CONFIGMAP,
+    CACHE_KEY_PARAMETER,
+    CACHE_MAX_AGE,
+    CACHE_PREFIX,
+    CACHED_PARTS_ARTIFACT,
     CIRCUIT_SOURCE_MOUNT,
     CREDENTIALS_ENV,
     CREDENTIALS_KEY_PARAMETER,
@@ -21,9 +26,16 @@ from qiskit_argo.steps import (
     ENTRY_POINT,
     INPUTS_DIR,
     OUTPUTS_DIR,
+    PART_ARTIFACT,
+    PART_FILE,
+    PARTS_ARTIFACT,
+    RUN_PARTS_PREFIX,
     SCRATCH_MOUNT,
     SEMAPHORE_CONFIGMAP,
     SEMAPHORE_PARAMETER,
+    SINGLE_PART,
+    SOURCE_ARTIFACTS,
+    SOURCES_DIR,
     STEPS,
     StepRegistry,
     StepSpec,
@@ -68,6 +80,12 @@ __all__ = [
     "STEP_RESULTS_METRIC",
     "STEP_DURATION_BUCKETS",
     "step_metrics",
+    "SOURCE_ARTIFACT_PREFIX",
+    "part_key",
+    "part_artifact",
+    "memoize",
+    "parts_inputs",
+    "source_inputs",
 ]
 
 #: The ServiceAccount every step pod runs as; its token reaches only Argo's executor containers.
@@ -315,6 +333,88 @@ def _output_artifact(name: str, filename: str, global_name: str | None) -> Artif
     )
 
 
+def _parameter(name: str) -> str:
+    return f"{{{{inputs.parameters.{name}}}}}"
+
+
+def part_key(spec: StepSpec) -> str:
+    """Where a step's ``part`` goes in the artifact repository: ``RUN_PARTS_PREFIX/<shard>.json``,
+    or for a cached step ``CACHE_PREFIX/<cache-key>/<shard>.json`` (the shard from its ``shard``
+    input parameter, or ``SINGLE_PART``)."""
+    if spec.part is None:
+        raise ValueError(f"step {spec.name} writes no part")
+    shard = SINGLE_PART if spec.part.shard_parameter is None else _parameter(spec.part.shard_parameter)
+    if spec.part.cached:
+        return f"{CACHE_PREFIX}/{_parameter(CACHE_KEY_PARAMETER)}/{shard}.json"
+    return f"{RUN_PARTS_PREFIX}/{shard}.json"
+
+
+def part_artifact(spec: StepSpec) -> S3Artifact:
+    """A step's ``part`` output: a key-only S3 artifact (the repository's bucket, this key), stored
+    as it is (no archive). A run's parts go with its Workflow (``OnWorkflowDeletion``); a cached
+    one is never collected by Argo (``Never``): the Argo memoization cache points at it, and the
+    bucket's lifecycle rule on ``CACHE_PREFIX/`` expires it (docs: longer than ``CACHE_MAX_AGE``)."""
+    cached = spec.part is not None and spec.part.cached
+    return S3Artifact(
+        name=PART_ARTIFACT,
+        path=f"{OUTPUTS_DIR}/{PART_FILE}",
+        archive=m.ArchiveStrategy(none=m.NoneStrategy()),
+        key=part_key(spec),
+        artifact_gc=m.ArtifactGC(strategy="Never" if cached else "OnWorkflowDeletion"),
+    )
+
+
+def memoize(spec: StepSpec) -> m.Memoize:
+    """A memoized step's Argo ``memoize``: keyed by the cache key and the shard (Argo's key must
+    match ``^[a-zA-Z0-9][-a-zA-Z0-9]*$``: hex, ``-``, ``0-of-4``; workflow/controller/cache/cache.go),
+    in the ConfigMap ``CACHE_CONFIGMAP`` of the job's namespace, entries older than ``CACHE_MAX_AGE``
+    ignored. Argo keeps only the node's outputs there (the part's key), never a result."""
+    shard = (
+        SINGLE_PART if spec.part is None or spec.part.shard_parameter is None else _parameter(spec.part.shard_parameter)
+    )
+    return m.Memoize(
+        key=f"{_parameter(CACHE_KEY_PARAMETER)}-{shard}",
+        max_age=CACHE_MAX_AGE,
+        cache=m.Cache(config_map=m.LocalObjectReference(name=CACHE_CONFIGMAP)),
+    )
+
+
+def parts_inputs() -> list[Artifact]:
+    """The input artifacts of the step that gathers the parts: every object under the run's parts
+    prefix (``parts``) and under the cache key's (``cached-parts``), each a directory; optional, so
+    that a prefix with nothing under it is an empty input, not a failed step."""
+    none = m.ArchiveStrategy(none=m.NoneStrategy())
+    return [
+        S3Artifact(
+            name=PARTS_ARTIFACT,
+            path=f"{INPUTS_DIR}/{PARTS_ARTIFACT}",
+            optional=True,
+            archive=none,
+            key=RUN_PARTS_PREFIX,
+        ),
+        S3Artifact(
+            name=CACHED_PARTS_ARTIFACT,
+            path=f"{INPUTS_DIR}/{CACHED_PARTS_ARTIFACT}",
+            optional=True,
+            archive=none,
+            key=f"{CACHE_PREFIX}/{_parameter(CACHE_KEY_PARAMETER)}",
+        ),
+    ]
+
+
+#: The job's source artifacts (``StepSpec.reads_sources``): ``source-0`` ... ``source-7``.
+SOURCE_ARTIFACT_PREFIX = "source-"
+
+
+def source_inputs() -> list[Artifact]:
+    """The optional input artifacts ``source-<i>`` at ``SOURCES_DIR/<i>``: a job's Workflow passes
+    one key-only S3 artifact per distinct artifact key its spec names (``api.artifact_keys``)."""
+    return [
+        Artifact(name=f"{SOURCE_ARTIFACT_PREFIX}{index}", path=f"{SOURCES_DIR}/{index}", optional=True)
+        for index in range(SOURCE_ARTIFACTS)
+    ]
+
+
 def _step_template(spec: StepSpec, steps: StepRegistry) -> Container:
     inputs: list[Artifact | Parameter] = [
         Artifact(name=name, path=f"{INPUTS_DIR}/{filename}") for name, filename in spec.input_artifacts.items()
@@ -322,10 +422,16 @@ def _step_template(spec: StepSpec, steps: StepRegistry) -> Container:
     # Parameters another step produces have no default (a missing wire must fail); the others
     # (``limits``) default to "{}", meaning "the built-in defaults".
     produced = {name for other in steps.values() for name in other.output_parameters}
+    if spec.fan_out is not None:
+        produced.add(spec.fan_out.item)  # '{{item}}': required, like an earlier step's output
     inputs += [
         Parameter(name=name) if name in produced else Parameter(name=name, default="{}")
         for name in spec.input_parameters
     ]
+    if spec.reads_sources:
+        inputs += source_inputs()
+    if spec.gathers_parts:
+        inputs += parts_inputs()
     pod_spec_patch = None
     if spec.job_resources:
         inputs.append(
@@ -343,6 +449,8 @@ def _step_template(spec: StepSpec, steps: StepRegistry) -> Container:
         _output_artifact(name, filename, name if ("artifacts", name) in exported else None)
         for name, filename in spec.output_artifacts.items()
     ]
+    if spec.part is not None:
+        outputs.append(part_artifact(spec))
     outputs += [
         Parameter(
             name=name,
@@ -361,6 +469,7 @@ def _step_template(spec: StepSpec, steps: StepRegistry) -> Container:
         args=spec.argv(),
         env=step_env(spec),
         synchronization=semaphore_synchronization() if spec.semaphore else None,
+        memoize=memoize(spec) if spec.memoize else None,
         inputs=inputs,
         outputs=outputs,
         volumes=[EmptyDirVolume(name=SCRATCH_VOLUME, mount_path=SCRATCH_MOUNT)],

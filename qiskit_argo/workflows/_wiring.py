@@ -23,6 +23,17 @@ How that reads in the rendered DAG (Argo v4.1's semantics; ``qiskit_argo.local``
   which holds what the latest of them that ran wrote. (Argo v4.1 rejects ``fromExpression`` in a
   task's arguments — argoproj/argo-workflows#6207 — and an expression tag cannot name an
   artifact; a global output works for both kinds, in validation and at run time.)
+* a step that fans out (``StepSpec.fan_out``: the execute steps, one task per shard) carries
+  ``withParam: '{{tasks.schedule.outputs.parameters.shards}}'`` and the argument ``shard:
+  '{{item}}'``: Argo makes a ``TaskGroup`` node ``<dag>.execute-aer`` with one child per item,
+  ``<dag>.execute-aer(0:0-of-4)``..., and the group's phase is Succeeded once every child is, else
+  the failed child's (``workflow/controller/dag.go`` ``executeDAGTask``). A fanned-out task whose
+  ``when`` is false never expands: its ``withParam`` is left unresolved, so the task is one
+  ``Skipped`` node (``expandTask`` finds no items: ``Skipped, empty params``), and ``.Succeeded``
+  stays false for an alternative that did not run.
+* a step that gathers the parts (``StepSpec.gathers_parts``: store-results) waits for every step
+  that writes one (``StepSpec.part``) as alternatives: ``(execute-aer.Succeeded || ... ||
+  ibm-wait.Succeeded)``; it reads the parts from the artifact repository by key, not from a task.
 """
 
 from __future__ import annotations
@@ -32,7 +43,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
-from qiskit_argo.steps import STEPS, StepRegistry
+from qiskit_argo.steps import STEPS, StepRegistry, StepSpec
 
 __all__ = [
     "ENTRYPOINT",
@@ -44,6 +55,8 @@ __all__ = [
     "Source",
     "When",
     "Dependency",
+    "FanOutWiring",
+    "ITEM",
     "TaskWiring",
     "wiring",
     "global_outputs",
@@ -67,6 +80,9 @@ CATALOGUE_PARAMETER = "catalogue"
 RAW_ARTIFACTS = (JOB_ARTIFACT, CATALOGUE_ARTIFACT)
 
 Kind = Literal["parameters", "artifacts"]
+
+#: The value of a fanned-out task's item argument: Argo's tag for the current ``withParam`` item.
+ITEM = "{{item}}"
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,20 @@ class Dependency:
 
 
 @dataclass(frozen=True)
+class FanOutWiring:
+    """A fanned-out task: one task per item of the JSON list ``items`` (Argo ``withParam``), each
+    getting its item as input parameter ``item`` (``'{{item}}'``)."""
+
+    items: Source
+    item: str
+
+    @property
+    def with_param(self) -> str:
+        """``withParam`` as Argo reads it: ``{{tasks.schedule.outputs.parameters.shards}}``."""
+        return self.items.reference("parameters")
+
+
+@dataclass(frozen=True)
 class TaskWiring:
     """One DAG task: the step it runs, where each input comes from, what it waits for, and when it runs."""
 
@@ -133,6 +163,8 @@ class TaskWiring:
     #: Whether it may end Skipped or Omitted with nothing failed (it has a ``when``, or needs the
     #: outputs of one task that may).
     skippable: bool = False
+    #: One task per item (``StepSpec.fan_out``); None: one task.
+    fan_out: FanOutWiring | None = None
 
     @property
     def depends_expression(self) -> str | None:
@@ -217,10 +249,22 @@ def _wiring(steps: StepRegistry) -> tuple[TaskWiring, ...]:
         for name in spec.input_parameters:
             found = _producers(steps, earlier, skippable, name, artifact=False)
             parameters[name] = Source(name if found else None, found)
+        fan_out = _fan_out(spec, steps, earlier, skippable)
+        if fan_out is not None:
+            parameters[fan_out.item] = Source(None)  # '{{item}}', not an earlier output
         for source in (*artifacts.values(), *parameters.values()):
             if source.is_global and source.output is not None:
                 _check_group(spec.name, source.output, source.tasks, skippable, guards, ancestors)
         groups = [source.tasks for source in (*artifacts.values(), *parameters.values()) if source.tasks]
+        if fan_out is not None:
+            groups.append(fan_out.items.tasks)
+        if spec.gathers_parts:
+            parts = tuple(name for name in reversed(earlier) if steps[name].part is not None)
+            if not parts:
+                raise ValueError(f"step {spec.name}: it gathers the parts, but no earlier step writes one")
+            if len(parts) > 1:
+                _check_group(spec.name, "part", parts, skippable, guards, ancestors)
+            groups.append(parts)
         when = None
         if spec.when is not None:
             found = _producers(steps, earlier, skippable, spec.when.parameter, artifact=False)
@@ -244,8 +288,21 @@ def _wiring(steps: StepRegistry) -> tuple[TaskWiring, ...]:
             guards[spec.name] = when if when is not None else (guards[behind[0]] if len(behind) == 1 else None)
         ancestors[spec.name] = {t for clause in depends for t in clause.tasks}
         ancestors[spec.name] |= {a for t in ancestors[spec.name] for a in ancestors[t]}
-        tasks.append(TaskWiring(spec.name, artifacts, parameters, depends, when, spec.name in skippable))
+        tasks.append(TaskWiring(spec.name, artifacts, parameters, depends, when, spec.name in skippable, fan_out))
     return tuple(tasks)
+
+
+def _fan_out(spec: StepSpec, steps: StepRegistry, earlier: list[str], skippable: set[str]) -> FanOutWiring | None:
+    """Where a fanned-out step's items come from: one earlier step that always runs."""
+    if spec.fan_out is None:
+        return None
+    found = _producers(steps, earlier, skippable, spec.fan_out.items, artifact=False)
+    if len(found) != 1 or found[0] in skippable:
+        raise ValueError(
+            f"step {spec.name}: its fan-out needs one earlier step that always runs to output "
+            f"parameter {spec.fan_out.items!r}"
+        )
+    return FanOutWiring(Source(spec.fan_out.items, found), spec.fan_out.item)
 
 
 def wiring(steps: StepRegistry | None = None) -> tuple[TaskWiring, ...]:
@@ -324,6 +381,8 @@ def entrypoint_dag(
                 for name, source in task.parameters.items()
                 if source.tasks
             ]
+            if task.fan_out is not None:
+                arguments.append(Parameter(name=task.fan_out.item, value=ITEM))
             reference: dict[str, object] = (
                 {"template": task.name}
                 if cluster_template is None
@@ -333,6 +392,7 @@ def entrypoint_dag(
                 name=task.name,
                 depends=task.depends_expression,
                 when=task.when.render() if task.when else None,
+                with_param=task.fan_out.with_param if task.fan_out else None,
                 arguments=arguments or None,
                 **reference,  # type: ignore[arg-type]
             )

@@ -19,6 +19,7 @@ from qiskit_argo.workflows._template import (
     CIRCUIT_SOURCE_VOLUME,
     RESOURCES_PARAMETER,
     RETRY_EXPRESSION,
+    SOURCE_ARTIFACT_PREFIX,
     artifact_settings,
     retry_strategy,
     workflow_settings,
@@ -48,6 +49,8 @@ __all__ = [
     "RESERVED_PARAMETER",
     "MAX_EXECUTION_TIME_PARAMETER",
     "reservation_parameters",
+    "circuit_source_volume",
+    "source_arguments",
     "build",
 ]
 
@@ -211,15 +214,23 @@ def _describe(job: QiskitJob, steps: StepRegistry, catalogue: Catalogue | None =
     spec = job.spec
     primitive = Primitive(spec.primitive).value
     short, backend = _backend_words(job, catalogue)
-    bindings = len(spec.parameter_values or []) or 1
+    pubs = spec.pub_specs()
+    inline = [
+        len(pub.parameter_values or []) or 1 for pub in pubs if getattr(pub, "parameter_values_from", None) is None
+    ]
+    from_sources = len(pubs) - len(inline)
     if primitive == Primitive.ESTIMATOR.value:
-        what = f"estimator: {len(spec.observables or [])} observable(s)"
+        what = f"estimator: {sum(len(pub.observables or []) for pub in pubs)} observable(s)"
         if spec.precision is not None:
             what += f" at precision {spec.precision:g}"
     else:
         what = f"sampler: {spec.effective_shots} shots"
-    if bindings > 1:
-        what += f" x {bindings} parameter bindings"
+    if len(pubs) > 1:
+        what += f", {len(pubs)} PUBs"
+    if sum(inline) > len(inline):
+        what += f" x {sum(inline)} parameter bindings"
+    if from_sources:
+        what += f", parameter values of {from_sources} PUB(s) from storage"
     title = f"{job.name}: {primitive} on {short}"
     description = (
         f"QiskitJob {job.namespace}/{job.name}: {what} on {backend}, optimization level "
@@ -255,6 +266,45 @@ def reservation_parameters(reservation: Need | None) -> dict[str, str]:
         RESERVED_PARAMETER: json.dumps(reserved, separators=(",", ":"), sort_keys=True),
         MAX_EXECUTION_TIME_PARAMETER: str(max(0, int(reservation.max_execution_time))),
     }
+
+
+def circuit_source_volume(job: QiskitJob) -> dict[str, Any]:
+    """The Workflow's ``circuit-source`` volume: one ``projected`` volume of every ConfigMap key the
+    job's circuits and parameter values name (all PUBs), each at ``<ConfigMap name>/<key>``, in the
+    order of first mention; an empty directory when it names none.
+
+    ``optional``: a missing ConfigMap (or key) reaches the validate step, which fails permanently and
+    says which, instead of leaving the pod in ContainerCreating until the deadline.
+    """
+    wanted: dict[str, dict[str, None]] = {}
+    for pub in job.spec.pub_specs():
+        values = pub.parameter_values_from
+        for ref in (pub.circuit.config_map_key_ref, values.config_map_key_ref if values is not None else None):
+            if ref is not None:
+                wanted.setdefault(ref.name, {})[ref.key] = None
+    if not wanted:
+        return {"name": CIRCUIT_SOURCE_VOLUME, "emptyDir": {}}
+    sources = [
+        {
+            "configMap": {
+                "name": name,
+                "items": [{"key": key, "path": f"{name}/{key}"} for key in keys],
+                "optional": True,
+            }
+        }
+        for name, keys in wanted.items()
+    ]
+    return {"name": CIRCUIT_SOURCE_VOLUME, "projected": {"sources": sources}}
+
+
+def source_arguments(job: QiskitJob) -> list[dict[str, Any]]:
+    """The validate task's artifact arguments for the job's artifact sources: ``source-<i>``, a
+    key-only S3 artifact (the namespace's artifact repository, that key) for the i-th of
+    ``api.artifact_keys(job.spec)``; the step reads it at ``SOURCES_DIR/<i>``."""
+    return [
+        {"name": f"{SOURCE_ARTIFACT_PREFIX}{index}", "s3": {"key": key}}
+        for index, key in enumerate(api.artifact_keys(job.spec))
+    ]
 
 
 def build(
@@ -296,14 +346,7 @@ def build(
     body["podMetadata"] = {"labels": _JOB.labels(name, uid)}
     body["activeDeadlineSeconds"] = spec.active_deadline_seconds
     body["retryStrategy"] = retry_strategy(spec.retry)
-    source = spec.circuit.config_map_key_ref
-    body["volumes"] = [
-        # optional: a missing ConfigMap reaches the validate step, which fails permanently and says
-        # so, instead of leaving the pod in ContainerCreating until the deadline.
-        {"name": CIRCUIT_SOURCE_VOLUME, "configMap": {"name": source.name, "optional": True}}
-        if source is not None
-        else {"name": CIRCUIT_SOURCE_VOLUME, "emptyDir": {}}
-    ]
+    body["volumes"] = [circuit_source_volume(job)]
     if spec.suspend:
         body["suspend"] = True
 
@@ -311,7 +354,11 @@ def build(
     raw = {JOB_ARTIFACT: lambda: job_json(job), CATALOGUE_ARTIFACT: lambda: catalogue_json(catalogue)}
     # Without a reservation the template's defaults stand ("{}": no budget, none reserved).
     reserved = reservation_parameters(reservation) if reservation is not None else {}
+    sources = source_arguments(job)
     for task in wiring(steps):
+        if sources and steps[task.name].reads_sources:
+            for argument in sources:
+                _add_argument(tasks[task.name], "artifacts", argument)
         for artifact, wired in task.artifacts.items():
             if not wired.tasks:  # a raw artifact (``RAW_ARTIFACTS``, see wiring)
                 _add_argument(tasks[task.name], "artifacts", {"name": artifact, "raw": {"data": raw[artifact]()}})

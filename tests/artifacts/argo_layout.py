@@ -7,8 +7,10 @@
   key format defaulting to ``{{workflow.name}}/{{pod.name}}`` (``DefaultArchivePattern`` in
   ``pkg/apis/workflow/v1alpha1/artifact_repository_types.go``), the file ``<artifact>.tgz``
   (``stageArchiveFile``); ``tests.argo_fake.ArgoFake`` records exactly that in the node outputs.
-* ``sweep_document()``: a 20-qubit sampler sweep's result.json (the shape ``qiskit_argo.execution``
-  writes), a little over 10 MB; ``store_results(...)`` runs the real store-results step on it.
+* ``sweep_part()``: the one part (``0-of-1.json``, version 3, the shape ``qiskit_argo.execution``
+  writes) of a 20-qubit sampler sweep, a little over 10 MB; ``store_results(...)`` lays it out in a
+  ``parts`` directory beside the request and the ``bindings`` directory (``sweeps.write_bindings``)
+  and runs the real store-results step on it.
 """
 
 from __future__ import annotations
@@ -21,24 +23,52 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from qiskit_argo import results
-from qiskit_argo.api import ResultSummary
-from qiskit_argo.request import ExecutionRequest
+from qiskit_argo import execution, results, sharding, sweeps
+from qiskit_argo.api import AerOptions, BackendStatus
+from qiskit_argo.request import ExecutionRequest, PubRequest
+from qiskit_argo.steps._contract import NO_CACHE_KEY
 from tests.argo_fake import BACKEND_JSON, METRICS_JSON
 
 QUBITS = 20
-BINDINGS = 44
+BINDINGS = 48  # compact result.json (version 3): 48 x 10_000 shots is a little over 10 MB
 SHOTS = 10_000
 TEN_MB = 10 * 1000 * 1000
+#: The sweep runs unsharded: its one part.
+SHARD = "0-of-1"
 
 
-def sweep_document(seed: int = 7) -> dict[str, Any]:
-    """A 20-qubit sampler sweep over one angle: ``BINDINGS`` bindings of ``SHOTS`` shots each, the
-    counts of a noisy GHZ-like state (mostly all-0/all-1, the rest spread over 2**20 outcomes)."""
+def sweep_thetas() -> list[float]:
+    """The sweep's ``BINDINGS`` angles, in binding order."""
+    return [round(i * 3.14159 / (BINDINGS - 1), 6) for i in range(BINDINGS)]
+
+
+def sweep_request(seed: int = 7) -> ExecutionRequest:
+    """The validate step's request for the sweep: one inline-valued PUB of ``BINDINGS`` bindings, one shard."""
+    return ExecutionRequest(
+        job_name="sweep-20q",
+        namespace="lab",
+        primitive="sampler",
+        pubs=[
+            PubRequest(
+                circuit=0,
+                parameter_names=["theta"],
+                num_bindings=BINDINGS,
+                values=sweeps.values_file(0),
+                values_from={"inline": True, "sha256": sweeps.values_sha256([[t] for t in sweep_thetas()])},
+                shots=SHOTS,
+            )
+        ],
+        aer=AerOptions(method="matrix_product_state", seed=seed),
+    )
+
+
+def sweep_part(seed: int = 7) -> dict[str, Any]:
+    """The one part (shard ``0-of-1``, version 3, the shape ``qiskit_argo.execution`` writes) of a
+    20-qubit sampler sweep over one angle: ``BINDINGS`` bindings of ``SHOTS`` shots each, the counts
+    of a noisy GHZ-like state (mostly all-0/all-1, the rest spread over 2**20 outcomes)."""
     rng = random.Random(seed)
-    thetas = [round(i * 3.14159 / (BINDINGS - 1), 6) for i in range(BINDINGS)]
     counts: list[dict[str, int]] = []
-    for theta in thetas:
+    for theta in sweep_thetas():
         tally: dict[str, int] = {}
         coherent = 0.05 + 0.1 * abs(theta - 1.57)
         for _ in range(SHOTS):
@@ -52,47 +82,49 @@ def sweep_document(seed: int = 7) -> dict[str, Any]:
             key = format(outcome, f"0{QUBITS}b")
             tally[key] = tally.get(key, 0) + 1
         counts.append(tally)
-    return {
-        "primitive": "sampler",
-        "job": {"name": "sweep-20q", "namespace": "lab"},
-        "backend": {"name": "aer", "method": "matrix_product_state", "noise_model": None, "seed": seed},
-        "pubs": [
-            {
-                "parameter_names": ["theta"],
-                "parameter_values": [[t] for t in thetas],
-                "num_bindings": BINDINGS,
-                "shots": SHOTS,
-            }
-        ],
-        "pub_results": [
-            {
-                "data": {"meas": {"num_bits": QUBITS, "num_shots": SHOTS, "counts": counts}},
-                "metadata": {"shots": SHOTS},
-            }
-        ],
-        "metadata": {"version": 2, "transpiled": True, "optimization_level": 1, "qiskit_version": "2.1.0"},
+    request = sweep_request(seed)
+    backend = BackendStatus(name="aer", type="aer", method="matrix_product_state")
+    part = execution.part_header(request, backend, shard=SHARD, seed=sharding.shard_seed(seed, 0))
+    part["pub_results"] = [
+        {
+            "pub": 0,
+            "start": 0,
+            "stop": BINDINGS,
+            "data": {"meas": {"num_bits": QUBITS, "num_shots": SHOTS, "counts": counts}},
+            "metadata": {"shots": SHOTS},
+        }
+    ]
+    part["metadata"] = {
+        "transpiled": True,
+        "optimization_level": 1,
+        "transpiled_pubs": [0],
+        "qiskit_version": "2.1.0",
     }
+    return part
 
 
-def store_results(tmp: Path, document: dict[str, Any]) -> Path:
-    """Run the real store-results step on ``document``; the step's output directory (``results/``,
-    ``summary.json``, ``checksum.json``)."""
+def store_results(tmp: Path, part: dict[str, Any], seed: int = 7) -> Path:
+    """Run the real store-results step on the sweep's one ``part`` (laid out in a ``parts``
+    directory as Argo hands it over, with the ``bindings`` directory and request validate writes);
+    the step's output directory (``results/``, ``summary.json``, ``checksum.json``)."""
     tmp.mkdir(parents=True, exist_ok=True)
-    result_file, request_file = tmp / "result.json", tmp / "request.json"
-    result_file.write_text(json.dumps(document))
-    pub = document["pubs"][0]
-    request = ExecutionRequest(
-        job_name=document["job"]["name"],
-        namespace=document["job"]["namespace"],
-        primitive="sampler",
-        shots=SHOTS,
-        parameter_names=pub["parameter_names"],
-        parameter_values=pub["parameter_values"],
-    )
-    request_file.write_text(json.dumps(request.dump()))
-    summary = ResultSummary(primitive="sampler", num_pubs=1, shots=SHOTS, truncated=True)
+    request_file, bindings, parts = tmp / "request.json", tmp / "bindings", tmp / "parts"
+    request_file.write_text(json.dumps(sweep_request(seed).dump()))
+    sweeps.write_bindings(bindings, [[[t] for t in sweep_thetas()]])
+    parts.mkdir()
+    (parts / f"{SHARD}.json").write_text(json.dumps(part))
     out = tmp / "outputs"
-    results.run_step(result_file, request_file, METRICS_JSON, BACKEND_JSON, json.dumps(summary.dump()), out)
+    results.run_step(
+        request_file,
+        bindings,
+        METRICS_JSON,
+        BACKEND_JSON,
+        json.dumps([SHARD]),
+        NO_CACHE_KEY,
+        parts,
+        tmp / "cached-parts",
+        out,
+    )
     return out
 
 

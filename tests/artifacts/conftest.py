@@ -21,7 +21,7 @@ from qiskit_argo.artifacts import ArtifactRepository, S3Credentials
 from qiskit_argo.status._workflow import WorkflowView, outputs
 from tests import argo_fake
 from tests.argo_fake import ArgoFake
-from tests.artifacts.argo_layout import argo_tgz, store_results, sweep_document
+from tests.artifacts.argo_layout import argo_tgz, store_results, sweep_part
 
 REPO = Path(__file__).resolve().parents[2]
 BUCKET = "qiskit-argo"
@@ -121,7 +121,7 @@ def run_workflow(endpoint: str, checksum_json: str, monkeypatch: pytest.MonkeyPa
 @pytest.fixture(scope="session")
 def stored_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real store-results step's outputs for the 20-qubit sweep (results/, checksum.json)."""
-    return store_results(tmp_path_factory.mktemp("store-results"), sweep_document())
+    return store_results(tmp_path_factory.mktemp("store-results"), sweep_part())
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ QUICK = [
     ("run.py", "--quick", "--only", "execute,render"),
     ("schedule_catalogue.py", "--backends", "10", "--repeats", "5", "--processes", "1"),
     ("ibm_fake.py", "--device", "fake_manila", "--shots", "100", "--repeats", "1"),
+    ("shards.py", "--quick", "--only", "speedup,size"),
+    ("gpu.py", "--qubits", "10", "--cpu-max", "10"),
 ]
 
 

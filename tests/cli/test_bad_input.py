@@ -46,16 +46,18 @@ CASES = {
 }
 
 CIRCUIT_CASES = {
-    "invalid-openqasm": (_job(_qasm("OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\nhh q[0];\n")), "line 4"),
+    "invalid-openqasm": (_job(_qasm('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nhh q[0];\n')), "line 4"),
     "invalid-openqasm3": (_job(_qasm("OPENQASM 3.0;\nqubit[2] q;\nfoo q[0];\n")), "line 3"),
     "too-many-qubits": (
-        _job(_qasm("OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[40];\ncreg c[40];\nmeasure q -> c;\n")),
+        _job(_qasm('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[40];\ncreg c[40];\nmeasure q -> c;\n')),
         "qubits",
     ),
     "binding-mismatch": (
         _job(
-            _qasm("OPENQASM 3.0;\ninclude \"stdgates.inc\";\ninput float[64] a;\nqubit[1] q;\nbit[1] c;\n"
-                  "rx(a) q[0];\nc[0] = measure q[0];\n")
+            _qasm(
+                'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float[64] a;\nqubit[1] q;\nbit[1] c;\n'
+                "rx(a) q[0];\nc[0] = measure q[0];\n"
+            )
             + "parameterValues:\n  - [0.1, 0.2]\n"
         ),
         "spec.parameterValues[0]",
@@ -131,3 +133,40 @@ def test_real_entry_point_prints_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     _assert_one_line(proc.stderr, "spec.shots")
     assert proc.stdout == ""
+
+
+SWEEP_QASM = """
+OPENQASM 3.0;
+include "stdgates.inc";
+input float[64] a;
+qubit[1] q;
+bit[1] c;
+rx(a) q[0];
+c[0] = measure q[0];
+"""
+SOURCE_CASES = {
+    "missing-artifact-key": ("parameterValuesFrom:\n  artifact: {key: sweeps/nowhere.npy}\n", "", "sweeps/nowhere.npy"),
+    "missing-config-map-key": (
+        "parameterValuesFrom:\n  configMapKeyRef: {name: sweeps, key: nope.json}\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sweeps\ndata:\n  rows.json: '[[0.1]]'\n---\n",
+        "ConfigMap 'sweeps' has no key 'nope.json'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SOURCE_CASES))
+def test_a_missing_source_is_one_line_exit_2(tmp_path: Path, case: str) -> None:
+    """A sweep's values named by a key that is not there: validate says so in one line; run fails its
+    validate step the same way (exit 2), having read --artifacts (here an empty directory)."""
+    spec, before, needle = SOURCE_CASES[case]
+    path = _write(tmp_path, before + _job(_qasm(SWEEP_QASM) + spec))
+    (tmp_path / "files").mkdir()
+    result = CliRunner().invoke(app, ["validate", str(path), "--artifacts", str(tmp_path / "files")])
+    assert result.exit_code == 2, result.output
+    _assert_one_line(result.stderr, needle)
+    args = ["run", str(path), "--out", str(tmp_path / "out"), "--artifacts", str(tmp_path / "files")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "step validate failed" in line and needle.rsplit(" ", 1)[-1] in line

@@ -91,7 +91,7 @@ async def test_results_refuses_a_result_json_that_does_not_match_the_status_chec
     job = await stored(kube, s3_endpoint, stored_outputs, monkeypatch)
     files = {p.name: p.read_bytes() for p in (stored_outputs / "results").iterdir()}
     # The same size, one digit changed: only the checksum can tell.
-    files["result.json"] = files["result.json"].replace(b'"shots": 10000', b'"shots": 10001', 1)
+    files["result.json"] = files["result.json"].replace(b'"shots":10000', b'"shots":10001', 1)
     s3_client(s3_endpoint).put_object(Bucket=BUCKET, Key=job["status"]["resultLocation"]["key"], Body=repack(files))
     out = kube.tmp / "out"
     result = await kube.cli("results", "bell", "--out", str(out))

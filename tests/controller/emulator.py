@@ -256,16 +256,25 @@ def _check_annotations(kind: str, obj: Mapping[str, Any]) -> None:
 
 
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+#: The API server's limit on a ConfigMap's data (keys plus values; ``corev1.MaxSecretSize``).
+CONFIGMAP_MAX_BYTES = 1024 * 1024
 
 
 def _check_configmap(obj: Mapping[str, Any]) -> None:
     """A ConfigMap's ``data`` as the API server takes it: string values (anything else does not
-    decode: 400), keys that are config keys (``IsConfigMapKey``: 422)."""
+    decode: 400), keys that are config keys (``IsConfigMapKey``: 422), at most 1 MiB (422)."""
     data = obj.get("data") or {}
     name = (obj.get("metadata") or {}).get("name")
     if not isinstance(data, Mapping) or any(not isinstance(value, str) for value in data.values()):
         raise _error(
             400, "BadRequest", 'ConfigMap in version "v1" cannot be handled as a ConfigMap: data values must be strings'
+        )
+    size = sum(len(key.encode()) + len(value.encode()) for key, value in data.items())
+    if size > CONFIGMAP_MAX_BYTES:
+        raise _error(
+            422,
+            "Invalid",
+            f'ConfigMap "{name}" is invalid: []: Too long: must have at most {CONFIGMAP_MAX_BYTES} bytes',
         )
     for key in data:
         if len(key) > 253 or not _CONFIG_KEY.match(key):

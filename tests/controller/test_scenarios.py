@@ -110,6 +110,8 @@ async def test_workflow_progress_reaches_the_job_status(cluster: Cluster) -> Non
     job = await cluster.phase("bell", "Succeeded")
 
     status = job["status"]
+    assert status["progress"] == "1/1"  # Argo's progress of the execute step's one shard, completed
+    assert status["steps"][2]["progress"] == "1/1"
     assert status["result"]["topCounts"] == SUMMARY["topCounts"]
     assert status["resultLocation"]["artifact"] == "results"
     assert status["resultLocation"]["key"].endswith("/results.tgz")
@@ -119,6 +121,9 @@ async def test_workflow_progress_reaches_the_job_status(cluster: Cluster) -> Non
         "validate": "Succeeded",
         "schedule": "Succeeded",
         "execute-aer": "Succeeded",
+        "execute-aer-cached": "Skipped",  # a fanned-out alternative whose when is false never expands
+        "execute-aer-gpu": "Skipped",
+        "execute-aer-gpu-cached": "Skipped",
         "ibm-submit": "Skipped",  # its when is false: the schedule step chose aer
         "ibm-wait": "Omitted",  # its depends (ibm-submit.Succeeded) is false
         "store-results": "Succeeded",

@@ -11,6 +11,7 @@ import yaml
 
 from qiskit_argo import workflows
 from qiskit_argo.artifacts import ArtifactRepository
+from qiskit_argo.steps import CACHE_PREFIX, PART_ARTIFACT
 from qiskit_argo.workflows._template import (
     ARTIFACT_REPOSITORY_CONFIGMAP,
     ARTIFACT_REPOSITORY_KEY,
@@ -107,11 +108,18 @@ def test_workflows_keep_the_final_results_and_collect_the_rest() -> None:
     assert "ttlStrategy" not in template["spec"], "the Workflow lives as long as its QiskitJob"
     assert gc["serviceAccountName"] == workflows.SERVICE_ACCOUNT
     assert gc["podMetadata"]["labels"][workflows.LABEL_EGRESS] == "none", "GC pods must pass the NetworkPolicies"
-    kept, collected = set(), set()
+    kept, collected, cached = set(), set(), set()
     for step in template["spec"]["templates"]:
         for artifact in (step.get("outputs") or {}).get("artifacts", []):
             strategy = (artifact.get("artifactGC") or {}).get("strategy")
+            if strategy == "Never":  # a cached part: the bucket's lifecycle rule expires it
+                assert artifact["name"] == PART_ARTIFACT and artifact["s3"]["key"].startswith(CACHE_PREFIX + "/")
+                assert "memoize" in step, step["name"]
+                cached.add(step["name"])
+                continue
             (kept if strategy == "OnWorkflowDeletion" else collected).add(artifact["name"])
             assert strategy in (None, "OnWorkflowDeletion"), artifact
-    assert kept == set(KEPT_ARTIFACTS) == {"results"}
-    assert {"result", "request", "circuit"} <= collected
+    # A run's parts stay with the Workflow (key-only, under the run's own prefix), like the results.
+    assert kept == {*KEPT_ARTIFACTS, PART_ARTIFACT} == {"results", "part"}
+    assert cached == {"execute-aer-cached", "execute-aer-gpu-cached"}
+    assert {"request", "circuit", "bindings"} <= collected

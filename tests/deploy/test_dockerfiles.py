@@ -31,7 +31,12 @@ COMPONENTS = ("controller", "validator", "executor")
 DOCKERFILE = REPO / "validator" / "Dockerfile"
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 PINNED_BASE = re.compile(r"^python:(?P<minor>3\.\d+)\.\d+-slim-(bookworm|trixie)(@sha256:[0-9a-f]{64})?$")
-ENTRY_POINTS = {"controller": "qiskit-argo-controller", "validator": ENTRY_POINT, "executor": ENTRY_POINT}
+ENTRY_POINTS = {
+    "controller": "qiskit-argo-controller",
+    "validator": ENTRY_POINT,
+    "executor": ENTRY_POINT,
+    "executor-gpu": ENTRY_POINT,
+}
 _VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
 
@@ -217,9 +222,9 @@ def test_final_image_leaves_no_shell_pip_or_package_manager(component: str) -> N
     removed = " ".join(runs)
     for tool in ("/bin/bash", "/bin/dash", "/usr/bin/apt", "/usr/bin/dpkg", "/usr/local/bin/pip"):
         assert tool in removed, f"{component}: {tool} stays in the image"
-    assert final.index(("RUN", runs[-1])) < max(
-        i for i, (kw, _) in enumerate(final) if kw == "USER"
-    ), "nothing may RUN after the shells are gone"
+    assert final.index(("RUN", runs[-1])) < max(i for i, (kw, _) in enumerate(final) if kw == "USER"), (
+        "nothing may RUN after the shells are gone"
+    )
     copies = _all(final, "COPY")
     assert copies and all(c.startswith("--from=") for c in copies), "the final image copies only the built venv"
 
@@ -377,7 +382,52 @@ def test_the_makefile_builds_every_image_under_the_name_the_manifests_use() -> N
     assert images == {component: naming.image(component) for component in COMPONENTS}
     template = workflows.cluster_workflow_template()
     used = {step["container"]["image"] for step in template["spec"]["templates"] if "container" in step}
-    assert used <= set(images.values())
+    assert used <= {*images.values(), naming.image(GPU_COMPONENT)}
+
+
+# --------------------------------------------------------------------------- the GPU executor
+
+GPU_COMPONENT = "executor-gpu"
+GPU_DOCKERFILE = REPO / "executor" / "Dockerfile.gpu"
+PINNED_CUDA = re.compile(r"^nvidia/cuda:12\.\d+\.\d+-runtime-ubuntu\d\d\.\d\d(@sha256:[0-9a-f]{64})?$")
+
+
+def _lock() -> dict[str, str]:
+    lines = (REPO / "requirements.lock").read_text().splitlines()
+    return dict(line.split("==", 1) for line in lines if "==" in line and not line.startswith("#"))
+
+
+def test_the_gpu_image_is_built_under_the_name_its_steps_use() -> None:
+    plan = _make_plan("Makefile.images", "image-executor-gpu")
+    assert "docker build -f executor/Dockerfile.gpu --build-arg VERSION=" in plan
+    assert plan.rstrip().endswith(f"-t {naming.image(GPU_COMPONENT)} .")
+    gpu_steps = [spec for spec in STEPS.values() if spec.component == GPU_COMPONENT]
+    for spec in gpu_steps:
+        assert spec.resources.requests.get("nvidia.com/gpu") == spec.resources.limits.get("nvidia.com/gpu") == "1"
+
+
+def test_the_gpu_image_runs_qiskit_aer_gpu_pinned_like_aer_on_a_pinned_cuda_12_runtime() -> None:
+    dockerfile = parse(GPU_DOCKERFILE, {"VERSION": "0.1.0"})
+    assert [stage.base for stage in dockerfile.stages] and all(
+        PINNED_CUDA.match(stage.base) for stage in dockerfile.stages
+    ), [stage.base for stage in dockerfile.stages]
+    runs = " ".join(_runs(dockerfile.stages))
+    assert '--constraint requirements.lock ".[executor]"' in runs
+    assert "pip uninstall --yes qiskit-aer " in runs and '"qiskit-aer-gpu==${AER_VERSION}"' in runs
+    assert "s/^qiskit-aer==//p" in runs and _lock().get("qiskit-aer"), "requirements.lock pins qiskit-aer"
+    assert "pip uninstall --yes pip setuptools" in runs
+
+
+def test_the_gpu_image_runs_as_the_pods_user_without_a_shell() -> None:
+    dockerfile = parse(GPU_DOCKERFILE, {"VERSION": "0.1.0"})
+    final = dockerfile.stages[-1]
+    assert final.name == GPU_COMPONENT
+    assert _all(final.instructions, "USER") == [f"{workflows.RUN_AS_USER}:{workflows.RUN_AS_USER}"]
+    assert _all(final.instructions, "ENTRYPOINT") == [f'["/opt/qiskit-argo/bin/{ENTRY_POINT}"]']
+    runs = " ".join(_all(final.instructions, "RUN"))
+    assert "/bin/sh" in runs and "/usr/bin/dpkg" in runs, "shells and the package manager go"
+    (env,) = _all(final.instructions, "ENV")
+    assert "HOME=/tmp" in env and "PATH=/opt/qiskit-argo/bin" in env
 
 
 def test_push_and_kind_load_cover_every_image() -> None:

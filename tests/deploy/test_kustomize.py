@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import re
 from typing import Any
 
 import pytest
+import yaml
 
 from qiskit_argo import naming, workflows
 from qiskit_argo.steps import EGRESS_CLASSES, EGRESS_IBM_QUANTUM, SERVICE_STEPS, STEPS
@@ -96,7 +98,38 @@ def test_platform_contains_the_generated_crds_and_templates(directory: str) -> N
         find(objs, "CustomResourceDefinition", crd["metadata"]["name"])
     template = find(objs, "ClusterWorkflowTemplate", naming.TEMPLATE_NAME)
     generated = workflows.cluster_workflow_template()
-    assert template["spec"] == generated["spec"], "the built ClusterWorkflowTemplate differs from the generated one"
+    built = copy.deepcopy(template["spec"])
+    for step in built["templates"]:  # what components/gpu adds (test_gpu_component_...)
+        if step["name"] in _gpu_templates():
+            step.pop("nodeSelector", None)
+            step.pop("tolerations", None)
+    assert built == generated["spec"], "the built ClusterWorkflowTemplate differs from the generated one"
+
+
+def _gpu_templates() -> set[str]:
+    return {spec.name for spec in STEPS.values() if spec.component == GPU_COMPONENT}
+
+
+GPU_COMPONENT = "executor-gpu"
+GPU_NODE_SELECTOR = {"nvidia.com/gpu.present": "true"}
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+
+
+def test_gpu_component_schedules_exactly_the_gpu_templates_on_gpu_nodes() -> None:
+    """components/gpu (in production) gives the templates that run on the executor-gpu image, and
+    only those, the GPU nodes' selector and toleration; its JSON patch tests each index's name."""
+    assert _gpu_templates(), "no step runs on the GPU image"
+    generated = [step["name"] for step in workflows.cluster_workflow_template()["spec"]["templates"]]
+    patch = yaml.safe_load((KUSTOMIZE / "components" / "gpu" / "gpu-scheduling.yaml").read_text())
+    tested = {generated[int(op["path"].split("/")[3])]: op["value"] for op in patch if op["op"] == "test"}
+    assert tested == {name: name for name in _gpu_templates()}, "components/gpu patches other template indices"
+    template = find(build("overlays/production"), "ClusterWorkflowTemplate", naming.TEMPLATE_NAME)
+    for step in template["spec"]["templates"]:
+        if step["name"] in _gpu_templates():
+            assert step["nodeSelector"] == GPU_NODE_SELECTOR and step["tolerations"] == [GPU_TOLERATION]
+            assert step["container"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+        else:
+            assert "nodeSelector" not in step and "tolerations" not in step, step["name"]
 
 
 @pytest.mark.parametrize("directory", PLATFORM_BUILDS)
@@ -129,7 +162,7 @@ def test_sync_waves_put_crds_and_templates_first(directory: str) -> None:
 
 
 def _our_images() -> set[str]:
-    return {naming.image(component) for component in ("controller", "validator", "executor")}
+    return {naming.image(component) for component in ("controller", "validator", "executor", GPU_COMPONENT)}
 
 
 @pytest.mark.parametrize("directory", PLATFORM_BUILDS)
@@ -455,7 +488,7 @@ def test_overlays_only_add_to_the_base(overlay: str) -> None:
 
 def test_every_kustomization_is_built_by_a_test() -> None:
     built = {KUSTOMIZE / d for d in ALL_BUILDS}
-    components = {KUSTOMIZE / "components" / d for d in ("ibm", "sync-waves", "monitoring")}
+    components = {KUSTOMIZE / "components" / d for d in ("ibm", "sync-waves", "monitoring", "gpu")}
     nested = {
         KUSTOMIZE / "overlays" / "dev" / "minio",
         KUSTOMIZE / "overlays" / "production" / "artifact-repository",

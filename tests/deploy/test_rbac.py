@@ -35,9 +35,10 @@ def _grants(subject: str, scope: str, table: dict[tuple[str, str], str]) -> set[
 #: only (its IBM-cancel / session-close finalizer), writes each kind's status subresource,
 #: creates Workflows (a job's, and the probe, cancel and session open/close ones), reads and
 #: watches Workflows and patches one to suspend or resume it, keeps ConfigMap
-#: qiskit-argo-semaphores in each job namespace (get, create, patch — never a Secret) and posts
-#: Events. It runs with --standalone and kopf's scanning disabled: no peering objects, no
-#: namespace or CRD watching.
+#: qiskit-argo-semaphores in each job namespace (get, create, patch — never a Secret), prunes
+#: Argo's memoization ConfigMap qiskit-argo-result-cache there (get, patch) and posts Events.
+#: It runs with --standalone and kopf's scanning disabled: no peering objects, no namespace or
+#: CRD watching.
 #: The step pods' executor: only the WorkflowTaskResults that carry output parameters.
 ALLOWED: set[Grant] = _grants(
     CONTROLLER,
@@ -136,3 +137,23 @@ def test_the_step_pods_executor_may_do_exactly_what_argo_needs() -> None:
         (WORKFLOW, NAMESPACE, "argoproj.io", "workflowartifactgctasks", "watch"),
         (WORKFLOW, NAMESPACE, "argoproj.io", "workflowartifactgctasks/status", "patch"),
     }
+
+
+def test_argo_memoization_rbac_grants_argo_only_writing_configmaps() -> None:
+    """kustomize/argo-workflows/memoization-rbac.yaml: Argo's controller may create and update the
+    simulator cache's ConfigMap (its memoization cache), nothing more; no step pod is named."""
+    from qiskit_argo.steps import CACHE_CONFIGMAP
+    from tests.deploy.builds import KUSTOMIZE, load_yaml_documents
+    from tests.support.schemas import validate_k8s
+
+    path = KUSTOMIZE / "argo-workflows" / "memoization-rbac.yaml"
+    objs = load_yaml_documents(path)
+    for obj in objs:
+        validate_k8s(obj)
+    (role,) = [obj for obj in objs if obj["kind"] == "ClusterRole"]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "update"]}]
+    (binding,) = [obj for obj in objs if obj["kind"] == "ClusterRoleBinding"]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert [s["name"] for s in binding["subjects"]] == ["argo"]
+    assert workflows.SERVICE_ACCOUNT not in {s["name"] for s in binding["subjects"]}
+    assert CACHE_CONFIGMAP in path.read_text()

@@ -93,7 +93,12 @@ class Outcome:
 
 
 def write_corpus(cases: Iterable[Case], folder: Path) -> dict[str, Path]:
+    """Write every case into ``folder``, beside the examples' artifact files (``examples/sweeps``:
+    the keys a control names are read under the job file's directory, as ``--artifacts`` defaults)."""
     folder.mkdir(parents=True, exist_ok=True)
+    sweeps = Path(__file__).resolve().parents[2] / "examples" / "sweeps"
+    if sweeps.is_dir() and not (folder / "sweeps").exists():
+        shutil.copytree(sweeps, folder / "sweeps")
     paths: dict[str, Path] = {}
     for case in cases:
         path = folder / case.filename

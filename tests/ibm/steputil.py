@@ -1,5 +1,6 @@
-"""Helpers of the IBM step tests: a job's files as the validate and schedule steps write them,
-and runners for ``qiskit-argo-step`` in this process (``qiskit_argo.steps.main``) or in a new one."""
+"""Helpers of the IBM step tests: a job's files as the validate and schedule steps write them
+(``circuit.qpy`` with one circuit per PUB, ``request.json``, the ``bindings`` directory), and
+runners for ``qiskit-argo-step`` in this process (``qiskit_argo.steps.main``) or in a new one."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @dataclass
 class JobFiles:
-    """One job's step inputs under ``root``: circuit.qpy, request.json, and the schedule step's outputs."""
+    """One job's step inputs under ``root``: circuit.qpy, request.json, bindings/, and the schedule step's outputs."""
 
     root: Path
     backend: str
@@ -39,10 +40,14 @@ class JobFiles:
     def request(self) -> Path:
         return self.root / "request.json"
 
+    @property
+    def bindings(self) -> Path:
+        return self.root / "bindings"
+
     def submit_argv(self, out: Path) -> list[str]:
         return [
             "ibm-submit", "--circuit", str(self.circuit), "--request", str(self.request),
-            "--backend", self.backend, "--target", self.target,
+            "--bindings", str(self.bindings), "--backend", self.backend, "--target", self.target,
             "--credentials-secret", self.secret[0], "--credentials-key", self.secret[1],
             "--semaphore", self.semaphore, "--max-execution-time", self.max_execution_time, "--out", str(out),
         ]  # fmt: skip
@@ -78,6 +83,7 @@ def make_job(
     shots: int = 4000,
     seed: int | None = 1234,
     circuit: Any = None,
+    pubs: list[dict[str, Any]] | None = None,
     observables: list[dict[str, float]] | None = None,
     precision: float | None = None,
     resilience_level: int | None = None,
@@ -85,29 +91,52 @@ def make_job(
     session_id: str | None = None,
     uid: str | None = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
 ) -> JobFiles:
-    """Write a job's step inputs (as validate and schedule would) under ``root``."""
+    """Write a job's step inputs (as validate and schedule would) under ``root``: one PUB of
+    ``circuit`` (a Bell pair) with the job-level options, or ``pubs``: one dict per PUB with
+    ``circuit`` and optionally ``parameter_names`` and ``rows`` (its bindings), ``shots``,
+    ``precision``, ``observables``."""
+    import io
+
+    from qiskit import qpy
+
     from qiskit_argo.api import AerOptions, IbmOptions, Observable
-    from qiskit_argo.circuits import circuit_to_qpy
-    from qiskit_argo.request import ExecutionRequest
+    from qiskit_argo.request import ExecutionRequest, PubRequest
+    from qiskit_argo.sweeps import write_bindings
 
     root.mkdir(parents=True, exist_ok=True)
     estimator = primitive == "estimator"
-    if circuit is None:
-        circuit = bell(measured=not estimator)
+    if pubs is None:
+        pubs = [{"circuit": circuit if circuit is not None else bell(measured=not estimator)}]
+    files = write_bindings(root / "bindings", [pub.get("rows") for pub in pubs])
+    pub_requests = [
+        PubRequest(
+            circuit=index,
+            parameter_names=pub.get("parameter_names", [p.name for p in pub["circuit"].parameters]),
+            num_bindings=len(pub["rows"]) if pub.get("rows") is not None else 1,
+            values=files[index],
+            values_from={"inline": True} if files[index] else None,
+            shots=None if estimator else pub.get("shots", shots),
+            precision=pub.get("precision", precision) if estimator else None,
+            observables=[Observable(paulis=o) for o in pub.get("observables", observables) or [{"ZZ": 1.0}]]
+            if estimator
+            else None,
+        )
+        for index, pub in enumerate(pubs)
+    ]
     request = ExecutionRequest(
         job_name="bell",
         namespace="lab",
         primitive=primitive,  # type: ignore[arg-type]
-        shots=None if estimator else shots,
-        precision=precision,
-        observables=[Observable(paulis=o) for o in observables or [{"ZZ": 1.0}]] if estimator else None,
+        pubs=pub_requests,
         aer=AerOptions(seed=seed),
         uid=uid,
         generation=1,
         backend_ref=name,
         ibm=IbmOptions(resilience_level=resilience_level, max_execution_time=max_execution_time),
     )
-    (root / "circuit.qpy").write_bytes(circuit_to_qpy(circuit))
+    buffer = io.BytesIO()
+    qpy.dump([pub["circuit"] for pub in pubs], buffer)
+    (root / "circuit.qpy").write_bytes(buffer.getvalue())
     (root / "request.json").write_text(json.dumps(request.dump()))
     backend = json.dumps({"name": name, "type": "ibm", "device": device, "reason": "spec.backend.ref"})
     channel = None if fake else "ibm_quantum_platform"

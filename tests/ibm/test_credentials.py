@@ -83,7 +83,9 @@ class _Service:
         return self.jobs[job_id]
 
     def backend(self, name: str) -> Any:
-        raise IBMNotAuthorizedError(f"401 Client Error: Unauthorized for url: https://x?apikey={self.arguments['token']}")
+        raise IBMNotAuthorizedError(
+            f"401 Client Error: Unauthorized for url: https://x?apikey={self.arguments['token']}"
+        )
 
 
 def test_the_key_is_read_and_never_shown(canary: str, every_log_record: list[logging.LogRecord]) -> None:
@@ -142,9 +144,7 @@ def test_the_runtime_service_reads_the_clouds_strings(canary: str) -> None:
      ("{} {}", "whitespace or control characters"), ("{}\x1b[2J", "whitespace or control characters")],
     ids=["unset", "empty", "blank", "inner-space", "control"],
 )  # fmt: skip
-def test_bad_keys_are_refused_without_echo(
-    monkeypatch: pytest.MonkeyPatch, value: str | None, complaint: str
-) -> None:
+def test_bad_keys_are_refused_without_echo(monkeypatch: pytest.MonkeyPatch, value: str | None, complaint: str) -> None:
     secret = f"canary{uuid.uuid4().hex}"
     if value is None:
         monkeypatch.delenv(TOKEN_ENV, raising=False)

@@ -80,8 +80,9 @@ def test_two_processes_asking_at_once_run_the_job_once(isa: Any, tmp_path: Path)
     store = tmp_path / "jobs.json"
     job_id = LocalTestingService(store).submit(_request(isa, "t", seed=None))  # unseeded: two runs would differ
     asking = [
-        subprocess.Popen([sys.executable, "-c", _ASK, str(store), job_id], stdout=subprocess.PIPE, text=True,
-                         cwd=REPO)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", _ASK, str(store), job_id], stdout=subprocess.PIPE, text=True, cwd=REPO
+        )  # fmt: skip
         for _ in range(2)
     ]
     answers = [process.communicate(timeout=300)[0] for process in asking]

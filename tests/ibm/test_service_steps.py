@@ -14,6 +14,7 @@ from qiskit_argo.ibm import JobIdentity, SubmitRequest, connect, identity_tag, j
 from qiskit_argo.ibm.fake import FakeIbmService
 from qiskit_argo.ibm.service_steps import parse_duration
 from qiskit_argo.steps import SERVICE_STEPS, STEPS
+from qiskit_argo.steps._contract import Part
 from tests.ibm.steputil import NO_SECRET, Ran, run_in_process
 
 pytest.importorskip("qiskit_ibm_runtime")
@@ -42,16 +43,25 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIbmService]:
 
 
 def test_the_registries_are_declared_as_the_contract_says() -> None:
-    assert list(STEPS) == ["validate", "schedule", "execute-aer", "ibm-submit", "ibm-wait", "store-results"]
+    assert list(STEPS) == [
+        "validate", "schedule", "execute-aer", "execute-aer-cached", "execute-aer-gpu", "execute-aer-gpu-cached",
+        "ibm-submit", "ibm-wait", "store-results",
+    ]  # fmt: skip
     assert list(SERVICE_STEPS) == ["ibm-probe", "ibm-cancel", "session-open", "session-close"]
     for spec in (STEPS["ibm-submit"], STEPS["ibm-wait"]):
         assert spec.when is not None and (spec.when.parameter, spec.when.equals) == ("executor", "ibm")
         assert spec.credentials and spec.semaphore and spec.egress == "ibm-quantum" and spec.component == "executor"
     assert STEPS["ibm-submit"].output_parameters == {"submission": "submission.json"}
     assert STEPS["ibm-submit"].output_artifacts == {"ibm-jobs": "ibm-jobs.json"}
+    assert STEPS["ibm-submit"].input_artifacts == {
+        "circuit": "circuit.qpy", "request": "request.json", "bindings": "bindings"
+    }  # fmt: skip
+    assert STEPS["ibm-submit"].part is None and STEPS["ibm-submit"].fan_out is None
     assert STEPS["ibm-wait"].input_artifacts == {"request": "request.json", "ibm-jobs": "ibm-jobs.json"}
-    assert STEPS["ibm-wait"].output_parameters == {"summary": "summary.json", "ibm": "ibm.json"}
-    assert STEPS["ibm-wait"].output_artifacts == STEPS["execute-aer"].output_artifacts
+    assert STEPS["ibm-wait"].output_parameters == {"ibm": "ibm.json"}, "the summary comes from store-results"
+    assert not STEPS["ibm-wait"].output_artifacts, "its result is its part"
+    assert STEPS["ibm-wait"].part == Part(cached=False, shard_parameter=None)
+    assert STEPS["ibm-wait"].fan_out is None and not STEPS["ibm-wait"].memoize
     outputs = {"ibm-probe": "probe", "ibm-cancel": "cancelled", "session-open": "session", "session-close": "session"}
     for name, spec in SERVICE_STEPS.items():
         assert spec.credentials and not spec.semaphore and spec.when is None and spec.egress == "ibm-quantum"

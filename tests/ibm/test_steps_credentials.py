@@ -58,7 +58,7 @@ def test_local_testing_steps_never_show_the_key(canary: str, tmp_path: Path) -> 
     waited = run_in_subprocess(files.wait_argv(tmp_path / "out" / "submit", tmp_path / "out" / "wait"))
     assert (submitted.code, waited.code) == (0, 0), submitted.stderr + waited.stderr
     shown = "\n".join([submitted.stdout, submitted.stderr, waited.stdout, waited.stderr, every_text_under(tmp_path)])
-    assert canary not in shown and (tmp_path / "out" / "wait" / "result.json").is_file()
+    assert canary not in shown and (tmp_path / "out" / "wait" / "part.json").is_file()
 
 
 class _Rejecting:

@@ -34,9 +34,12 @@ def bell_counts(job: FakeJob) -> Any:
     from qiskit.primitives import PrimitiveResult, SamplerPubResult
     from qiskit.primitives.containers import BitArray, DataBin
 
-    shots = job.request.shots or 1000
-    bits = BitArray.from_counts({"00": shots // 2, "11": shots - shots // 2 - 3, "01": 3}, num_bits=2)
-    return PrimitiveResult([SamplerPubResult(DataBin(c=bits), metadata={"shots": shots})], metadata={})
+    results = []
+    for pub in job.request.pubs:
+        shots = pub[2] if len(pub) > 2 and pub[2] else job.request.shots or 1000
+        bits = BitArray.from_counts({"00": shots // 2, "11": shots - shots // 2 - 3, "01": 3}, num_bits=2)
+        results.append(SamplerPubResult(DataBin(c=bits), metadata={"shots": shots}))
+    return PrimitiveResult(results, metadata={})
 
 
 @pytest.fixture
@@ -112,7 +115,7 @@ def assert_exactly_one_ran(fake: FakeIbmService, job: JobFiles, run: dict[str, A
     assert status.state == "Done" and not fake.unfinished(tag_of(job))
     others = {j.job_id for j in fake.tagged(tag_of(job))} - {status.job_id}
     assert others == set(status.duplicates_cancelled), "every other job was cancelled, and recorded"
-    document = json.loads((run["wait_out"] / "result.json").read_text())
+    document = json.loads((run["wait_out"] / "part.json").read_text())
     assert document["ibm"]["job_id"] == status.job_id and document["ibm"]["quantum_seconds"] == 2.0
     assert document["pub_results"][0]["data"]["c"]["counts"][0]["00"] == 500
     return status
@@ -186,7 +189,7 @@ def test_flaky_status_polling_is_ridden_out(job: JobFiles, fake: FakeIbmService,
     run = run_job(job, fake, tmp_path, capsys)
     assert_exactly_one_ran(fake, job, run)
     assert run["wait_attempts"] == 1
-    ibm = json.loads((run["wait_out"] / "result.json").read_text())["ibm"]
+    ibm = json.loads((run["wait_out"] / "part.json").read_text())["ibm"]
     assert ibm["transient_errors"] == 3 and ibm["polls"] > 3
 
 
@@ -198,7 +201,7 @@ def test_a_wait_retried_n_times_reattaches_and_never_submits(
     assert_exactly_one_ran(fake, job, run)
     assert run["wait_attempts"] == 4 and len(fake.submissions) == 1 and fake.calls["submit"] == 1
     for attempt in (1, 2, 3):
-        assert not (tmp_path / f"wait-{attempt}" / "result.json").exists()
+        assert not (tmp_path / f"wait-{attempt}" / "part.json").exists()
 
 
 def test_a_wait_that_times_out_fails_transiently_and_the_retry_reattaches(
@@ -237,7 +240,7 @@ def test_a_job_failed_or_cancelled_at_ibm_fails_permanently_with_ibms_words(
     assert status.job_id == job_id and status.state == ("Failed" if reason == "IbmJobFailed" else "Cancelled")
     if reason == "IbmJobFailed":
         assert status.message and "1517" in status.message
-    assert not (tmp_path / "wait" / "result.json").exists()
+    assert not (tmp_path / "wait" / "part.json").exists()
 
 
 def test_rejected_credentials_fail_permanently(job: JobFiles, fake: FakeIbmService, tmp_path: Path,

@@ -1,6 +1,7 @@
 """The IBM steps for real in qiskit-ibm-runtime's local testing mode: ``qiskit-argo-step ibm-submit`` and
 ``ibm-wait`` in two processes that share only files (the ``submission`` parameter and the ``ibm-jobs``
-artifact), a Bell pair on fake_sherbrooke with its noise, the estimator with a resilience level."""
+artifact), a Bell pair on fake_sherbrooke with its noise, the estimator with a resilience level, and
+several PUBs in one IBM job coming back in order as the run's one part."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from qiskit_argo.api import IbmJobStatus, ResultSummary
+from qiskit_argo.api import IbmJobStatus
 from qiskit_argo.ibm.job_steps import identity_of
 from qiskit_argo.ibm.local_mode import STORE_KIND
 from qiskit_argo.ibm.tags import identity_tag
 from qiskit_argo.request import ExecutionRequest
-from tests.ibm.steputil import JobFiles, make_job, run_in_process, run_in_subprocess
+from tests.ibm.steputil import JobFiles, bell, make_job, run_in_process, run_in_subprocess
 
 pytest.importorskip("qiskit_ibm_runtime")
 pytest.importorskip("qiskit_aer")
@@ -57,14 +58,24 @@ def test_submit_records_one_queued_job_tagged_with_the_identity(bell_run: tuple[
     assert circuit["__type__"] == "QuantumCircuit" and isinstance(circuit["__value__"], str), "base64 QPY"
 
 
-def test_wait_gives_noisy_bell_counts_with_the_aer_schema_and_an_ibm_block(
+def _part(wait: Path) -> dict[str, Any]:
+    return json.loads((wait / "part.json").read_text())  # type: ignore[no-any-return]
+
+
+def test_wait_gives_noisy_bell_counts_as_the_runs_one_part_with_an_ibm_block(
     bell_run: tuple[JobFiles, Path, Path],
 ) -> None:
     _, submit, wait = bell_run
-    document = json.loads((wait / "result.json").read_text())
-    assert {"primitive", "job", "backend", "pubs", "pub_results", "metadata", "ibm"} == set(document)
+    document = _part(wait)
+    assert {"version", "shard", "seed", "primitive", "job", "backend", "pub_results", "metadata", "ibm"} == set(
+        document
+    )
+    assert (document["version"], document["shard"], document["seed"]) == (3, "0-of-1", 1234)
     assert document["backend"]["type"] == "ibm" and document["backend"]["device"] == "fake_sherbrooke"
-    (register,) = document["pub_results"][0]["data"].values()
+    assert not (wait / "result.json").exists() and not (wait / "summary.json").exists(), "store-results writes those"
+    (entry,) = document["pub_results"]
+    assert (entry["pub"], entry["start"], entry["stop"]) == (0, 0, 1)
+    (register,) = entry["data"].values()
     counts = register["counts"][0]
     assert sum(counts.values()) == SHOTS
     errors = SHOTS - counts.get("00", 0) - counts.get("11", 0)
@@ -76,8 +87,6 @@ def test_wait_gives_noisy_bell_counts_with_the_aer_schema_and_an_ibm_block(
     assert ibm["quantum_seconds"] == 0 and ibm["usage_final"] is True, "local testing mode bills nothing"
     assert set(ibm["timestamps"]) == {"created", "running", "finished"}
     assert document["metadata"]["transpiled"] is True and document["metadata"]["qiskit_ibm_runtime_version"]
-    summary = ResultSummary.model_validate_json((wait / "summary.json").read_text())
-    assert summary.shots == SHOTS and summary.top_counts and set(list(summary.top_counts)[:2]) == {"00", "11"}
     status = IbmJobStatus.model_validate_json((wait / "ibm.json").read_text())
     raw = json.loads((wait / "ibm.json").read_text())
     assert "jobId" in raw and "job_id" not in raw, "camelCase"
@@ -100,8 +109,8 @@ def test_a_retried_wait_reattaches_and_never_submits(bell_run: tuple[JobFiles, P
     again = run_in_subprocess(job.wait_argv(submit, tmp_path / "wait-2"))
     assert again.code == 0, again.stderr
     assert len(_store(tmp_path / "wait-2" / "ibm-jobs.json")["jobs"]) == 1, "nothing submitted"
-    first = json.loads((wait / "result.json").read_text())["pub_results"][0]["data"]
-    second = json.loads((tmp_path / "wait-2" / "result.json").read_text())["pub_results"][0]["data"]
+    first = _part(wait)["pub_results"][0]["data"]
+    second = _part(tmp_path / "wait-2")["pub_results"][0]["data"]
     assert second == first, "seeded: the same counts"
 
 
@@ -134,19 +143,18 @@ def test_the_estimator_runs_with_the_requested_resilience_level(
     assert record["primitive"] == "estimator" and record["resilienceLevel"] == level
     waited = run_in_process(job.wait_argv(tmp_path / "submit", tmp_path / "wait"), capsys)
     assert waited.code == 0, waited.stderr
-    document = json.loads((tmp_path / "wait" / "result.json").read_text())
+    document = _part(tmp_path / "wait")
     assert document["metadata"]["options"]["resilience_level"] == level, "the primitive got it"
     (value,) = document["pub_results"][0]["data"]["evs"][0]
     assert 0.75 < value <= 1.1, value
-    summary = ResultSummary.model_validate_json((tmp_path / "wait" / "summary.json").read_text())
-    assert summary.expectation_values == [value]
+    assert document["pub_results"][0]["precision"] == 0.05
 
 
 def test_unset_resilience_leaves_ibms_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     job = make_job(tmp_path / "inputs", device="fake_manila", name="manila", primitive="estimator", precision=0.05)
     assert run_in_process(job.submit_argv(tmp_path / "submit"), capsys).code == 0
     assert run_in_process(job.wait_argv(tmp_path / "submit", tmp_path / "wait"), capsys).code == 0
-    document = json.loads((tmp_path / "wait" / "result.json").read_text())
+    document = _part(tmp_path / "wait")
     assert document["metadata"]["options"]["resilience_level"] == 1
 
 
@@ -195,36 +203,132 @@ def test_a_sweep_binds_every_row_in_the_isa_circuits_parameter_order(
     circuit.ry(b, 0)
     circuit.ry(a, 1)
     circuit.measure([0, 1], [0, 1])
-    job = make_job(tmp_path / "inputs", device="fake_manila", name="manila", circuit=circuit, shots=2000)
-    request = ExecutionRequest.model_validate_json(job.request.read_text())
-    request.parameter_names = ["b", "a"]
-    request.parameter_values = [[0.0, math.pi], [math.pi, 0.0]]  # b=0,a=pi -> "10"; b=pi,a=0 -> "01"
-    job.request.write_text(json.dumps(request.dump()))
+    # b=0,a=pi -> "10"; b=pi,a=0 -> "01"
+    rows = [[0.0, math.pi], [math.pi, 0.0]]
+    pubs = [{"circuit": circuit, "parameter_names": ["b", "a"], "rows": rows}]
+    job = make_job(tmp_path / "inputs", device="fake_manila", name="manila", pubs=pubs, shots=2000)
     assert run_in_process(job.submit_argv(tmp_path / "submit"), capsys).code == 0
     assert run_in_process(job.wait_argv(tmp_path / "submit", tmp_path / "wait"), capsys).code == 0
-    document = json.loads((tmp_path / "wait" / "result.json").read_text())
-    first, second = document["pub_results"][0]["data"]["c"]["counts"]
+    (entry,) = _part(tmp_path / "wait")["pub_results"]
+    assert (entry["start"], entry["stop"]) == (0, 2)
+    first, second = entry["data"]["c"]["counts"]
     assert max(first, key=first.get) == "10" and max(second, key=second.get) == "01"
 
 
-def test_store_results_takes_the_ibm_result_as_it_takes_aers(
+def test_store_results_takes_the_ibm_part_as_it_takes_aers(
     bell_run: tuple[JobFiles, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import shutil
+
     from qiskit_argo.api import CircuitMetrics
 
     job, _, wait = bell_run
+    parts, cached = tmp_path / "parts", tmp_path / "cached-parts"
+    parts.mkdir()
+    cached.mkdir()
+    shutil.copyfile(wait / "part.json", parts / "0-of-1.json")  # where Argo puts the key-only artifact
     metrics = CircuitMetrics(num_qubits=2, num_clbits=2, depth=3, size=4, count_ops={"h": 1, "cx": 1, "measure": 2})
     ran = run_in_process(
-        ["store-results", "--result", str(wait / "result.json"), "--request", str(job.request),
-         "--metrics", json.dumps(metrics.dump()), "--backend", job.backend,
-         "--summary", (wait / "summary.json").read_text(), "--out", str(tmp_path)],
+        ["store-results", "--request", str(job.request), "--bindings", str(job.bindings),
+         "--metrics", json.dumps(metrics.dump()),
+         "--backend", job.backend, "--shards", '["0-of-1"]', "--cache-key", "none",
+         "--parts", str(parts), "--cached-parts", str(cached), "--out", str(tmp_path / "out")],
         capsys,
     )  # fmt: skip
     assert ran.code == 0, ran.stderr
-    facts = json.loads((tmp_path / "results" / "metrics.json").read_text())
+    facts = json.loads((tmp_path / "out" / "results" / "metrics.json").read_text())
     ibm = facts["run"]["ibm"]
-    document = json.loads((wait / "result.json").read_text())
+    document = _part(wait)
     assert ibm["jobId"] == document["ibm"]["job_id"] and ibm["device"] == "fake_sherbrooke"
     assert ibm["quantumSeconds"] == 0 and ibm["localTesting"] is True
     assert facts["run"]["noiseModel"] == "fake_sherbrooke" and facts["run"]["seed"] == 1234
-    assert (tmp_path / "results" / "histogram.png").stat().st_size > 1000
+    assert (tmp_path / "out" / "results" / "histogram.png").stat().st_size > 1000
+    result = json.loads((tmp_path / "out" / "results" / "result.json").read_text())
+    assert result["ibm"]["job_id"] == document["ibm"]["job_id"], "the ibm block reaches result.json"
+    assert result["pub_results"][0]["data"] == document["pub_results"][0]["data"]
+
+
+# --------------------------------------------------------------------------- several PUBs, one IBM job
+
+
+def _rotation(angle_parameter: bool = False) -> Any:
+    from qiskit import QuantumCircuit
+    from qiskit.circuit import Parameter
+
+    circuit = QuantumCircuit(1, 1)
+    if angle_parameter:
+        circuit.ry(Parameter("theta"), 0)
+    else:
+        circuit.x(0)
+    circuit.measure(0, 0)
+    return circuit
+
+
+def test_two_sampler_pubs_run_as_one_ibm_job_and_come_back_in_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import math
+
+    pubs = [
+        {"circuit": _rotation(), "shots": 300},  # X: always "1"
+        {"circuit": _rotation(angle_parameter=True), "rows": [[0.0], [math.pi], [0.0]], "shots": 300},
+    ]
+    job = make_job(tmp_path / "inputs", device="fake_manila", name="manila", pubs=pubs)
+    assert run_in_process(job.submit_argv(tmp_path / "submit"), capsys).code == 0
+    (record,) = _store(tmp_path / "submit" / "ibm-jobs.json")["jobs"].values()
+    assert len(record["pubs"]) == 2 and record["shots"] == 300, "one job of both PUBs"
+    assert run_in_process(job.wait_argv(tmp_path / "submit", tmp_path / "wait"), capsys).code == 0
+    document = _part(tmp_path / "wait")
+    assert document["shard"] == "0-of-1"
+    first, second = document["pub_results"]
+    assert [(e["pub"], e["start"], e["stop"]) for e in (first, second)] == [(0, 0, 1), (1, 0, 3)]
+    (ones,) = first["data"]["c"]["counts"]
+    assert sum(ones.values()) == 300 and max(ones, key=ones.get) == "1"
+    rows = second["data"]["c"]["counts"]
+    assert [sum(row.values()) for row in rows] == [300, 300, 300]
+    assert [max(row, key=row.get) for row in rows] == ["0", "1", "0"], "bindings in order"
+
+
+def test_two_estimator_pubs_keep_their_observables_and_precisions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qiskit import QuantumCircuit
+
+    flipped = QuantumCircuit(2)
+    flipped.x(0)
+    pubs = [
+        {"circuit": bell(measured=False), "observables": [{"ZZ": 1.0}, {"XX": 1.0}]},
+        {"circuit": flipped, "observables": [{"IZ": 1.0}]},
+    ]
+    job = make_job(tmp_path / "inputs", device="fake_manila", name="manila", primitive="estimator", pubs=pubs,
+                   precision=0.05, resilience_level=0, seed=3)  # fmt: skip
+    assert run_in_process(job.submit_argv(tmp_path / "submit"), capsys).code == 0
+    assert run_in_process(job.wait_argv(tmp_path / "submit", tmp_path / "wait"), capsys).code == 0
+    first, second = _part(tmp_path / "wait")["pub_results"]
+    ((zz, xx),), ((iz,),) = first["data"]["evs"], second["data"]["evs"]
+    assert zz > 0.7 and xx > 0.7, (zz, xx)
+    assert iz < -0.7, "qubit 0 flipped: <IZ> = -1 (IZ measures qubit 0, clbit order)"
+    assert (first["precision"], second["precision"]) == (0.05, 0.05)
+
+
+def test_pubs_of_different_shots_are_refused_before_submitting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pubs = [{"circuit": bell(), "shots": 100}, {"circuit": bell(), "shots": 200}]
+    job = make_job(tmp_path / "inputs", device="fake_manila", name="manila", pubs=pubs)
+    ran = run_in_process(job.submit_argv(tmp_path / "submit"), capsys)
+    assert ran.code == 2 and ran.last_line.startswith("InvalidSpec: spec.pubs[1].shots: 200"), ran.stderr
+    assert _store(tmp_path / "submit" / "ibm-jobs.json")["jobs"] == {}
+
+
+def test_a_pub_too_wide_for_the_device_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from qiskit import QuantumCircuit
+
+    wide = QuantumCircuit(7)
+    wide.h(range(7))
+    wide.measure_all()
+    job = make_job(tmp_path / "inputs", device="fake_manila", name="manila", pubs=[{"circuit": bell()},
+                                                                                   {"circuit": wide}])  # fmt: skip
+    ran = run_in_process(job.submit_argv(tmp_path / "submit"), capsys)
+    assert ran.code == 2 and ran.last_line.startswith("InvalidCircuit: spec.pubs[1].circuit: 7 qubits"), ran.stderr
+    assert _store(tmp_path / "submit" / "ibm-jobs.json")["jobs"] == {}

@@ -84,9 +84,14 @@ def test_config_map_keys_never_leave_the_volume(sandbox: tuple[Path, Path], key:
 
 
 def test_a_hostile_key_past_the_loader_fails_run_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The projected volume mounts only the keys the job names (``items``): a hostile key the job
+    names (past the model's checks) fails the step; one it does not name is never written."""
     job, maps = manifests.load_job(CONFIGMAP)
     climbing = f"../../../../qiskit-argo-escape-{uuid.uuid4().hex}"
-    hostile = {name: {**files, climbing: b"pwned"} for name, files in maps.items()}
+    hostile = {name: {**files, climbing: b"pwned", f"{climbing}-unnamed": b"pwned"} for name, files in maps.items()}
+    ref = job.spec.circuit.config_map_key_ref.model_copy(update={"key": climbing})
+    circuit = job.spec.circuit.model_copy(update={"config_map_key_ref": ref})
+    job = job.model_copy(update={"spec": job.spec.model_copy(update={"circuit": circuit})})
     monkeypatch.setattr(manifests, "load_job", lambda path: (job, hostile))
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["run", "job.yaml", "--out", str(out)])

@@ -18,7 +18,7 @@ def test_run_bell_writes_the_results_directory(examples: Path, tmp_path: Path) -
     out = tmp_path / "bell"
     result = CliRunner().invoke(app, ["run", str(examples / "bell.yaml"), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    for needle in ("Succeeded", "aer", "1024", "top counts", "step execute-aer", str(out)):
+    for needle in ("Succeeded", "aer", "1024", "top counts", "step execute-aer-cached", "device", str(out)):
         assert needle in result.stdout, needle
     document = json.loads((out / "result.json").read_text())
     counts = document["pub_results"][0]["data"]["c"]["counts"][0]
@@ -28,10 +28,12 @@ def test_run_bell_writes_the_results_directory(examples: Path, tmp_path: Path) -
     assert metrics["circuit"]["numQubits"] == 2
     workflow = yaml.safe_load((out / "workflow.yaml").read_text())
     assert workflow["kind"] == "Workflow" and workflow["metadata"]["labels"]["qiskit-argo.io/job"] == "bell"
-    # A step left out (the IBM branch: Skipped, Omitted) never ran, so it has no directory.
-    ran = {"validate", "schedule", "execute-aer", "store-results"}
+    # A step left out (the IBM branch, the other executors: Skipped, Omitted) never ran, so it has
+    # no directory; the seeded job's executor is the cached one, its one shard in a folder of its own.
+    ran = {"validate", "schedule", "execute-aer-cached", "store-results"}
     assert sorted(p.name for p in (out / "steps").iterdir()) == sorted(ran)
     assert ran < set(STEPS)
+    assert (out / "steps" / "execute-aer-cached" / "0-of-1" / "stderr.log").is_file()
 
 
 def test_run_config_map_example(examples: Path, tmp_path: Path) -> None:
@@ -39,7 +41,7 @@ def test_run_config_map_example(examples: Path, tmp_path: Path) -> None:
     out = tmp_path / "cm"
     result = CliRunner().invoke(app, ["run", str(examples / "configmap.yaml"), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert (out / "steps" / "validate" / "volumes" / "circuit-source" / "bell.qasm").is_file()
+    assert (out / "steps" / "validate" / "volumes" / "circuit-source" / "circuits" / "bell.qasm").is_file()
 
 
 def test_render_prints_the_workflow(examples: Path) -> None:

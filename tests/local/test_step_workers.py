@@ -281,6 +281,31 @@ def test_when_the_zygote_dies_its_workers_die_and_steps_still_run(
         assert pool.run(IMAGE, _call(tmp_path)).code == 0
 
 
+@pytest.mark.parametrize("fork", [True, False], ids=["zygote", "spawned"])
+def test_planned_spares_start_with_the_others_and_are_taken_before_a_new_worker(
+    tmp_path: Path, faulty: Callable[..., StepWorkers], monkeypatch: pytest.MonkeyPatch, fork: bool
+) -> None:
+    """``spares``: more workers for a key, named as the pool names extra ones, forked by the zygote
+    where the others are; a second step at once takes the idle spare, no fresh interpreter."""
+    monkeypatch.setattr(local, "_can_fork_workers", lambda: fork and local.sys.platform.startswith("linux"))
+    how = "forked" if local._can_fork_workers() else "spawned"
+    pool = faulty(keys=(IMAGE, "other"), spares={IMAGE: 2, "unknown": 3})
+    planned = [IMAGE, "other", f"{IMAGE}#1", f"{IMAGE}#2"]
+    assert pool.starts() == [(name, how) for name in planned], "a key without a plan gets no spare"
+    _wait_for(lambda: set(pool.pids()) == set(planned))
+    claimed = [pool._claim(IMAGE) for _ in range(3)]
+    assert [name for name, _ in claimed] == [IMAGE, f"{IMAGE}#1", f"{IMAGE}#2"]
+    assert all(worker is not None for _, worker in claimed), "each an idle planned worker"
+    for name, _ in claimed:
+        pool._release(name)
+    steps = [threading.Thread(target=pool.run, args=(IMAGE, _call(tmp_path / str(n)))) for n in range(3)]
+    for step in steps:
+        step.start()
+    for step in steps:
+        step.join()
+    assert pool.starts() == [(name, how) for name in planned], "no worker was started for the steps"
+
+
 def test_a_worker_that_cannot_start_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(local, "_WORKER_MAIN", "import os; os._exit(7)")
     with StepWorkers() as pool, pytest.raises(LocalRunError, match=r"ended before it began the step \(exit code 7\)"):
@@ -330,14 +355,17 @@ def test_the_cli_stops_a_step_at_the_deadline(
     monkeypatch.setattr(
         StepWorkers,
         "for_steps",
-        classmethod(lambda cls: faulty("execute-aer=hang", keys=tuple(step_preloads()), key=step_component)),
+        classmethod(
+            lambda cls, spares=0: faulty("execute-aer-cached=hang", keys=tuple(step_preloads()), key=step_component)
+        ),
     )
     with no_process_left_behind():
         started = time.monotonic()
         result = CliRunner().invoke(app, ["run", str(job), "--out", str(tmp_path / "out")])
         assert time.monotonic() - started < 30
     assert result.exit_code == 1, result.output
-    assert "step execute-aer failed: Step exceeded its deadline (spec.activeDeadlineSeconds: 6 s)" in result.stderr
+    assert "step execute-aer-cached failed: execute-aer-cached(0:0-of-1): Step exceeded its deadline" in result.stderr
+    assert "(spec.activeDeadlineSeconds: 6 s)" in result.stderr
     assert "Traceback" not in result.output
 
 
@@ -378,15 +406,23 @@ def test_preload_lists_what_the_steps_really_import(tmp_path: Path, monkeypatch:
     templates = {template["metadata"]["name"]: template}
     backends = {entry.name: entry for entry in load_catalogue([EXAMPLES / "catalogue"])[0]}
     with StepWorkers({component: (faults.MODULE,) for component in step_preloads()}, key=step_component) as pool:
-        for example in ("bell.yaml", "ibm-by-ref.yaml"):  # the Aer branch, then the IBM one
-            job, _ = load_job(EXAMPLES / example)
+        unseeded = tmp_path / "unseeded.yaml"
+        unseeded.write_text((EXAMPLES / "bell.yaml").read_text().replace("      seed: 1234\n", "      {}\n"))
+        # The Aer branch, seeded (cached) and not, then the IBM one.
+        for example in (EXAMPLES / "bell.yaml", unseeded, EXAMPLES / "ibm-by-ref.yaml"):
+            job, _ = load_job(example)
             workflow = workflows.build(job, catalogue=example_catalogue(job))
-            run = run_workflow(workflow, templates, tmp_path / example, workers=pool)
+            run = run_workflow(workflow, templates, tmp_path / f"run-{example.name}", workers=pool)
             assert run.phase == "Succeeded", run.tasks
         probe = workflows.probe_workflow(backends["fake-sherbrooke"])
         run = run_workflow(probe, {}, tmp_path / "probe", workers=pool)
         assert run.phase == "Succeeded", run.tasks
+    # Every step but those on a GPU (none here; they are the same function as their CPU twins).
     for spec in (*STEPS.values(), SERVICE_STEPS["ibm-probe"]):
+        if spec.component == "executor-gpu":
+            twin = STEPS[spec.name.replace("-gpu", "")]
+            assert (spec.preload, spec.warm) == (twin.preload, twin.warm), spec.name
+            continue
         imported = set(json.loads((tmp_path / f"{spec.name}.json").read_text()))
         listed = {*spec.preload, *STEPS_SHARE}
         assert any(module.startswith("qiskit_argo.") for module in spec.preload), spec.name

@@ -5,7 +5,9 @@ store-results) with the local runner — what ``qiskit-argo run`` does, through 
 pods run — then runs
 the bare script a researcher would write with the same circuit, shots, seed and method, and
 compares every count (or expectation value) for equality. It also checks what a user receives:
-``results/histogram.png`` is a PNG, ``result.json`` holds every binding, ``summary.json`` is bounded.
+``results/histogram.png`` is a PNG, ``result.json`` holds every binding (one PUB run in one shard
+with the job's seed), ``summary.json`` is bounded. ``test_shards.py`` does the same for several
+PUBs and shards.
 """
 
 from __future__ import annotations
@@ -39,9 +41,9 @@ PNG = b"\x89PNG\r\n\x1a\n"
 class Outputs:
     result: dict[str, Any]
     summary: dict[str, Any]
-    execute_summary: dict[str, Any]
     backend: dict[str, Any]
     results_dir: Path
+    tasks: dict[str, Any]
 
 
 def _load_example(name: str) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
@@ -64,9 +66,9 @@ def run_steps(job: dict[str, Any], tmp: Path, config_maps: dict[str, dict[str, s
     return Outputs(
         result=json.loads((results_dir / "result.json").read_text()),
         summary=json.loads(tasks["store-results"].parameters["summary"]),
-        execute_summary=json.loads(tasks["execute-aer"].parameters["summary"]),
         backend=json.loads(tasks["schedule"].parameters["backend"]),
         results_dir=results_dir,
+        tasks=tasks,
     )
 
 
@@ -119,12 +121,20 @@ def _counts(outputs: Outputs, register: str = "c") -> list[dict[str, int]]:
     return outputs.result["pub_results"][0]["data"][register]["counts"]
 
 
+def summary_pubs(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    pubs: list[dict[str, Any]] = summary["pubs"]
+    return pubs
+
+
 def _assert_delivered(outputs: Outputs, bindings: int) -> None:
     folder = outputs.results_dir
     assert (folder / "histogram.png").read_bytes().startswith(PNG)
     assert json.loads((folder / "metrics.json").read_text())["summary"] == outputs.summary
-    assert outputs.summary == outputs.execute_summary
     assert outputs.result["pubs"][0]["num_bindings"] == bindings
+    assert outputs.result["metadata"]["version"] == 3
+    seed = outputs.result["backend"]["seed"]
+    assert outputs.result["shards"] == [{"id": "0-of-1", "seed": seed, "slices": [[0, 0, bindings]]}]
+    assert [pub["index"] for pub in summary_pubs(outputs.summary)] == [0]
     data = outputs.result["pub_results"][0]["data"]
     summary = outputs.summary
     if outputs.result["primitive"] == "sampler":

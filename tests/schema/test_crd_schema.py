@@ -176,7 +176,7 @@ BAD: list[tuple[str, Any, str, bool]] = [
     (
         "two-circuit-sources",
         lambda d: d["spec"]["circuit"].update(qpy="UVBZ"),
-        "set exactly one of circuit.openqasm, circuit.qpy or circuit.configMapKeyRef",
+        "set exactly one of circuit.openqasm, circuit.qpy, circuit.configMapKeyRef or circuit.artifact",
         True,
     ),
     (
@@ -209,7 +209,8 @@ def test_defaults_are_applied_as_the_api_server_would(crd: dict[str, Any]) -> No
     spec = defaulted["spec"]
     assert spec["primitive"] == "sampler" and spec["optimizationLevel"] == 1 and spec["suspend"] is False
     assert spec["retry"] == {"limit": 2, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
-    assert spec["backend"]["aer"] == {"method": "automatic", "seed": 1234}
+    assert spec["backend"]["aer"] == {"method": "automatic", "seed": 1234, "device": "CPU"}
+    assert spec["execution"] == {"shards": 1, "cache": True}
 
 
 def test_status_validates(crd: dict[str, Any]) -> None:

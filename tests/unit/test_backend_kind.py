@@ -53,14 +53,27 @@ COST: dict[str, Any] = {"currency": "USD", "perQuantumSecond": "1.60", "perShot"
 # Each case: a QiskitBackend, and the message both the CRD (CEL) and the model must give (None = valid).
 CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("ibm", backend(**IBM), None),
-    ("ibm-full", backend(**IBM, channel="ibm_cloud", instance="crn:v1:bluemix:public:quantum-computing:us-east:a/1::",
-                         cost=COST, maxConcurrentJobs=3, enabled=False), None),  # fmt: skip
+    (
+        "ibm-full",
+        backend(
+            **IBM,
+            channel="ibm_cloud",
+            instance="crn:v1:bluemix:public:quantum-computing:us-east:a/1::",
+            cost=COST,
+            maxConcurrentJobs=3,
+            enabled=False,
+        ),
+        None,
+    ),  # fmt: skip
     ("fake", backend(**FAKE, maxConcurrentJobs=1), None),
     ("aer", backend(**AER, cost={"perShot": "0.000001"}), None),
     ("aer-bare", backend(type="aer"), None),
     ("name-63", backend("b" * 63, **FAKE), None),
-    *[(f"aer-with-{f}", backend(**AER, **{f: IBM.get(f, "x")}), f"spec.{f} is only for type ibm") for f in IBM_FIELDS
-      if f in IBM],  # fmt: skip
+    *[
+        (f"aer-with-{f}", backend(**AER, **{f: IBM.get(f, "x")}), f"spec.{f} is only for type ibm")
+        for f in IBM_FIELDS
+        if f in IBM
+    ],  # fmt: skip
     ("aer-with-fakeBackend", backend(**AER, fakeBackend="fake_fez"), "spec.fakeBackend is only for type ibm"),
     ("aer-with-channel", backend(**AER, channel="ibm_cloud"), "spec.channel is only for type ibm"),
     ("aer-with-instance", backend(**AER, instance="my-instance"), "spec.instance is only for type ibm"),
@@ -68,8 +81,14 @@ CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("ibm-with-neither", backend(type="ibm"), "type ibm needs exactly one of spec.backend"),
     ("ibm-with-both", backend(**IBM, fakeBackend="fake_fez"), "type ibm needs exactly one of spec.backend"),
     ("ibm-without-credentials", backend(type="ibm", backend="ibm_fez"), "spec.backend needs spec.credentialsSecretRef"),
-    *[(f"fake-with-{f}", backend(**FAKE, **{f: REAL_IBM_VALUES[f]}),
-       f"spec.{f} is for an IBM Quantum backend (spec.backend)") for f in REAL_IBM_FIELDS],  # fmt: skip
+    *[
+        (
+            f"fake-with-{f}",
+            backend(**FAKE, **{f: REAL_IBM_VALUES[f]}),
+            f"spec.{f} is for an IBM Quantum backend (spec.backend)",
+        )
+        for f in REAL_IBM_FIELDS
+    ],  # fmt: skip
     ("name-64", backend("b" * 64, **FAKE), "metadata.name must be a DNS label of at most 63 characters"),
 ]
 
@@ -259,6 +278,4 @@ def test_cel_errors_name_the_field() -> None:
     if not cel_available():
         pytest.skip("cel-python is not installed")
     errors = cel_errors(backend(**AER, channel="ibm_cloud"), definition())
-    assert errors == [
-        ".spec: spec.channel is only for type ibm"
-    ]
+    assert errors == [".spec: spec.channel is only for type ibm"]

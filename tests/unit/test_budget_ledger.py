@@ -16,6 +16,7 @@ from qiskit_argo import crd, estimates
 from qiskit_argo.api import (
     QISKIT_BUDGET,
     BudgetLimit,
+    CircuitMetrics,
     CostModel,
     QiskitBudget,
     QiskitBudgetSpec,
@@ -477,8 +478,13 @@ OFF = CatalogueEntry(name="off", type="ibm", device="ibm_off", enabled=False, co
 CATALOGUE = Catalogue(entries=[TORINO, FEZ, FAKE, SIM, PAID_SIM, SMALL, UNPROBED, OFF])
 
 
+QASM = "OPENQASM 3.0; qubit q; bit c; h q; c = measure q;"
+
+
 def job(backend: dict[str, Any] | None = None, **spec: Any) -> QiskitJob:
-    spec.setdefault("circuit", {"openqasm": "OPENQASM 3.0; qubit q; bit c; h q; c = measure q;"})
+    spec.setdefault("circuit", {"openqasm": QASM})
+    if spec["circuit"] is None:
+        del spec["circuit"]
     if backend is not None:
         spec["backend"] = backend
     return QiskitJob.model_validate({"metadata": {"name": "j", "namespace": "lab", "uid": "u"}, "spec": spec})
@@ -504,6 +510,27 @@ NEEDS = [
     ("estimator level 2", job({"ref": "ibm-fez", "ibm": {"resilienceLevel": 2}}, primitive="estimator",
                               precision=0.0625, observables=[{"ZZ": 1}]), ("4", "5.3", "USD", "ibm-fez", 4)),
     ("fake, no cost model", job({"ref": "fake-sherbrooke"}), ("4", "0", "", "fake-sherbrooke", 4)),
+    # several PUBs in one IBM job: one overhead, 1000 + 2 × 500 = 2000 executions: 2 + 0.00125 × 2000 = 4.5 -> 5
+    ("pubs", job({"ref": "ibm-torino"}, circuit=None, shots=500, pubs=[
+        {"circuit": {"openqasm": QASM}, "shots": 1000},
+        {"circuit": {"openqasm": QASM}, "parameterValues": [[0.1], [0.2]]},
+    ]), ("5", "8", "USD", "ibm-torino", 5)),
+    # 256 shots x 2 (resilience) x 1 term + 64 shots x 2 bindings x 2 x 2 terms = 1024 executions -> 4 s
+    ("estimator pubs", job({"ref": "ibm-fez"}, circuit=None, primitive="estimator", pubs=[
+        {"circuit": {"openqasm": QASM}, "precision": 0.0625, "observables": [{"ZZ": 1}]},
+        {"circuit": {"openqasm": QASM}, "precision": 0.125, "parameterValues": [[0.1], [0.2]],
+         "observables": [{"ZZ": 1}, {"XX": 1}]},
+    ]), ("4", "5.3", "USD", "ibm-fez", 4)),
+    # values from storage: unknown bindings until the validate step reads them, IBM's longest job
+    ("values from an artifact", job({"ref": "ibm-torino"}, parameterValuesFrom={"artifact": {"key": "sweeps/a.npy"}}),
+     ("10800", "17280", "USD", "ibm-torino", 10_800)),
+    ("values from an artifact, bounded", job({"ref": "ibm-torino", "ibm": {"maxExecutionTime": 60}},
+                                             parameterValuesFrom={"configMapKeyRef": {"name": "s", "key": "v"}}),
+     ("60", "96", "USD", "ibm-torino", 60)),
+    # per shot: the most bindings the validate step accepts x 1024 shots x 0.0001 EUR
+    ("values from an artifact on a paid simulator", job({"ref": "paid-sim"},
+                                                        parameterValuesFrom={"artifact": {"key": "a.json"}}),
+     ("0", str(Decimal(estimates.UNKNOWN_BINDINGS * 1024) / 10_000), "EUR", "paid-sim", 0)),
 ]  # fmt: skip
 
 
@@ -587,3 +614,25 @@ def test_charge_for(phase: str, backend: str, seconds: float | None, expected: t
 def test_charge_without_a_catalogue_is_the_quantum_time() -> None:
     charge = charge_for(ended("Succeeded", "ibm-fez", 2.5), None)
     assert (charge.quantum_seconds, charge.amount) == (Decimal("2.5"), Decimal(0))
+
+
+@pytest.mark.parametrize(
+    ("spec", "ran", "shots"),
+    [
+        # inline PUBs: Σ rows x shots (1000 + 2 x 500)
+        ({"circuit": None, "shots": 500, "pubs": [{"circuit": {"openqasm": QASM}, "shots": 1000},
+          {"circuit": {"openqasm": QASM}, "parameterValues": [[0.1], [0.2]]}]}, 3, 2000),
+        # values from storage: what ran besides the inline rows, at that PUB's shots (1 x 100 + 40 x 10)
+        ({"circuit": None, "pubs": [{"circuit": {"openqasm": QASM}, "shots": 100},
+          {"circuit": {"openqasm": QASM}, "shots": 10, "parameterValuesFrom": {"artifact": {"key": "a.npy"}}}]},
+         41, 500),
+    ],
+)  # fmt: skip
+def test_a_succeeded_job_pays_the_shots_of_every_pub(spec: dict[str, Any], ran: int, shots: int) -> None:
+    the_job = ended("Succeeded", "paid-sim", None, **spec)
+    assert the_job.status is not None
+    the_job.status = the_job.status.model_copy(
+        update={"circuit": CircuitMetrics(num_qubits=1, depth=1, size=1, num_bindings=ran)}
+    )
+    charge = charge_for(the_job, CATALOGUE)
+    assert charge.amount == Decimal(shots) / 10_000 and charge.currency == "EUR"

@@ -65,9 +65,13 @@ CASES: list[tuple[str, dict[str, Any], str | None]] = [
     (
         "two-sources",
         job(circuit={"openqasm": BELL, "qpy": "UVBZ"}),
-        "set exactly one of circuit.openqasm, circuit.qpy or circuit.configMapKeyRef",
+        "set exactly one of circuit.openqasm, circuit.qpy, circuit.configMapKeyRef or circuit.artifact",
     ),
-    ("no-source", job(circuit={}), "set exactly one of circuit.openqasm, circuit.qpy or circuit.configMapKeyRef"),
+    (
+        "no-source",
+        job(circuit={}),
+        "set exactly one of circuit.openqasm, circuit.qpy, circuit.configMapKeyRef or circuit.artifact",
+    ),
     (
         "estimator-shots",
         job(primitive="estimator", observables=[{"ZZ": 1}], shots=10),

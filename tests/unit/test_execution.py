@@ -1,4 +1,4 @@
-"""The execute-aer step: counting, circuit preparation, the result document and its summary."""
+"""The execute-aer step: counting, circuit preparation, shards and their parts, merged and summarized."""
 
 from __future__ import annotations
 
@@ -13,10 +13,16 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.primitives.containers import BitArray
 
-from qiskit_argo import circuits, execution
+from qiskit_argo import circuits, execution, results, sharding, sweeps
 from qiskit_argo.api import AerOptions, BackendStatus, Observable, ResultSummary
-from qiskit_argo.errors import ExecutionError, InvalidCircuitError, InvalidJobError, LimitExceededError
-from qiskit_argo.request import ExecutionRequest
+from qiskit_argo.errors import (
+    ExecutionError,
+    InvalidCircuitError,
+    InvalidJobError,
+    LimitExceededError,
+    PermanentError,
+)
+from qiskit_argo.request import ExecutionRequest, PubRequest
 
 AER = BackendStatus(name="aer", method="automatic", reason="test")
 
@@ -139,12 +145,34 @@ def test_aer_errors_are_classified(message: str, cls: type) -> None:
     assert type(error) is cls and "\n" not in str(error)
 
 
-# --------------------------------------------------------------------------- run, document, summary
+# --------------------------------------------------------------------------- run, part, merge, summary
 
 
-def _request(**fields: Any) -> ExecutionRequest:
+def _request(tmp: Path | None = None, *, rows: list[list[float]] | None = None, **fields: Any) -> ExecutionRequest:
+    """A request of one PUB (circuit 0) with ``rows`` written to ``tmp/bindings``."""
     fields.setdefault("aer", AerOptions(seed=7))
-    return ExecutionRequest(job_name="job", **fields)
+    pub: dict[str, Any] = {"circuit": 0}
+    for name in ("shots", "precision", "observables", "parameter_names"):
+        if name in fields:
+            pub[name] = fields.pop(name)
+    if rows:
+        assert tmp is not None
+        names = sweeps.write_bindings(tmp / "bindings", [rows])
+        pub.update(num_bindings=len(rows), values=names[0], values_from={"inline": True})
+    return ExecutionRequest(job_name="job", pubs=[PubRequest(**pub)], **fields)
+
+
+def execute(
+    circuit: QuantumCircuit, request: ExecutionRequest, status: BackendStatus, tmp: Path | None = None
+) -> tuple[dict[str, Any], ResultSummary]:
+    """Every shard's part, merged as store-results does: the result document and its summary."""
+    bindings = tmp / "bindings" if tmp is not None else None
+    parts = [
+        execution.execute_shard([circuit], request, bindings, shard, status)
+        for shard in sharding.shard_ids(request.shards)
+    ]
+    document = results.merge_parts(parts, request, backend=status, bindings_dir=bindings)
+    return document, results.summarize_document(document)
 
 
 def _sweep_circuit(qubits: int = 1) -> QuantumCircuit:
@@ -156,28 +184,48 @@ def _sweep_circuit(qubits: int = 1) -> QuantumCircuit:
     return circuit
 
 
-def test_sweep_result_has_every_binding_and_a_bounded_summary() -> None:
+def test_sweep_result_has_every_binding_and_a_bounded_summary(tmp_path: Path) -> None:
     rows = [[float(v)] for v in np.linspace(0, np.pi, 40)]
-    request = _request(primitive="sampler", shots=200, parameter_names=["theta"], parameter_values=rows)
-    document, summary = execution.execute(_sweep_circuit(4), request, AER)
+    request = _request(tmp_path, rows=rows, primitive="sampler", shots=200, parameter_names=["theta"])
+    document, summary = execute(_sweep_circuit(4), request, AER, tmp_path)
     data = document["pub_results"][0]["data"]["c"]
     assert data["num_bits"] == 4 and data["num_shots"] == 200 and len(data["counts"]) == 40
     assert all(sum(counts.values()) == 200 for counts in data["counts"])
     assert data["counts"][0] == {"0000": 200}
     assert document["pubs"][0]["num_bindings"] == 40 and document["pubs"][0]["parameter_values"] == rows
     assert summary.top_counts == {"0000": 200} and summary.truncated and summary.shots == 200
+    assert document["metadata"]["version"] == 3 and document["shards"] == [
+        {"id": "0-of-1", "seed": 7, "slices": [[0, 0, 40]]}
+    ]
     json.dumps(document, allow_nan=False)
+
+
+def test_the_single_pub_document_keeps_todays_keys(tmp_path: Path) -> None:
+    rows = [[0.0], [np.pi]]
+    request = _request(tmp_path, rows=rows, primitive="sampler", shots=100, parameter_names=["theta"])
+    document, _ = execute(_sweep_circuit(), request, AER, tmp_path)
+    assert list(document["pubs"][0]) == ["parameter_names", "parameter_values", "num_bindings", "shots"]
+    assert list(document["pub_results"][0]) == ["data", "metadata"]
+    assert set(document["pub_results"][0]["metadata"]) == {"shots", "circuit_metadata", "simulator_metadata"}
+    assert document["backend"] == {
+        "name": "aer",
+        "method": "automatic",
+        "noise_model": None,
+        "seed": 7,
+        "device": "CPU",
+    }
 
 
 def test_summary_keeps_the_top_counts_of_the_first_binding() -> None:
     circuit = QuantumCircuit(6, 6)
     circuit.h(range(6))
     circuit.measure(range(6), range(6))
-    document, summary = execution.execute(circuit, _request(primitive="sampler", shots=500), AER)
+    document, summary = execute(circuit, _request(primitive="sampler", shots=500), AER)
     counts = document["pub_results"][0]["data"]["c"]["counts"][0]
     assert len(counts) > execution.TOP_COUNTS and summary.truncated
     assert summary.top_counts is not None and len(summary.top_counts) == execution.TOP_COUNTS
     assert list(summary.top_counts.values()) == sorted(counts.values(), reverse=True)[: execution.TOP_COUNTS]
+    assert summary.pubs[0].top_counts == summary.top_counts and summary.num_pubs == 1
 
 
 def test_summary_joins_several_registers() -> None:
@@ -188,23 +236,26 @@ def test_summary_joins_several_registers() -> None:
     circuit.x(1)
     circuit.measure(0, a[0])
     circuit.measure(1, b[0])
-    document, summary = execution.execute(circuit, _request(primitive="sampler", shots=10), AER)
+    document, summary = execute(circuit, _request(primitive="sampler", shots=10), AER)
     assert document["pub_results"][0]["data"] == {
         "a": {"num_bits": 1, "num_shots": 10, "counts": [{"0": 10}]},
         "b": {"num_bits": 1, "num_shots": 10, "counts": [{"1": 10}]},
     }
     assert summary.top_counts == {"10": 10} and not summary.truncated
+    assert document["metadata"]["joined_counts"] == {"0": {"10": 10}}
 
 
-def test_estimator_sweep_is_bindings_by_observables_and_summary_is_bounded() -> None:
+def test_estimator_sweep_is_bindings_by_observables_and_summary_is_bounded(tmp_path: Path) -> None:
     theta = Parameter("theta")
     circuit = QuantumCircuit(2)
     circuit.ry(theta, 0)
     circuit.cx(0, 1)
     rows = [[float(v)] for v in np.linspace(0, np.pi, 9)]
     observables = [Observable(paulis={"ZZ": 1.0}), Observable(paulis={"ZI": 1.0}), Observable(paulis={"XX": 0.5})]
-    request = _request(primitive="estimator", observables=observables, parameter_names=["theta"], parameter_values=rows)
-    document, summary = execution.execute(circuit, request, AER)
+    request = _request(
+        tmp_path, rows=rows, primitive="estimator", observables=observables, parameter_names=["theta"], shards=3
+    )
+    document, summary = execute(circuit, request, AER, tmp_path)
     data = document["pub_results"][0]["data"]
     evs = np.array(data["evs"])
     assert evs.shape == (9, 3) and np.array(data["stds"]).shape == (9, 3)
@@ -213,18 +264,33 @@ def test_estimator_sweep_is_bindings_by_observables_and_summary_is_bounded() -> 
     assert summary.expectation_values is not None and len(summary.expectation_values) == 16
     assert summary.truncated and summary.shots is None
     assert summary.expectation_values[:3] == pytest.approx(list(evs[0]))
+    assert [shard["slices"] for shard in document["shards"]] == [[[0, 0, 3]], [[0, 3, 6]], [[0, 6, 9]]]
 
 
-def test_run_step_writes_result_and_summary(tmp_path: Path) -> None:
+def _step_files(tmp_path: Path, request: ExecutionRequest, circuit: QuantumCircuit) -> tuple[Path, Path]:
     circuit_file, request_file = tmp_path / "circuit.qpy", tmp_path / "request.json"
-    circuit_file.write_bytes(circuits.circuit_to_qpy(_sweep_circuit()))
-    request = _request(primitive="sampler", shots=100, parameter_names=["theta"], parameter_values=[[0.0], [np.pi]])
+    circuit_file.write_bytes(circuits.circuits_to_qpy([circuit]))
     request_file.write_text(json.dumps(request.dump()))
-    execution.run_step(circuit_file, request_file, json.dumps(AER.dump()), tmp_path / "out")
-    result = json.loads((tmp_path / "out" / "result.json").read_text())
-    assert result["pub_results"][0]["data"]["c"]["counts"] == [{"0": 100}, {"1": 100}]
-    summary = ResultSummary.model_validate_json((tmp_path / "out" / "summary.json").read_text())
-    assert summary.top_counts == {"0": 100} and summary.truncated
+    return circuit_file, request_file
+
+
+def test_run_step_writes_the_part_and_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    request = _request(
+        tmp_path, rows=[[0.0], [np.pi], [0.0]], primitive="sampler", shots=100, parameter_names=["theta"], shards=2
+    )
+    circuit_file, request_file = _step_files(tmp_path, request, _sweep_circuit())
+    progress = tmp_path / "progress" / "file"
+    monkeypatch.setenv("ARGO_PROGRESS_FILE", str(progress))
+    path = execution.run_step(
+        circuit_file, request_file, tmp_path / "bindings", json.dumps(AER.dump()), "1-of-2", tmp_path / "out"
+    )
+    assert path == tmp_path / "out" / "part.json"
+    part = json.loads(path.read_text())
+    assert part["version"] == 3 and part["shard"] == "1-of-2" and part["seed"] == sharding.shard_seed(7, 1)
+    assert [(e["pub"], e["start"], e["stop"]) for e in part["pub_results"]] == [(0, 2, 3)]
+    assert part["pub_results"][0]["data"]["c"]["counts"] == [{"0": 100}]
+    assert set(part["pub_results"][0]) == {"pub", "start", "stop", "data", "metadata"}
+    assert progress.read_text() == "1/1\n" and sorted(p.name for p in progress.parent.iterdir()) == ["file"]
 
 
 @pytest.mark.parametrize(
@@ -238,33 +304,38 @@ def test_run_step_rejects_a_bad_backend(tmp_path: Path, backend: str, needle: st
     request_file = tmp_path / "request.json"
     request_file.write_text(json.dumps(_request(primitive="sampler", shots=1).dump()))
     with pytest.raises(InvalidJobError) as caught:
-        execution.run_step(tmp_path / "circuit.qpy", request_file, backend, tmp_path / "out")
+        execution.run_step(tmp_path / "circuit.qpy", request_file, None, backend, "0-of-1", tmp_path / "out")
     assert needle in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("shard", "needle"),
+    [("2-of-4", "is a shard of 4, but the request has 2 shards"), ("one", "not a shard id like 0-of-4")],
+)
+def test_a_shard_that_is_not_the_requests(tmp_path: Path, shard: str, needle: str) -> None:
+    request = _request(tmp_path, rows=[[0.1], [0.2]], primitive="sampler", shots=1, parameter_names=["theta"], shards=2)
+    with pytest.raises(InvalidJobError) as caught:
+        execution.execute_shard([_sweep_circuit()], request, tmp_path / "bindings", shard, AER)
+    assert needle in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_an_aer_backend_of_the_catalogue_runs_with_the_options_the_schedule_settled_on(tmp_path: Path) -> None:
     """target.json's ``aer`` (a QiskitBackend's defaults under the job's own) is what runs."""
-    from qiskit import QuantumCircuit, qpy
-
     circuit = QuantumCircuit(1, 1)
     circuit.h(0)
     circuit.measure(0, 0)
-    circuit_file = tmp_path / "circuit.qpy"
-    with circuit_file.open("wb") as handle:
-        qpy.dump(circuit, handle)
-    request_file = tmp_path / "request.json"
-    request_file.write_text(json.dumps(_request(primitive="sampler", shots=200).dump()))
+    circuit_file, request_file = _step_files(tmp_path, _request(primitive="sampler", shots=200), circuit)
     backend = json.dumps({"name": "simulator", "type": "aer", "method": "automatic"})
     counts = []
     for seed in (11, 11, 12):
         target = json.dumps({"aer": {"method": "statevector", "seed": seed}})
-        execution.run_step(circuit_file, request_file, backend, tmp_path / f"out{seed}", target)
-        result = json.loads((tmp_path / f"out{seed}" / "result.json").read_text())
-        counts.append(result["pub_results"][0]["data"]["c"]["counts"])
-        assert result["backend"]["seed"] == seed, result["backend"]
+        execution.run_step(circuit_file, request_file, None, backend, "0-of-1", tmp_path / f"out{seed}", target)
+        part = json.loads((tmp_path / f"out{seed}" / "part.json").read_text())
+        counts.append(part["pub_results"][0]["data"]["c"]["counts"])
+        assert part["backend"]["seed"] == seed == part["seed"], part["backend"]
     assert counts[0] == counts[1] and counts[0] != counts[2]
     with pytest.raises(InvalidJobError, match="target parameter"):
-        execution.run_step(circuit_file, request_file, backend, tmp_path / "bad", "{")
+        execution.run_step(circuit_file, request_file, None, backend, "0-of-1", tmp_path / "bad", "{")
 
 
 def test_method_missing_from_this_aer_build() -> None:
@@ -274,23 +345,48 @@ def test_method_missing_from_this_aer_build() -> None:
     assert "spec.backend.aer.method=tensor_network" in message and "statevector" in message and "\n" not in message
 
 
+@pytest.mark.skipif("GPU" in __import__("qiskit_aer").AerSimulator().available_devices(), reason="this Aer has a GPU")
+def test_a_gpu_job_without_a_gpu_fails_permanently_in_one_line() -> None:
+    request = _request(primitive="sampler", shots=10, aer=AerOptions(seed=1, device="GPU"))
+    with pytest.raises(PermanentError) as caught:
+        execute(_wide(2), request, AER)
+    error = caught.value
+    assert error.reason == "GpuUnavailable" and error.permanent
+    assert str(error) == (
+        "spec.backend.aer.device=GPU: this executor has no GPU Qiskit Aer can use (available: CPU); run on a node "
+        "with an NVIDIA GPU and the executor-gpu image, or set device: CPU"
+    )
+    assert not execution.gpu_available()
+
+
+def test_a_gpu_job_asks_aer_for_the_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where Aer reports a GPU, the simulator is built with ``device="GPU"`` (checked without one)."""
+    from qiskit_aer import AerSimulator
+
+    built: list[dict[str, Any]] = []
+    monkeypatch.setattr(execution, "_available_devices", lambda: ("CPU", "GPU"))
+    monkeypatch.setattr(AerSimulator, "__init__", lambda self, **options: built.append(options))
+    execution.simulator("statevector", None, "GPU")
+    assert built == [{"method": "statevector", "device": "GPU"}]
+
+
 def test_step_failure_is_one_line_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A circuit the chosen method cannot run: permanent, and only the reason reaches stderr."""
     from qiskit_argo import steps
 
-    circuit_file, request_file = tmp_path / "circuit.qpy", tmp_path / "request.json"
-    circuit_file.write_bytes(circuits.circuit_to_qpy(_sweep_circuit()))
     request = _request(
+        tmp_path,
+        rows=[[0.3]],
         primitive="sampler",
         shots=10,
         parameter_names=["theta"],
-        parameter_values=[[0.3]],
         aer=AerOptions(seed=1, method="stabilizer"),
     )
-    request_file.write_text(json.dumps(request.dump()))
+    circuit_file, request_file = _step_files(tmp_path, request, _sweep_circuit())
     backend = BackendStatus(name="aer", method="stabilizer", reason="set in the job")
     argv = ["execute-aer", "--circuit", str(circuit_file), "--request", str(request_file)]
-    argv += ["--backend", json.dumps(backend.dump()), "--target", "{}", "--semaphore", "_builtin"]
+    argv += ["--bindings", str(tmp_path / "bindings"), "--backend", json.dumps(backend.dump()), "--target", "{}"]
+    argv += ["--semaphore", "_builtin", "--shard", "0-of-1"]
     code = steps.main([*argv, "--out", str(tmp_path / "out")])
     assert code == 2
     lines = capsys.readouterr().err.strip().splitlines()
@@ -352,7 +448,7 @@ def test_aer_refusals_are_permanent(
 ) -> None:
     request = _request(primitive="sampler", shots=shots, aer=AerOptions(seed=1, method=method))
     with pytest.raises(cls) as caught:
-        execution.execute(circuit, request, BackendStatus(name="aer", method=method, reason="test"))
+        execute(circuit, request, BackendStatus(name="aer", method=method, reason="test"))
     _assert_ours(caught.value, cls, True, *needles)
 
 
@@ -360,7 +456,7 @@ def test_an_allocation_failing_at_run_time_is_transient() -> None:
     """Aer raises std::bad_alloc when it cannot allocate the shots' memory: the node may have more later."""
     request = _request(primitive="sampler", shots=2**40)
     with pytest.raises(ExecutionError) as caught:
-        execution.execute(_wide(2), request, AER)
+        execute(_wide(2), request, AER)
     _assert_ours(caught.value, ExecutionError, False, "retrying may help", "spec.resources.limits.memory")
 
 
@@ -445,12 +541,12 @@ def test_aer_exceptions_are_classified_in_our_words(circuit: QuantumCircuit, nee
 )
 def test_the_executor_refuses_what_aer_cannot_run_before_running(circuit: QuantumCircuit, needles: list[str]) -> None:
     with pytest.raises(InvalidCircuitError) as caught:
-        execution.execute(circuit, _request(primitive="sampler", shots=4), AER)
+        execute(circuit, _request(primitive="sampler", shots=4), AER)
     _assert_ours(caught.value, InvalidCircuitError, True, "spec.circuit:", *needles)
 
 
 def test_a_box_runs_opened() -> None:
-    document, _ = execution.execute(_box(), _request(primitive="sampler", shots=4), AER)
+    document, _ = execute(_box(), _request(primitive="sampler", shots=4), AER)
     assert sum(document["pub_results"][0]["data"]["c"]["counts"][0].values()) == 4
 
 
@@ -472,3 +568,113 @@ def test_a_nested_gate_definition_is_unrolled_once_per_definition() -> None:
     )
     assert time.perf_counter() - started < 1
     assert not prepared.transpiled and prepared.circuit.count_ops() == {"h": 2**levels, "measure": 1}
+
+
+# --------------------------------------------------------------------------- the four declarations
+
+
+@pytest.mark.parametrize(
+    ("gpu", "cached", "name", "word"),
+    [
+        (False, False, "execute-aer", "aer"),
+        (False, True, "execute-aer-cached", "aer_cached"),
+        (True, False, "execute-aer-gpu", "aer_gpu"),
+        (True, True, "execute-aer-gpu-cached", "aer_gpu_cached"),
+    ],
+)
+def test_one_function_declares_the_four_aer_steps(gpu: bool, cached: bool, name: str, word: str) -> None:
+    from qiskit_argo.steps import _execute_aer
+    from qiskit_argo.steps._contract import GPU_RESOURCE, Condition, FanOut, Part, shards_parameter
+
+    spec = _execute_aer.aer_step(gpu, cached)
+    assert spec.name == name and spec.when == Condition("executor", word) and spec.function is _execute_aer.execute_aer
+    assert spec.component == ("executor-gpu" if gpu else "executor")
+    assert dict(spec.input_artifacts) == {"circuit": "circuit.qpy", "request": "request.json", "bindings": "bindings"}
+    assert spec.input_parameters == ("backend", "target", "semaphore", "shard", *(["cache-key"] if cached else []))
+    # Each variant fans out over its own list (steps._contract.shards_parameter: why).
+    assert spec.fan_out == FanOut(shards_parameter(word), "shard") and spec.part == Part(cached=cached)
+    assert spec.memoize is cached
+    assert not spec.output_artifacts and not spec.output_parameters
+    cpu = _execute_aer.aer_step(False, cached).resources
+    assert (spec.resources.requests.get(GPU_RESOURCE), spec.resources.limits.get(GPU_RESOURCE)) == (
+        ("1", "1") if gpu else (None, None)
+    )
+    assert {k: v for k, v in spec.resources.requests.items() if k != GPU_RESOURCE} == dict(cpu.requests)
+    assert spec in _execute_aer.STEPS
+
+
+def test_the_step_entry_point_runs_a_shard_and_store_results_merges(tmp_path: Path) -> None:
+    """``qiskit-argo-step execute-aer-cached ... --shard`` then ``store-results --parts``, as the pods run them."""
+    from qiskit_argo import steps
+
+    rows = [[0.0], [np.pi], [np.pi / 2]]
+    request = _request(tmp_path, rows=rows, primitive="sampler", shots=50, parameter_names=["theta"], shards=2)
+    circuit_file, request_file = _step_files(tmp_path, request, _sweep_circuit())
+    backend = json.dumps(AER.dump())
+    for shard in ("0-of-2", "1-of-2"):
+        argv = ["execute-aer-cached", "--circuit", str(circuit_file), "--request", str(request_file)]
+        argv += ["--bindings", str(tmp_path / "bindings"), "--backend", backend, "--target", "{}"]
+        argv += ["--semaphore", "_builtin", "--shard", shard, "--cache-key", "abc", "--out", str(tmp_path / shard)]
+        assert steps.main(argv) == 0
+        (tmp_path / "cached").mkdir(exist_ok=True)
+        (tmp_path / shard / "part.json").rename(tmp_path / "cached" / f"{shard}.json")
+    metrics = json.dumps({"numQubits": 1, "numClbits": 1, "depth": 2, "size": 2, "countOps": {}})
+    argv = ["store-results", "--request", str(request_file), "--bindings", str(tmp_path / "bindings")]
+    argv += ["--metrics", metrics, "--backend", backend]
+    argv += ["--shards", '["0-of-2", "1-of-2"]', "--cache-key", "abc", "--parts", str(tmp_path / "absent")]
+    argv += ["--cached-parts", str(tmp_path / "cached"), "--out", str(tmp_path / "out")]
+    assert steps.main(argv) == 0
+    result = json.loads((tmp_path / "out" / "results" / "result.json").read_text())
+    counts = result["pub_results"][0]["data"]["c"]["counts"]
+    assert counts[:2] == [{"0": 50}, {"1": 50}] and sum(counts[2].values()) == 50
+    assert result["pubs"][0]["parameter_values"] == rows
+    assert [s["id"] for s in result["shards"]] == ["0-of-2", "1-of-2"]
+
+
+# --------------------------------------------------------------------------- threads
+
+
+@pytest.mark.parametrize(
+    ("env", "files", "expected"),
+    [
+        ({"QISKIT_ARGO_CPUS": "3"}, {"cpu.max": "400000 100000\n"}, 3),  # the runner's share wins
+        ({}, {"cpu.max": "200000 100000\n"}, 2),  # cgroup v2: a 2-CPU limit
+        ({}, {"cpu.max": "150000 100000\n"}, 2),  # 1.5 CPUs: rounded up
+        ({}, {"cpu.max": "max 100000\n"}, None),  # no limit: Aer's own choice
+        ({}, {"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),  # cgroup v1
+        ({}, {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({"QISKIT_ARGO_CPUS": "zero"}, {}, None),  # not a count: ignored
+        ({"QISKIT_ARGO_CPUS": "0"}, {}, None),
+        ({}, {}, None),
+    ],
+)
+def test_aer_threads_follow_the_runner_then_the_cgroup(
+    env: dict[str, str], files: dict[str, str], expected: int | None, tmp_path: Path
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert execution.aer_threads(env, cgroup=tmp_path) == expected
+
+
+def test_fewer_threads_give_the_same_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Limiting Aer's threads (shards side by side, a pod's CPU limit) changes no count."""
+    from qiskit import QuantumCircuit
+    from qiskit.circuit import Parameter
+    from qiskit_aer.primitives import SamplerV2
+
+    theta = Parameter("t")
+    circuit = QuantumCircuit(3)
+    circuit.ry(theta, 0)
+    circuit.cx(0, 1)
+    circuit.cx(1, 2)
+    circuit.measure_all()
+    values = np.linspace(0, np.pi, 40).reshape(-1, 1)
+    counts = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("QISKIT_ARGO_CPUS", threads)
+        backend = execution.simulator("statevector", None)
+        assert backend.options.max_parallel_threads == int(threads)
+        bits = SamplerV2.from_backend(backend, seed=11).run([(circuit, values, 500)]).result()[0].data.meas
+        counts.append([bits.get_counts(i) for i in range(len(values))])
+    assert counts[0] == counts[1]

@@ -13,9 +13,10 @@ import pytest
 
 from qiskit_argo import estimates, scheduling
 from qiskit_argo.api import AerOptions, BackendSelector, BackendStatus, CircuitMetrics, CostModel, SecretKeyRef
+from qiskit_argo.cache import cache_key
 from qiskit_argo.catalogue import Catalogue, CatalogueEntry, SessionEntry
 from qiskit_argo.errors import MAX_MESSAGE, InvalidJobError, PermanentError, TransientError
-from qiskit_argo.request import ExecutionRequest
+from qiskit_argo.request import ExecutionRequest, PubRequest
 
 BELL_OPS = {"h": 1, "cx": 1, "measure": 2}
 T_OPS = {"h": 1, "t": 1, "cx": 1, "measure": 2}
@@ -25,7 +26,7 @@ def _request(primitive: str = "sampler", shots: int | None = 1024, **aer: Any) -
     return ExecutionRequest(
         job_name="j",
         primitive=primitive,
-        shots=shots if primitive == "sampler" else None,
+        pubs=[PubRequest(circuit=0, shots=shots if primitive == "sampler" else None)],
         aer=AerOptions(**aer),
     )
 
@@ -162,7 +163,9 @@ CATALOGUE = Catalogue(
 
 
 def _job(**fields: Any) -> ExecutionRequest:
-    return ExecutionRequest(job_name="j", namespace="team", primitive="sampler", shots=1000, **fields)
+    fields.setdefault("pubs", [PubRequest(circuit=0, shots=1000)])
+    fields.setdefault("primitive", "sampler")
+    return ExecutionRequest(job_name="j", namespace="team", **fields)
 
 
 def _wide(num_qubits: int = 5) -> CircuitMetrics:
@@ -309,10 +312,26 @@ def test_a_fake_backend_needs_no_credentials() -> None:
 
 def test_aer_entry_options_are_defaults_under_the_jobs() -> None:
     own = scheduling.choose(_job(backend_ref="sim", aer=AerOptions(method="stabilizer", seed=1)), _wide(), CATALOGUE)
-    assert own.target == {"aer": {"method": "stabilizer", "seed": 1, "noiseModel": "FakeManilaV2"}}
+    assert own.target == {"aer": {"method": "stabilizer", "seed": 1, "noiseModel": "FakeManilaV2", "device": "CPU"}}
     assert own.backend.method == "stabilizer" and "set in the job" in (own.backend.reason or "")
     inherited = scheduling.choose(_job(backend_ref="sim"), _wide(), CATALOGUE)
-    assert inherited.target == {"aer": {"method": "statevector", "seed": 7, "noiseModel": "FakeManilaV2"}}
+    assert inherited.target == {
+        "aer": {"method": "statevector", "seed": 7, "noiseModel": "FakeManilaV2", "device": "CPU"}
+    }
+
+
+def test_the_device_merges_like_the_method() -> None:
+    gpu = _entry("gpu", "aer", num_qubits=40, aer=AerOptions(method="tensor_network", device="GPU"))
+    catalogue = Catalogue(entries=[gpu, CATALOGUE.entries[0]])
+    inherited = scheduling.choose(_job(backend_ref="gpu"), _wide(), catalogue)
+    assert inherited.target["aer"]["device"] == "GPU" and inherited.backend.method == "tensor_network"
+    assert "on the GPU" in (inherited.backend.reason or "")
+    asked = scheduling.choose(_job(backend_ref="sim", aer=AerOptions(device="GPU")), _wide(), catalogue)
+    assert asked.target["aer"]["device"] == "GPU"
+    own = scheduling.choose(
+        _job(backend_ref="sim", aer=AerOptions(method="tensor_network", device="GPU")), _wide(), catalogue
+    )
+    assert own.target["aer"]["method"] == "tensor_network" and own.target["aer"]["device"] == "GPU"
 
 
 def test_no_catalogue_keeps_the_built_in_aer() -> None:
@@ -406,6 +425,33 @@ def test_rejections_are_capped_and_counted() -> None:
     assert len(choice.backend.rejected) == 50 and "(70 more not listed)" in (choice.backend.reason or "")
 
 
+def test_the_estimate_sums_over_pubs() -> None:
+    """Every PUB runs in the one IBM job: one overhead, Σ bindings x shots executions."""
+    pubs = [PubRequest(circuit=0, shots=1000), PubRequest(circuit=1, shots=1000, num_bindings=2, values="pub-1.npy")]
+    request, metrics = _job(pubs=pubs, backend_ref="torino"), _wide()
+    assert estimates.total_shots(request) == 1000 + 2 * 1000
+    seconds = estimates.quantum_seconds_of(TORINO, request, metrics)
+    assert seconds == pytest.approx(2 + (250e-6 + 10 * 1e-6 + 4e-6) * 3000)
+    assert estimates.estimated_cost(TORINO, request, metrics) == Decimal("1.60") * Decimal(str(seconds))
+    estimate = scheduling.estimate_of(
+        scheduling.choose(request, metrics, CATALOGUE), request, metrics, CATALOGUE, scheduling.Reserved()
+    )
+    assert estimate["quantumSeconds"] == "2.792" and "3000 shots" in estimate["how"] and "2 PUBs" in estimate["how"]
+    estimator = _job(
+        primitive="estimator",
+        pubs=[PubRequest(circuit=0, precision=0.05), PubRequest(circuit=0, precision=0.1, num_bindings=2)],
+    )
+    assert estimates.total_shots(estimator) == 400 + 2 * 100
+    assert estimates.executions_of(estimator) == 2 * 600, "x the resilience factor of IBM's default level 1"
+
+
+def test_the_automatic_reason_uses_the_most_shots_of_any_pub() -> None:
+    pubs = [PubRequest(circuit=0, shots=4), PubRequest(circuit=1, shots=2000)]
+    request = _request(noise_model="FakeManilaV2").model_copy(update={"pubs": pubs})
+    status = scheduling.choose_backend(request, _metrics(BELL_OPS, num_qubits=3))
+    assert "2000 shots > 2^3" in (status.reason or ""), status.reason
+
+
 def test_price_uses_the_estimate() -> None:
     request, metrics = _job(), _wide()
     seconds = estimates.quantum_seconds_of(TORINO, request, metrics)
@@ -469,6 +515,45 @@ def test_step_end_to_end_empty_catalogue(tmp_path: Path, catalogue: str | None) 
     assert BackendStatus.model_validate_json(outputs["backend"]) == scheduling.choose_backend(_request(), _wide())
     assert (outputs["executor"], outputs["target"], outputs["semaphore"]) == ("aer", "{}", "_builtin")
     assert outputs["credentials-secret"] == "qiskit-argo-no-credentials"
+
+
+SEEDED = {"aer": AerOptions(seed=5), "fingerprint": "f" * 64}
+# (case, request fields, backend ref, executor, shards, cached)
+PLANS = [
+    ("unseeded", {}, None, "aer", ["0-of-1"], False),
+    ("seeded", SEEDED, None, "aer_cached", ["0-of-1"], True),
+    ("sharded", {**SEEDED, "shards": 3}, None, "aer_cached", ["0-of-3", "1-of-3", "2-of-3"], True),
+    ("cache off", {**SEEDED, "cache": False, "shards": 2}, None, "aer", ["0-of-2", "1-of-2"], False),
+    ("gpu", {"aer": AerOptions(device="GPU"), "shards": 2}, None, "aer_gpu", ["0-of-2", "1-of-2"], False),
+    ("gpu seeded", {**SEEDED, "aer": AerOptions(seed=5, device="GPU")}, None, "aer_gpu_cached", ["0-of-1"], True),
+    ("backend's seed", {"shards": 2}, "sim", "aer_cached", ["0-of-2", "1-of-2"], True),
+    ("ibm", {**SEEDED, "shards": 4}, "torino", "ibm", ["0-of-1"], False),
+    ("fake ibm", SEEDED, "sherbrooke", "ibm", ["0-of-1"], False),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "ref", "executor", "shards", "cached"), [case[1:] for case in PLANS], ids=[c[0] for c in PLANS]
+)
+def test_plan_run(fields: dict[str, Any], ref: str | None, executor: str, shards: list[str], cached: bool) -> None:
+    request = _job(backend_ref=ref, **fields)
+    choice = scheduling.choose(request, _wide(), CATALOGUE)
+    run = scheduling.plan_run(choice, request)
+    assert (run.executor, list(run.shards), run.cache_key is not None) == (executor, shards, cached)
+    if cached:
+        aer = scheduling.aer_options(choice, request)
+        assert aer is not None and aer.seed is not None
+        assert run.cache_key == cache_key(request, aer, choice.backend.method or aer.method, len(shards))
+
+
+def test_the_step_writes_shards_and_the_cache_key(tmp_path: Path) -> None:
+    code, out = _step(tmp_path, _job(shards=2, **SEEDED), None)
+    assert code == 0
+    outputs = _outputs(out)
+    assert outputs["executor"] == "aer_cached" and json.loads(outputs["shards"]) == ["0-of-2", "1-of-2"]
+    assert re.fullmatch(r"[0-9a-f]{64}", outputs["cache-key"])
+    code, out = _step(tmp_path, _job(), None)
+    assert code == 0 and _outputs(out)["cache-key"] == "none" and _outputs(out)["shards"] == '["0-of-1"]'
 
 
 @pytest.mark.parametrize(
@@ -625,3 +710,24 @@ def test_a_bad_reservation_is_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 2
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line.startswith("InvalidSpec: reserved parameter: ") and field in line, line
+
+
+@pytest.mark.parametrize(
+    ("primitive", "pubs", "needle"),
+    [
+        ("sampler", [PubRequest(circuit=0, shots=100), PubRequest(circuit=1, shots=200)],
+         "spec.pubs[1].shots: 200, but spec.pubs[0].shots is 100"),
+        ("estimator", [PubRequest(circuit=0, precision=0.1), PubRequest(circuit=0)],
+         "spec.pubs[1].precision: unset, but spec.pubs[0].precision is 0.1"),
+    ],
+)  # fmt: skip
+def test_ibm_runs_pubs_only_with_the_same_shots_or_precision(
+    primitive: str, pubs: list[PubRequest], needle: str
+) -> None:
+    """qiskit-ibm-runtime's Sampler/Estimator run every PUB of a job at the same shots/precision."""
+    request = _job(primitive=primitive, pubs=pubs, backend_ref="torino")
+    with pytest.raises(InvalidJobError) as caught:
+        scheduling.choose(request, _wide(), CATALOGUE)
+    assert needle in str(caught.value) and "run them on Aer" in str(caught.value)
+    on_aer = scheduling.choose(request.model_copy(update={"backend_ref": "sim"}), _wide(), CATALOGUE)
+    assert on_aer.executor == "aer"

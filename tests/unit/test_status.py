@@ -9,6 +9,7 @@ import dataclasses
 import gzip
 import io
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -463,8 +464,16 @@ def test_real_step_failures_reach_the_status(tmp_path: Path) -> None:
         ("validate", ["--job", str(_job_file(tmp_path, shots=0)), "--limits", "{}"], "InvalidSpec"),
         (
             "schedule",
-            ["--request", str(tmp_path / "absent.json"), "--catalogue", str(tmp_path / "none.json"), "--metrics", "{}",
-             "--reserved", "{}"],  # fmt: skip
+            [
+                "--request",
+                str(tmp_path / "absent.json"),
+                "--catalogue",
+                str(tmp_path / "none.json"),
+                "--metrics",
+                "{}",
+                "--reserved",
+                "{}",
+            ],  # fmt: skip
             "MissingArtifact",
         ),
     ]
@@ -483,7 +492,8 @@ def test_real_step_failures_reach_the_status(tmp_path: Path) -> None:
 
 def test_the_fake_publishes_what_the_real_steps_write(tmp_path: Path) -> None:
     """The Bell outputs in tests/argo_fake.py are byte for byte what validate, schedule and
-    execute-aer write (the parameter value is the file, as Argo's SaveParameters reads it)."""
+    store-results (over execute-aer's part) write (the parameter value is the file, as Argo's
+    SaveParameters reads it)."""
     out = tmp_path / "out"
     assert steps_module.main(["validate", "--job", str(_job_file(tmp_path)), "--limits", "{}", "--out", str(out)]) == 0
     metrics = (out / "metrics.json").read_text()
@@ -494,12 +504,23 @@ def test_the_fake_publishes_what_the_real_steps_write(tmp_path: Path) -> None:
     assert steps_module.main([*argv, "--out", str(out)]) == 0
     backend = (out / "backend.json").read_text()
     assert backend == BACKEND_JSON
-    circuit = str(out / "circuit.qpy")
-    argv = ["execute-aer", "--circuit", circuit, "--request", request, "--backend", backend, "--target", "{}"]
-    argv += ["--semaphore", "_builtin"]
-    argv += ["--out", str(out)]
+    assert (out / "shards.json").read_text() == '["0-of-1"]'
+    # The Bell job sets a seed: its run is cacheable (the fake's default is an uncached run, key "none").
+    assert re.fullmatch(r"[0-9a-f]{64}|none", (out / "cache-key.txt").read_text())
+    circuit, bindings = str(out / "circuit.qpy"), str(out / "bindings")
+    ran = tmp_path / "execute"
+    argv = ["execute-aer", "--circuit", circuit, "--request", request, "--bindings", bindings, "--backend", backend]
+    argv += ["--target", "{}", "--semaphore", "_builtin", "--shard", "0-of-1", "--out", str(ran)]
     assert steps_module.main(argv) == 0
-    assert (out / "summary.json").read_text() == SUMMARY_JSON
+    parts = tmp_path / "parts"  # what store-results downloads from the run's parts prefix
+    parts.mkdir()
+    (parts / "0-of-1.json").write_bytes((ran / "part.json").read_bytes())
+    stored = tmp_path / "store"
+    argv = ["store-results", "--request", request, "--bindings", bindings, "--metrics", metrics, "--backend", backend]
+    argv += ["--shards", '["0-of-1"]', "--cache-key", "none", "--parts", str(parts)]
+    argv += ["--cached-parts", str(tmp_path / "no-cached-parts"), "--out", str(stored)]
+    assert steps_module.main(argv) == 0
+    assert (stored / "summary.json").read_text() == SUMMARY_JSON
     # And the scheduler never names a backend it does not have.
     assert BACKEND["name"] == scheduling.AER
 
@@ -585,6 +606,9 @@ def test_outputs_reach_the_status() -> None:
         "validate": "Succeeded",
         "schedule": "Succeeded",
         "execute-aer": "Succeeded",
+        "execute-aer-cached": "Skipped",
+        "execute-aer-gpu": "Skipped",
+        "execute-aer-gpu-cached": "Skipped",
         "ibm-submit": "Skipped",
         "ibm-wait": "Omitted",
         "store-results": "Succeeded",
@@ -895,20 +919,30 @@ def test_the_fake_builds_argos_node_tree() -> None:
     dag = nodes[root["children"][0]]
     assert (dag["name"], dag["type"], dag["nodeFlag"]) == (f"{name}(0)", "DAG", {"retried": True})
     assert dag["id"] == f"{name}-{fnv32a(f'{name}(0)')}" == node_id(name, f"{name}(0)")
-    task = argo.task("execute-aer")
-    assert task is not None
-    assert (task["name"], task["type"], task["displayName"]) == (f"{name}(0).execute-aer", "Retry", "execute-aer")
+    # execute-aer fans out (withParam): a TaskGroup, one expanded task per shard (one here).
+    group = argo.task("execute-aer")
+    assert group is not None
+    assert (group["name"], group["type"], group["displayName"]) == (
+        f"{name}(0).execute-aer",
+        "TaskGroup",
+        "execute-aer",
+    )
+    assert group["phase"] == "Failed"
+    (task,) = argo.shards("execute-aer")
+    assert group["children"] == [task["id"]]
+    shard = f"{name}(0).execute-aer(0:0-of-1)"
+    assert (task["name"], task["type"], task["displayName"]) == (shard, "Retry", "execute-aer(0:0-of-1)")
     assert task["templateRef"] == {"name": "qiskit-job-v1", "template": "execute-aer", "clusterScope": True}
     assert task["boundaryID"] == dag["id"] and "templateName" not in task
     assert (task["phase"], task["message"]) == ("Failed", "No more retries left")
     tried = argo.attempts("execute-aer")
-    assert [t["displayName"] for t in tried] == ["execute-aer(0)", "execute-aer(1)", "execute-aer(2)"]
+    assert [t["displayName"] for t in tried] == [f"execute-aer(0:0-of-1)({n})" for n in range(3)]
     assert [t["type"] for t in tried] == ["Pod"] * 3
     assert tried[-1]["message"] == "main: Error (exit code 1): ExecutionFailed: Aer ran out of memory"
     assert tried[-1]["outputs"] == {"exitCode": "1"}
-    # execute-aer hangs off the last attempts of both tasks it depends on.
+    # execute-aer's group hangs off the last attempts of both tasks it depends on.
     for dependency in ("validate", "schedule"):
-        assert task["id"] in argo.attempts(dependency)[-1]["children"]
+        assert group["id"] in argo.attempts(dependency)[-1]["children"]
     omitted = argo.task("store-results")
     assert omitted is not None
     assert (omitted["type"], omitted["phase"], omitted["message"]) == (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -11,14 +12,24 @@ from qiskit_argo import workflows
 from qiskit_argo.api import Phase
 from qiskit_argo.status import STEP_NAMES
 from qiskit_argo.status._workflow import STEP_PHASE
-from qiskit_argo.steps import EGRESS_CLASSES, STEPS, Condition, StepRegistry, main
-from tests.unit.test_workflows import make_job, templates
+from qiskit_argo.steps import EGRESS_CLASSES, GPU_RESOURCE, STEPS, Condition, StepRegistry, main
+from tests.unit.test_workflows import make_job, tasks, templates
 
 VALIDATE = STEPS["validate"]
 
 
 def test_every_step_is_declared_once_in_dag_order() -> None:
-    assert list(STEPS) == ["validate", "schedule", "execute-aer", "ibm-submit", "ibm-wait", "store-results"]
+    assert list(STEPS) == [
+        "validate",
+        "schedule",
+        "execute-aer",
+        "execute-aer-cached",
+        "execute-aer-gpu",
+        "execute-aer-gpu-cached",
+        "ibm-submit",
+        "ibm-wait",
+        "store-results",
+    ]
     assert STEP_NAMES == tuple(STEPS)
     with pytest.raises(ValueError, match="registered twice"):
         StepRegistry([VALIDATE, VALIDATE])
@@ -64,13 +75,32 @@ def test_egress_and_resources_come_from_the_declaration() -> None:
 
 
 def test_job_resources_default_to_the_step_that_takes_them() -> None:
-    (step,) = [spec for spec in STEPS.values() if spec.job_resources]
+    """The job's ``spec.resources`` apply to each Aer variant over that variant's own defaults (a GPU
+    variant keeps its GPU); without a step named, to the first of them (execute-aer)."""
+    taking = [spec for spec in STEPS.values() if spec.job_resources]
+    assert [spec.name for spec in taking] == [
+        "execute-aer",
+        "execute-aer-cached",
+        "execute-aer-gpu",
+        "execute-aer-gpu-cached",
+    ]
     job = make_job(resources={"requests": {"cpu": "500m"}})
-    assert workflows.execute_resources(job) == workflows.execute_resources(job, step)
-    assert workflows.execute_resources(job) == {
-        "requests": {**step.resources.requests, "cpu": "500m"},
-        "limits": dict(step.resources.limits),
-    }
+    assert workflows.execute_resources(job) == workflows.execute_resources(job, STEPS["execute-aer"])
+    dag = tasks(workflows.build(job))
+    for step in taking:
+        expected = {"requests": {**step.resources.requests, "cpu": "500m"}, "limits": dict(step.resources.limits)}
+        assert workflows.execute_resources(job, step) == expected
+        (argument,) = [
+            p for p in dag[step.name]["arguments"]["parameters"] if p["name"] == workflows.RESOURCES_PARAMETER
+        ]
+        assert json.loads(argument["value"]) == expected, step.name
+        assert (GPU_RESOURCE in expected["requests"]) is (step.component == "executor-gpu")
+    assert not any(
+        p["name"] == workflows.RESOURCES_PARAMETER
+        for name, task in dag.items()
+        if not STEPS[name].job_resources
+        for p in task.get("arguments", {}).get("parameters", [])
+    )
 
 
 def test_the_entry_point_knows_exactly_the_registered_steps(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.circuit import Clbit, Gate, Qubit
@@ -224,17 +225,22 @@ def test_request_for_a_sweep() -> None:
     job = _model(circuit={"openqasm": SWEEP3}, parameterValues=[[0.1, 0.2], [0.3, 0.4]], shots=10)
     validated = validation.validate_job(job, Limits())
     request = validated.request
-    assert request.parameter_names == ["alpha", "theta"]
-    assert request.parameter_values == [[0.1, 0.2], [0.3, 0.4]]
-    assert request.shots == 10 and request.precision is None and request.observables is None
+    [pub] = request.pubs
+    assert pub.circuit == 0 and pub.parameter_names == ["alpha", "theta"] and pub.num_bindings == 2
+    assert pub.values == "pub-0.npy" and pub.values_from is not None and pub.values_from["inline"] is True
+    assert [rows.tolist() if rows is not None else None for rows in validated.values] == [[[0.1, 0.2], [0.3, 0.4]]]
+    assert pub.shots == 10 and pub.precision is None and pub.observables is None
+    assert request.total_bindings == 2 and request.shards == 1 and request.cache is True
     assert validated.metrics.num_bindings == 2 and validated.metrics.num_parameters == 2
 
 
 def test_request_for_the_estimator() -> None:
     job = _model(primitive="estimator", observables=[{"ZZ": 1}, {"XX": 0.5}], precision=0.02)
     validated = validation.validate_job(job, Limits())
-    assert validated.request.shots is None and validated.request.precision == 0.02
-    assert [o.paulis for o in validated.request.observables or []] == [{"ZZ": 1.0}, {"XX": 0.5}]
+    [pub] = validated.request.pubs
+    assert pub.shots is None and pub.precision == 0.02 and pub.values is None and pub.values_from is None
+    assert [o.paulis for o in pub.observables or []] == [{"ZZ": 1.0}, {"XX": 0.5}]
+    assert validated.values == [None] and validated.request.total_bindings == 1
     assert not validated.metrics.has_measurements
 
 
@@ -248,14 +254,16 @@ def test_estimator_observable_width_through_the_job() -> None:
 
 
 def test_config_map_key_is_read(tmp_path: Path) -> None:
-    (tmp_path / "bell.qasm").write_text(BELL2)
+    (tmp_path / "circuits").mkdir()
+    (tmp_path / "circuits" / "bell.qasm").write_text(BELL2)
     ref = ConfigMapKeyRef(name="circuits", key="bell.qasm")
     assert validation.read_config_map_key(tmp_path, ref) == BELL2.encode()
 
 
 @pytest.mark.parametrize("mounted", [True, False])
 def test_missing_config_map_key(tmp_path: Path, mounted: bool) -> None:
-    (tmp_path / "other.qasm").write_text(BELL2)
+    (tmp_path / "circuits").mkdir()
+    (tmp_path / "circuits" / "other.qasm").write_text(BELL2)
     ref = ConfigMapKeyRef(name="circuits", key="bell.qasm")
     with pytest.raises(InvalidCircuitError) as caught:
         validation.read_config_map_key(tmp_path if mounted else tmp_path / "absent", ref)
@@ -281,19 +289,21 @@ def _run(tmp_path: Path, job: dict[str, Any], limits: str = "{}", circuit_dir: P
     return out
 
 
-def test_run_step_writes_the_three_outputs(tmp_path: Path) -> None:
+def test_run_step_writes_the_four_outputs(tmp_path: Path) -> None:
     out = _run(tmp_path, _job(circuit={"openqasm": SWEEP3}, parameterValues=[[0.0, 1.0]]))
     assert circuits.circuit_from_qpy((out / "circuit.qpy").read_bytes()).num_parameters == 2
     request = ExecutionRequest.model_validate_json((out / "request.json").read_text())
-    assert request.job_name == "t" and request.parameter_values == [[0.0, 1.0]]
+    assert request.job_name == "t" and request.pubs[0].values == "pub-0.npy"
+    assert np.load(out / "bindings" / "pub-0.npy").tolist() == [[0.0, 1.0]]
+    assert json.loads((out / "bindings" / "index.json").read_text()) == {"pubs": ["pub-0.npy"]}
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["numQubits"] == 1 and metrics["numParameters"] == 2 and metrics["hasMeasurements"] is True
 
 
 def test_run_step_reads_a_config_map(tmp_path: Path) -> None:
     mount = tmp_path / "mount"
-    mount.mkdir()
-    (mount / "bell.qasm").write_text(BELL2)
+    (mount / "circuits").mkdir(parents=True)
+    (mount / "circuits" / "bell.qasm").write_text(BELL2)
     job = _job(circuit={"configMapKeyRef": {"name": "circuits", "key": "bell.qasm"}})
     out = _run(tmp_path, job, circuit_dir=mount)
     assert json.loads((out / "metrics.json").read_text())["countOps"] == {"h": 1, "cx": 1, "measure": 2}

@@ -23,6 +23,8 @@ from qiskit_argo.steps import (
     INPUTS_DIR,
     OUTPUTS_DIR,
     SCRATCH_MOUNT,
+    SOURCE_ARTIFACTS,
+    SOURCES_DIR,
     STEPS,
 )
 
@@ -32,6 +34,8 @@ _REFERENCE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 #: What Argo substitutes in a template's own metrics besides its inputs (argo-workflows v4.1.2,
 #: docs/variables.md, "Metrics"): the node's phase, its duration, and the Workflow's variables.
 _METRIC_VARIABLES = frozenset({"status", "duration", "exitCode", "workflow.namespace", "workflow.name"})
+#: The Workflow's variables a key-only artifact's key may name (the run's parts prefix).
+_KEY_VARIABLES = frozenset({"workflow.namespace", "workflow.name", "workflow.uid"})
 
 
 def make_job(
@@ -253,6 +257,9 @@ def test_every_reference_points_at_something_that_exists(example: Path) -> None:
             consumer = re.search(r"\.tasks\[(\d+)\]", path)
             assert consumer is not None, f"{path}: {{{{{reference}}}}} outside a task"
             consumer_name = list(dag)[int(consumer.group(1))]
+            if reference == "item":  # the withParam item of a fanned-out task
+                assert "withParam" in dag[consumer_name], f"{path}: {{{{item}}}} without withParam"
+                continue
             waits = ancestors(dag, consumer_name)
             exported = re.fullmatch(r"workflow\.outputs\.(parameters|artifacts)\.([-a-z0-9]+)", reference)
             if exported:  # a global output: every task that may export it has ended before this one
@@ -273,6 +280,8 @@ def test_every_reference_points_at_something_that_exists(example: Path) -> None:
         for path, text in strings(template):
             for reference in _REFERENCE.findall(text):
                 if path.startswith(".metrics.") and reference in _METRIC_VARIABLES:
+                    continue
+                if ".s3.key" in path and reference in _KEY_VARIABLES:  # a key-only artifact's key
                     continue
                 match = re.fullmatch(r"inputs\.parameters\.([-a-z0-9]+)", reference)
                 assert match and match.group(1) in declared, f"template {name}{path}: {{{{{reference}}}}}"
@@ -319,7 +328,8 @@ def test_wiring_takes_each_input_from_the_latest_producer() -> None:
             several |= {(task.name, name)} if len(source.tasks) > 1 else set()
         assert set(task.artifacts) == set(spec.input_artifacts)
         assert set(task.parameters) == set(spec.input_parameters)
-    assert several == {("store-results", "result"), ("store-results", "summary")}
+    # store-results gathers the parts by key (StepSpec.gathers_parts): no input has two producers.
+    assert several == set()
 
 
 def test_limits_reach_the_validate_step_only_when_given() -> None:
@@ -390,7 +400,20 @@ def test_suspend(suspend: bool) -> None:
         ({"qpy": "UVBZ"}, {"name": "circuit-source", "emptyDir": {}}),
         (
             {"configMapKeyRef": {"name": "circuits", "key": "bell.qasm"}},
-            {"name": "circuit-source", "configMap": {"name": "circuits", "optional": True}},
+            {
+                "name": "circuit-source",
+                "projected": {
+                    "sources": [
+                        {
+                            "configMap": {
+                                "name": "circuits",
+                                "items": [{"key": "bell.qasm", "path": "circuits/bell.qasm"}],
+                                "optional": True,
+                            }
+                        }
+                    ]
+                },
+            },
         ),
     ],
 )
@@ -446,8 +469,11 @@ def test_resources_reach_the_execute_step(resources: dict[str, Any] | None, expe
     dag = tasks(workflows.build(job))
     for name, task in dag.items():
         given = argument(task, "parameters", workflows.RESOURCES_PARAMETER)
-        if name != "execute-aer" or expected is None:
+        if not STEPS[name].job_resources or expected is None:
             assert given is None
+            continue
+        assert given is not None
+        if name != "execute-aer":  # the GPU steps' defaults differ (nvidia.com/gpu)
             continue
         assert given is not None
         assert json.loads(given["value"]) == expected
@@ -535,15 +561,22 @@ def test_one_template_per_step_built_from_the_contract() -> None:
         assert container["command"] == [ENTRY_POINT]
         assert container["args"] == spec.argv()
         assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
-        artifacts = {a["name"]: a["path"] for a in template["inputs"].get("artifacts", [])}
-        assert artifacts == {a: f"{INPUTS_DIR}/{f}" for a, f in spec.input_artifacts.items()}
+        artifacts = {a["name"]: a["path"] for a in template["inputs"].get("artifacts", []) if "s3" not in a}
+        sources = {f"source-{i}" for i in range(SOURCE_ARTIFACTS)} if spec.reads_sources else set()
+        assert {a for a in artifacts if a not in sources} == set(spec.input_artifacts)
+        assert artifacts == {a: f"{INPUTS_DIR}/{f}" for a, f in spec.input_artifacts.items()} | {
+            a: f"{SOURCES_DIR}/{a.removeprefix('source-')}" for a in sources
+        }
+        by_key = {a["name"] for a in template["inputs"].get("artifacts", []) if "s3" in a}
+        assert by_key == ({"parts", "cached-parts"} if spec.gathers_parts else set())
         parameters = {p["name"]: p for p in template["inputs"].get("parameters", [])}
         assert set(spec.input_parameters) <= set(parameters)
         assert parameters.get("limits", {"default": "{}"})["default"] == "{}"
         outputs = template.get("outputs", {})
         assert {a["name"]: a["path"] for a in outputs.get("artifacts", [])} == {
             a: f"{OUTPUTS_DIR}/{f}" for a, f in spec.output_artifacts.items()
-        }
+        } | ({"part": f"{OUTPUTS_DIR}/part.json"} if spec.part is not None else {})
+        assert ("memoize" in template) is spec.memoize
         assert {p["name"]: p["valueFrom"]["path"] for p in outputs.get("parameters", [])} == {
             p: f"{OUTPUTS_DIR}/{f}" for p, f in spec.output_parameters.items()
         }
@@ -628,6 +661,17 @@ def _as_template_reference(task: dict[str, Any]) -> dict[str, Any]:
     job = argument(task, "artifacts", workflows.JOB_ARTIFACT)
     if job is not None:
         job["raw"]["data"] = f"{{{{workflow.parameters.{workflows.JOB_PARAMETER}}}}}"
+    if "arguments" in task:  # the job's own artifact sources and resources are passed per job only
+        for kind in ("artifacts", "parameters"):
+            kept = [
+                a
+                for a in task["arguments"].get(kind, [])
+                if not a["name"].startswith("source-") and a["name"] != workflows.RESOURCES_PARAMETER
+            ]
+            if kept:
+                task["arguments"][kind] = kept
+            else:
+                task["arguments"].pop(kind, None)
     catalogue = argument(task, "artifacts", workflows.CATALOGUE_ARTIFACT)
     if catalogue is not None:
         assert task["name"] == "schedule" and "raw" in catalogue, task
