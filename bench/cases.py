@@ -33,6 +33,8 @@ class Case:
             *(f"      {line}" for line in self.qasm.splitlines()),
             f"  shots: {self.shots}",
             "  optimizationLevel: 0",
+            # Every repeat simulates: a seeded run would otherwise reuse the first one's result.
+            "  execution:\n    cache: false",
             f"  backend:\n    aer:\n      seed: {self.seed}\n      method: {self.method}",
         ]
         if self.bindings:

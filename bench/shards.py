@@ -8,8 +8,8 @@
    them. The shards run in parallel processes (as many at once as the machine has cores).
 2. **Scaling.** 1,000, 10,000 and 100,000 bindings x 16 parameters (8 qubits, 100 shots), the
    values in a `.npy` file read through `parameterValuesFrom.artifact`, `shards: auto`: seconds
-   per 1,000 bindings, and the peak resident memory of the largest process of the run (the CLI,
-   a step worker or a shard: what one pod would need at most).
+   per 1,000 bindings, and the peak resident memory of one shard's execute step run alone in a new
+   process (what its pod needs: it maps only its rows of the sweep).
 3. **Workflow size.** The Workflow `workflows.build` makes for a 100,000 x 16 sweep from an
    artifact, against the inline form's 5,000 x 16 (the size that already passes etcd's limit).
 
@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -155,6 +154,46 @@ def bench_speedup(repeats: int, quick: bool) -> list[dict[str, Any]]:
     ]
 
 
+_PEAK = (
+    "import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True); "
+    "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def _shard_peak_mib(job_yaml: str, sources: Path, work: Path) -> tuple[float, int, int]:
+    """Peak resident memory of shard 0's execute step alone in a new process (what its pod needs),
+    the shard count and shard 0's bindings: validate and schedule run here first, as in Argo."""
+    import yaml
+
+    from qiskit_argo import sharding, steps
+    from qiskit_argo.manifests import parse_job
+    from qiskit_argo.request import ExecutionRequest
+
+    job = parse_job(yaml.safe_load(job_yaml), source="bench")
+    (work / "job.json").write_text(json.dumps(job.dump()))
+    validate = ["validate", "--job", str(work / "job.json"), "--limits", "{}", "--sources-dir", str(sources)]
+    assert steps.main([*validate, "--out", str(work / "v")]) == 0
+    request_file = work / "v" / "request.json"
+    schedule = ["schedule", "--request", str(request_file), "--catalogue", str(work / "catalogue.json")]
+    schedule += ["--metrics", (work / "v" / "metrics.json").read_text(), "--reserved", "{}"]
+    assert steps.main([*schedule, "--out", str(work / "s")]) == 0
+    shard = json.loads((work / "s" / "shards.json").read_text())[0]
+    execute = [
+        str(BIN / "qiskit-argo-step"), "execute-aer", "--circuit", str(work / "v" / "circuit.qpy"),
+        "--request", str(request_file), "--bindings", str(work / "v" / "bindings"),
+        "--backend", (work / "s" / "backend.json").read_text(), "--target", (work / "s" / "target.json").read_text(),
+        "--semaphore", "_builtin", "--shard", shard, "--out", str(work / "e"),
+    ]  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", _PEAK, *execute], capture_output=True, text=True, check=True)
+    code, peak_kib = (int(word) for word in done.stdout.split())
+    if code != 0:
+        raise SystemExit(f"shard {shard} failed ({code})")
+    request = ExecutionRequest.model_validate_json(request_file.read_text())
+    index, count = sharding.parse_shard_id(shard)
+    size = sum(piece.size for piece in sharding.plan(request.bindings_per_pub, count)[index])
+    return peak_kib / 1024, count, size
+
+
 def bench_scaling(quick: bool) -> list[dict[str, Any]]:
     qasm, num_parameters = _ansatz(8, 2)
     sizes = (1_000, 10_000) if quick else (1_000, 10_000, 100_000)
@@ -175,19 +214,21 @@ def bench_scaling(quick: bool) -> list[dict[str, Any]]:
                 str(BIN / "qiskit-argo"), "run", str(job), "--out", str(work / f"out-{size}"),
                 "--cache-dir", str(work / "cache"),
             ]  # fmt: skip
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             seconds = _run(cmd, env)
-            peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            metrics = json.loads((work / f"out-{size}" / "metrics.json").read_text())
-            shards = len(metrics.get("run", {}).get("shards", [])) or None
+            sources = work / f"sources-{size}"
+            sources.mkdir()
+            (sources / "0").write_bytes((work / key).read_bytes())  # the validate pod's source-0
+            step = work / f"step-{size}"
+            step.mkdir()
+            peak, shards, shard_size = _shard_peak_mib(job.read_text(), sources, step)
             found.append(
                 {
                     "what": f"{size:,} bindings x {num_parameters} parameters, 100 shots, shards auto",
                     "seconds": seconds,
                     "per_1000": seconds / size * 1000,
                     "shards": shards,
-                    # RUSAGE_CHILDREN keeps the largest process ever waited for: a new high only.
-                    "peak_rss_mib": peak_kib / 1024 if peak_kib > before else None,
+                    "shard_bindings": shard_size,
+                    "peak_rss_mib": peak,
                 }
             )
     return found
@@ -219,7 +260,10 @@ def table(rows: list[dict[str, Any]]) -> str:
         elif "bytes" in row:
             figure = f"{row['bytes'] / 1024:,.1f} KiB"
         elif "per_1000" in row:
-            memory = f", peak {row['peak_rss_mib']:,.0f} MiB" if row.get("peak_rss_mib") else ""
+            memory = (
+                f"; {row['shards']} shard(s), one shard's execute step ({row['shard_bindings']:,} bindings) "
+                f"peaks at {row['peak_rss_mib']:,.0f} MiB"
+            )
             figure = f"{row['seconds']:.2f} s ({row['per_1000']:.3f} s per 1,000 bindings{memory})"
         else:
             figure = f"{row['seconds']:.2f} s (bare Aer {row['bare_s']:.2f} s, {row['seconds'] / row['bare_s']:.2f}×)"

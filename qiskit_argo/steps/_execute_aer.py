@@ -89,6 +89,9 @@ def aer_step(gpu: bool, cached: bool) -> StepSpec:
         egress=EGRESS_NONE,
         semaphore=True,
         preload=("qiskit_aer.primitives", "qiskit_argo.execution"),
+        # A local run warms no GPU worker ahead: its imports would slow every other run, on a
+        # machine that rarely has a GPU (a GPU job's worker imports them when it starts).
+        warm=not gpu,
         fan_out=FanOut(shards_parameter(word), SHARD_PARAMETER),
         part=Part(cached=cached),
         memoize=cached,

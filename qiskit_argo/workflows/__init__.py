@@ -36,8 +36,12 @@ Layout, and why:
   steps) turns its ``resources`` input (JSON, default ``{}``) into a ``podSpecPatch`` of the main
   container; ``build`` passes the job's values merged over the step's defaults (see
   ``execute_resources``).
-* Only small values travel as parameters (metrics, backend, executor, summary, limits, resources); the
-  circuit, the request and the results travel as artifacts.
+* Only small values travel as parameters (metrics, backend, executor, shards, cache-key, summary,
+  limits, resources); the circuit, the request, the bindings and the results travel as artifacts.
+* Sharding and the cache: each Aer execute variant fans out (``withParam``) over its own list of
+  shard ids from the schedule step (``steps.shards_parameter``), writes its ``part`` as a key-only
+  artifact, and the cached variants are memoized (``memoize``, a pointer in the ConfigMap
+  ``qiskit-argo-result-cache``); store-results downloads the parts prefixes and merges them.
 
 Reading a run back: each DAG task is named after its step, so a node's ``displayName`` is the
 step name and its ``outputs.parameters`` are the step's output parameters.
