@@ -171,6 +171,14 @@ def attempts(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) ->
         return [dict(node)]
     if kind != "Retry":
         return []
+    return _numbered_children(node, nodes, _ATTEMPT)
+
+
+def _numbered_children(
+    node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]], suffix: re.Pattern[str]
+) -> list[dict[str, Any]]:
+    """``node``'s children named ``<its name>(...)`` whose ``suffix`` (the name's end, group 1 a
+    number) matches, in the order of that number: a Retry's attempts, a TaskGroup's expanded tasks."""
     prefix = f"{node.get('name')}("
     found: list[tuple[int, dict[str, Any]]] = []
     for child_id in node.get("children") or []:
@@ -178,8 +186,8 @@ def attempts(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) ->
         if child is None:
             continue
         name = str(child.get("name") or "")
-        number = _ATTEMPT.search(name)
-        if name.startswith(prefix) and number:
+        number = suffix.search(name)
+        if name.startswith(prefix) and number and name.rfind("(", 0, number.start() + 1) == len(prefix) - 1:
             found.append((int(number.group(1)), dict(child)))
     return [child for _, child in sorted(found, key=lambda item: item[0])]
 
@@ -192,17 +200,7 @@ def fan_out_children(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, A
     anything else has none."""
     if node.get("type") != "TaskGroup":
         return []
-    prefix = f"{node.get('name')}("
-    found: list[tuple[int, dict[str, Any]]] = []
-    for child_id in node.get("children") or []:
-        child = nodes.get(child_id)
-        if child is None:
-            continue
-        name = str(child.get("name") or "")
-        expanded = _EXPANDED.search(name)
-        if name.startswith(prefix) and expanded and name.rfind("(") == len(prefix) - 1:
-            found.append((int(expanded.group(1)), dict(child)))
-    return [child for _, child in sorted(found, key=lambda item: item[0])]
+    return _numbered_children(node, nodes, _EXPANDED)
 
 
 def item_of(node: Mapping[str, Any]) -> str | None:
