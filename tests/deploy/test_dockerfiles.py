@@ -354,7 +354,8 @@ def _make_plan(makefile: str, *targets: str) -> str:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     done = subprocess.run(
-        ["make", "-n", "-f", makefile, f"PY={sys.executable}", "STAMP=", *targets],
+        # --no-print-directory: under `make test` (MAKELEVEL set) make would add "Entering directory" lines.
+        ["make", "-n", "--no-print-directory", "-f", makefile, f"PY={sys.executable}", "STAMP=", *targets],
         cwd=REPO,
         capture_output=True,
         text=True,
