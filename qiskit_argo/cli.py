@@ -1253,8 +1253,8 @@ def _summary_table(
     if len(pubs) > 1:
         for index, pub in enumerate(pubs):
             row(plain(f"pub {pub.get('index', index)}"), plain(_pub_line(pub)))
-        if summary.get("truncated") or (summary.get("numPubs") or 0) > len(pubs):
-            row("", plain(f"… {summary.get('numPubs', len(pubs))} PUBs in all: see result.json"))
+        if (summary.get("numPubs") or 0) > len(pubs):  # the summary keeps the first 16
+            row("", plain(f"… {summary['numPubs']} PUBs in all: see result.json"))
     else:
         if summary.get("shots"):
             row("shots", plain(summary["shots"]))
