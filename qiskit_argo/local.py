@@ -1067,16 +1067,23 @@ class _Runner:
         self, task: dict[str, Any], run: TaskRun, step_dir: Path | None = None, outer: dict[str, str] | None = None
     ) -> None:
         """``run_task`` with the deadline checked first and the runner's errors as the step's Error."""
-        try:
+        with self.step_errors(run):
             if self.deadline is not None and time.monotonic() > self.deadline:
                 run.phase, run.message = "Failed", self.deadline_message()
             else:
                 self.run_task(task, run, step_dir, outer)
+        run.finished_at = time.perf_counter()
+
+    @contextlib.contextmanager
+    def step_errors(self, run: TaskRun) -> Iterator[None]:
+        """The runner's own failures while it runs ``run`` (a missing ConfigMap, an unsafe key, the
+        work directory unwritable, full, a name too long) become the step's Error, as in Argo."""
+        try:
+            yield
         except LocalRunError as error:
             run.phase, run.message = "Error", str(error)
-        except OSError as error:  # the work directory: unwritable, full, a name too long
+        except OSError as error:
             run.phase, run.message = "Error", f"{error.filename or self.workdir}: {error.strerror or error}"
-        run.finished_at = time.perf_counter()
 
     # ------------------------------------------------------------------ fan-out
 
@@ -1182,27 +1189,19 @@ class _Runner:
         try:
             for task in ordered:
                 run = tasks[task["name"]]
-                if "withParam" in task:
-                    if not self.depends_hold(task, run, tasks):
-                        if run.phase == "Error" and not result.message:
-                            result.message = f"step {run.name} failed: {run.message}"
-                        continue
-                    run.phase, run.started_at = "Running", time.perf_counter()
-                    self.listener(run)
-                    try:
+                # A fanned-out task's ``when`` is each item's (fan_out); its ``depends`` is the task's.
+                fanned = "withParam" in task
+                if not (self.depends_hold(task, run, tasks) if fanned else self.should_run(task, run, tasks)):
+                    if run.phase == "Error" and not result.message:
+                        result.message = f"step {run.name} failed: {run.message}"
+                    continue
+                run.phase, run.started_at = "Running", time.perf_counter()
+                self.listener(run)
+                if fanned:
+                    with self.step_errors(run):
                         self.fan_out(task, run)
-                    except LocalRunError as error:
-                        run.phase, run.message = "Error", str(error)
-                    except OSError as error:
-                        run.phase, run.message = "Error", f"{error.filename or self.workdir}: {error.strerror or error}"
                     run.finished_at = time.perf_counter()
                 else:
-                    if not self.should_run(task, run, tasks):
-                        if run.phase == "Error" and not result.message:
-                            result.message = f"step {run.name} failed: {run.message}"
-                        continue
-                    run.phase, run.started_at = "Running", time.perf_counter()
-                    self.listener(run)
                     self.execute(task, run)
                 self.publish(run)
                 self.listener(run)
